@@ -1,0 +1,84 @@
+"""The `trialbot` command line: one sub-command per module in this package.
+
+Each module exposes `register(subparsers)`, which adds its parser and sets `func`; `func`
+takes the parsed arguments and returns the process exit code. A `UserError` or a
+`RulesError` becomes a one-line message (or `{"error": ...}` under `--json`) and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Sequence
+
+from bot.errors import RulesError, UserError
+
+# Modules under bot.cli that contribute a sub-command, in the order `--help` lists them.
+COMMAND_MODULES = (
+    "demo",
+    "chat",
+    "calendar",
+    "grade",
+    "screen",
+    "decide",
+    "rules",
+    "db",
+    "audit",
+)
+
+EXIT_REFUSED = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error under `--json` is still one JSON object."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        if "--json" in sys.argv[1:]:
+            print(json.dumps({"error": f"{self.prog}: {message}"}))
+            raise SystemExit(EXIT_REFUSED)
+        super().error(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="trialbot", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"bot.cli.{name}")
+        module.register(sub)
+    return parser
+
+
+def report_refusal(message: str, as_json: bool) -> int:
+    if as_json:
+        print(json.dumps({"error": message}, ensure_ascii=False))
+    else:
+        print(f"error: {message}", file=sys.stderr)
+    return EXIT_REFUSED
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_REFUSED
+    as_json = bool(getattr(args, "json", False))
+    try:
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        return report_refusal(exc.message, as_json)
+    except RulesError as exc:
+        if as_json:
+            print(json.dumps({"error": "rules do not validate",
+                              "problems": [str(p) for p in exc.problems]}))
+            return EXIT_REFUSED
+        print("error: the rules do not validate:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_REFUSED
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,27 @@
+"""`trialbot rules check [DIR]`: validate a trial's rules directory against its schemas."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from bot.paths import trial_rules_dir
+from bot.protocol.loader import RULE_FILES, load_trial
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("rules", help="validate the protocol rules files")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    check = actions.add_parser("check", help="validate a rules directory (default: the shipped trial)")
+    check.add_argument("directory", nargs="?", type=Path, default=None,
+                       help="rules directory (default: rules/nct05084677)")
+    check.set_defaults(func=_check)
+    parser.set_defaults(func=lambda args: parser.print_help() or 2)
+
+
+def _check(args: argparse.Namespace) -> int:
+    directory = args.directory or trial_rules_dir()
+    trial = load_trial(directory)
+    names = ", ".join(sorted(trial.files)) or "no files"
+    print(f"{directory}: OK ({len(trial.files)} of {len(RULE_FILES)} rules files: {names})")
+    return 0
