@@ -1,0 +1,158 @@
+"""The site laboratory's reference ranges (`rules/<trial>/reference_ranges.yaml`).
+
+CTCAE grades many lab values against the lower or upper limit of normal (LLN, ULN) of the
+laboratory that measured them. A report usually prints its range next to the value; when
+it does not, the site's ranges from this file apply. The file also sets the unit a bare
+number is read in (`Hb 9.1` is g/dL when the site says so).
+
+The protocol has no reference ranges of its own: every value here is a site setting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from bot.errors import RulesError, UserError, closest
+from bot.grading.analytes import ANALYTES, Analyte, plain
+from bot.grading.validation import Problem, raise_problems
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AnalyteRange(_Strict):
+    unit: str = Field(description="unit of lln/uln, and the unit a bare number is read in")
+    lln: Decimal | None = Field(default=None, ge=0)
+    uln: Decimal | None = Field(default=None, gt=0)
+    source: str | None = None
+
+
+class SiteRanges(_Strict):
+    label: str = Field(min_length=1)
+    analytes: dict[str, AnalyteRange] = Field(default_factory=dict)
+
+
+class ReferenceRangesFile(_Strict):
+    citation: str = Field(min_length=1)
+    default_site: str
+    sites: dict[str, SiteRanges]
+
+    @model_validator(mode="after")
+    def _check(self) -> ReferenceRangesFile:
+        problems: list[Problem] = []
+        if self.default_site not in self.sites:
+            reason = f"is not one of the sites ({', '.join(self.sites)})"
+            problems.append((("default_site",), reason, self.default_site))
+        else:
+            default = self.sites[self.default_site].analytes
+            missing = [c for c in ANALYTES if c not in default]
+            if missing:
+                reason = f"the default site must give every analyte; missing {', '.join(missing)}"
+                problems.append((("sites", self.default_site, "analytes"), reason, None))
+        for site_id, site in self.sites.items():
+            for code, limits in site.analytes.items():
+                loc = ("sites", site_id, "analytes", code)
+                problems.extend((loc, reason, None) for reason in _range_problems(code, limits))
+        raise_problems(type(self).__name__, problems)
+        return self
+
+    def for_site(self, site: str | None = None) -> ReferenceRanges:
+        """The ranges of `site` (its own entries over the default site's), or a UserError."""
+        site_id = site or self.default_site
+        if site_id not in self.sites:
+            raise UserError(
+                f"unknown site {site_id!r} for reference ranges",
+                field="site",
+                allowed=", ".join(self.sites),
+                suggestion=closest(site_id, self.sites),
+            )
+        merged = dict(self.sites[self.default_site].analytes)
+        merged.update(self.sites[site_id].analytes)
+        return ReferenceRanges(
+            site=site_id, limits={c: SiteLimit.of(c, r) for c, r in merged.items()}
+        )
+
+
+def _range_problems(code: str, limits: AnalyteRange) -> list[str]:
+    analyte = ANALYTES.get(code)
+    if analyte is None:
+        return [f"unknown analyte {code!r} (allowed: {', '.join(ANALYTES)})"]
+    unit = analyte.unit_for(limits.unit)
+    if unit is None:
+        return [
+            f"unit {limits.unit!r} does not fit {analyte.label} "
+            f"(allowed: {', '.join(analyte.units)})"
+        ]
+    problems = []
+    if limits.lln is not None and limits.uln is not None and limits.lln >= limits.uln:
+        problems.append(f"lln {limits.lln} must be below uln {limits.uln}")
+    for which, value, band in (
+        ("lln", limits.lln, analyte.lln_band),
+        ("uln", limits.uln, analyte.uln_band),
+    ):
+        if value is None:
+            continue
+        canonical = analyte.to_canonical(value, unit)
+        if not band[0] <= canonical <= band[1]:
+            problems.append(
+                f"{which} {value} {unit} is not a plausible {analyte.label} reference limit "
+                f"({plain(band[0])}–{plain(band[1])} {analyte.canonical_unit}); is the unit right?"
+            )
+    return problems
+
+
+@dataclass(frozen=True)
+class SiteLimit:
+    """One analyte's site range, in the canonical unit, and the unit bare numbers are read in."""
+
+    default_unit: str
+    lln: Decimal | None
+    uln: Decimal | None
+
+    @classmethod
+    def of(cls, code: str, limits: AnalyteRange) -> SiteLimit:
+        analyte: Analyte = ANALYTES[code]
+        unit = analyte.unit_for(limits.unit) or analyte.canonical_unit
+        return cls(
+            default_unit=unit,
+            lln=None if limits.lln is None else analyte.to_canonical(limits.lln, unit),
+            uln=None if limits.uln is None else analyte.to_canonical(limits.uln, unit),
+        )
+
+
+@dataclass(frozen=True)
+class ReferenceRanges:
+    """A site's resolved ranges: what `parse_panel` reads bare numbers and missing ranges from."""
+
+    site: str
+    limits: Mapping[str, SiteLimit]
+
+    def default_unit(self, code: str) -> str:
+        limit = self.limits.get(code)
+        return limit.default_unit if limit else ANALYTES[code].canonical_unit
+
+    def get(self, code: str) -> SiteLimit | None:
+        return self.limits.get(code)
+
+
+NO_RANGES = ReferenceRanges(site="none", limits={})
+
+
+def load_reference_ranges(path: Path | str) -> ReferenceRangesFile:
+    """Read one reference_ranges.yaml on its own (the trial loader does this for a whole trial)."""
+    from bot.protocol.loader import problems_from_validation, read_yaml
+
+    path = Path(path)
+    data, problems = read_yaml(path, path.name)
+    if problems:
+        raise RulesError(problems)
+    try:
+        return ReferenceRangesFile.model_validate(data if data is not None else {})
+    except ValidationError as exc:
+        raise RulesError(problems_from_validation(path.name, exc)) from None
