@@ -1,0 +1,149 @@
+"""Schema of `rules/<trial>/eligibility.yaml`: the trial's eligibility criteria as data.
+
+Each criterion has a key (what `screen` answers are keyed by), a label, its section
+(inclusion or exclusion), a citation of the protocol table, and a type saying how an
+answer is judged: a whole number in a range (age, ECOG), a FIGO stage, a lab value against
+a threshold, a lab value as a multiple of the ULN, or a yes/no checklist question.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from bot.errors import RulesProblem
+from bot.grading.analytes import ANALYTES
+from bot.grading.validation import Problem, raise_problems
+
+KEY_PATTERN = r"^[a-z][a-z0-9_]*$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Criterion(_Strict):
+    key: str = Field(pattern=KEY_PATTERN)
+    aliases: list[Annotated[str, Field(pattern=KEY_PATTERN)]] = Field(default_factory=list)
+    label: str = Field(min_length=1)
+    section: Literal["inclusion", "exclusion"]
+    citation: str = Field(min_length=1)
+    reading: str | None = None  # how an ambiguous protocol text is read (protocol-readings.md)
+
+
+class IntegerRange(_Criterion):
+    type: Literal["integer_range"]
+    min: int
+    max: int
+    valid: tuple[int, int]  # what can be answered at all
+    unit: str | None = None
+
+
+class FigoStage(_Criterion):
+    type: Literal["figo_stage"]
+    system: str
+    stages: list[str] = Field(min_length=1)  # every stage of the staging system
+    eligible: list[str] = Field(min_length=1)
+
+
+class LabThreshold(_Criterion):
+    type: Literal["lab_threshold"]
+    analyte: str
+    op: Literal[">", ">=", "<", "<="]
+    threshold: Decimal
+    unit: str
+
+
+class LabUlnMultiple(_Criterion):
+    type: Literal["lab_uln_multiple"]
+    analyte: str
+    op: Literal["<=", "<"]
+    multiple: Decimal = Field(gt=0)
+
+
+class YesNo(_Criterion):
+    type: Literal["yes_no"]
+    question: str = Field(min_length=1)
+    pass_when: Literal["yes", "no"]
+    not_applicable: str | None = None  # when "na" is a valid (passing) answer, and what it means
+    # other words this question accepts and what they mean, e.g. pregnancy test negative -> yes
+    answers: dict[Annotated[str, Field(pattern=r"^[a-z]+$")], Literal["yes", "no"]] = Field(
+        default_factory=dict
+    )
+
+
+Criterion = Annotated[
+    IntegerRange | FigoStage | LabThreshold | LabUlnMultiple | YesNo,
+    Field(discriminator="type"),
+]
+
+
+class EligibilityRules(_Strict):
+    citation: str = Field(min_length=1)
+    criteria: list[Criterion] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> EligibilityRules:
+        problems: list[Problem] = []
+        names: dict[str, int] = {}
+        for i, criterion in enumerate(self.criteria):
+            for name in (criterion.key, *criterion.aliases):
+                if name in names and names[name] != i:
+                    reason = f"{name!r} is already used by criteria[{names[name]}]"
+                    problems.append((("criteria", i, "key"), reason, name))
+                names.setdefault(name, i)
+            for loc, reason, value in _problems(criterion):
+                problems.append((("criteria", i, *loc), reason, value))
+        raise_problems(type(self).__name__, problems)
+        return self
+
+    def by_name(self) -> dict[str, _Criterion]:
+        """Every key and alias -> its criterion."""
+        out: dict[str, _Criterion] = {}
+        for criterion in self.criteria:
+            for name in (criterion.key, *criterion.aliases):
+                out[name] = criterion
+        return out
+
+
+def _problems(criterion: _Criterion) -> list[Problem]:
+    problems: list[Problem] = []
+    if isinstance(criterion, IntegerRange):
+        low, high = criterion.valid
+        if not (low <= criterion.min <= criterion.max <= high):
+            reason = f"need valid[0] <= min <= max <= valid[1] (valid is {low}-{high})"
+            problems.append((("min",), reason, criterion.min))
+    elif isinstance(criterion, FigoStage):
+        unknown = [s for s in criterion.eligible if s not in criterion.stages]
+        if unknown:
+            problems.append((("eligible",), f"{', '.join(unknown)} not in stages", unknown))
+    elif isinstance(criterion, LabThreshold | LabUlnMultiple):
+        analyte = ANALYTES.get(criterion.analyte)
+        if analyte is None:
+            reason = f"unknown analyte (allowed: {', '.join(ANALYTES)})"
+            problems.append((("analyte",), reason, criterion.analyte))
+        elif isinstance(criterion, LabThreshold) and analyte.unit_for(criterion.unit) is None:
+            reason = f"unit does not fit {analyte.label} (allowed: {', '.join(analyte.units)})"
+            problems.append((("unit",), reason, criterion.unit))
+    return problems
+
+
+def check_against_ranges(trial) -> list[RulesProblem]:
+    """Every "x ULN" criterion needs a ULN in the default site's reference ranges."""
+    rules: EligibilityRules = trial.get("eligibility.yaml")
+    ranges = trial.get("reference_ranges.yaml").for_site(None)
+    problems = []
+    for i, criterion in enumerate(rules.criteria):
+        if isinstance(criterion, LabUlnMultiple):
+            limit = ranges.get(criterion.analyte)
+            if limit is None or limit.uln is None:
+                problems.append(
+                    RulesProblem(
+                        f"{trial.name}/eligibility.yaml",
+                        f"criteria[{i}].analyte",
+                        f"{criterion.analyte} has no ULN in reference_ranges.yaml (default site)",
+                    )
+                )
+    return problems
