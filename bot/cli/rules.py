@@ -5,16 +5,24 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bot.paths import trial_rules_dir
+from bot.grading import load_ctcae
+from bot.paths import ctcae_dir, trial_rules_dir
 from bot.protocol.loader import RULE_FILES, load_trial
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("rules", help="validate the protocol rules files")
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
-    check = actions.add_parser("check", help="validate a rules directory (default: the shipped trial)")
-    check.add_argument("directory", nargs="?", type=Path, default=None,
-                       help="rules directory (default: rules/nct05084677)")
+    check = actions.add_parser(
+        "check", help="validate a rules directory (default: the shipped trial)"
+    )
+    check.add_argument(
+        "directory",
+        nargs="?",
+        type=Path,
+        default=None,
+        help="rules directory (default: rules/nct05084677)",
+    )
     check.set_defaults(func=_check)
     parser.set_defaults(func=lambda args: parser.print_help() or 2)
 
@@ -24,4 +32,9 @@ def _check(args: argparse.Namespace) -> int:
     trial = load_trial(directory)
     names = ", ".join(sorted(trial.files)) or "no files"
     print(f"{directory}: OK ({len(trial.files)} of {len(RULE_FILES)} rules files: {names})")
+    ctcae = load_ctcae()
+    print(
+        f"{ctcae_dir(ctcae.version)}: OK (CTCAE v{ctcae.version}: {len(ctcae.terms)} terms, "
+        f"{len(ctcae.lab)} lab criteria, {len(ctcae.synonyms)} synonyms)"
+    )
     return 0
