@@ -1,0 +1,371 @@
+"""Treatment sites: the typed schema of `sites.yaml` and the site calendar built from it.
+
+A treatment day is a working day of the site's country (the `holidays` package, which
+encodes China's official make-up workdays — 调休 — for the years whose State Council notice
+it carries), unless the site does not treat on make-up weekend days, plus the site's own
+closures (machine service, a department holiday) and openings (an extra treatment day).
+
+`SiteCalendar` is pure: built from a `SiteConfig`, it answers date questions and caches one
+flag per day for each year it has been asked about, so a calendar needs a dictionary look-up
+per date, not a holidays computation.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from functools import cached_property
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from pydantic import Field, field_validator, model_validator
+
+from bot.calendar.strict import StrictModel, custom_error, raise_errors
+from bot.errors import UserError, closest
+
+ONE_DAY = timedelta(days=1)
+
+
+class DateSpan(StrictModel):
+    """One date or an inclusive span of dates, with the reason (shown in notes)."""
+
+    on: date | None = Field(default=None, alias="date")
+    start: date | None = Field(default=None, alias="from")
+    end: date | None = Field(default=None, alias="to")
+    reason: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_date(cls, data):
+        # `- 2026-12-24` is shorthand for `- {date: 2026-12-24}`
+        if isinstance(data, (date, str)):
+            return {"date": data}
+        return data
+
+    @model_validator(mode="after")
+    def _one_form(self) -> DateSpan:
+        if self.on is not None and (self.start or self.end):
+            raise ValueError("give either `date` or `from` and `to`, not both")
+        if self.on is None and not (self.start and self.end):
+            raise ValueError("give `date`, or both `from` and `to`")
+        if self.start and self.end and self.end < self.start:
+            raise ValueError(f"`to` {self.end} is before `from` {self.start}")
+        return self
+
+    def days(self) -> list[date]:
+        if self.on is not None:
+            return [self.on]
+        out, day = [], self.start
+        while day <= self.end:
+            out.append(day)
+            day += ONE_DAY
+        return out
+
+
+def _supported_countries() -> dict[str, list[str]]:
+    from holidays.utils import list_supported_countries
+
+    return list_supported_countries()
+
+
+class SiteConfig(StrictModel):
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=40)]
+    label: str = ""
+    # ISO 3166 country code for public holidays; null = weekdays only, no holidays
+    country: str | None = "CN"
+    subdivision: str | None = None
+    timezone: str = "Asia/Shanghai"
+    # official make-up workdays (weekend days worked in lieu, 调休) are treatment days
+    makeup_workdays_are_treatment_days: bool = True
+    # the last year whose official make-up days the holidays package carries; dates after
+    # it are provisional. "auto" asks the package; null = the country has no such notices.
+    makeup_days_published_through: int | Literal["auto"] | None = "auto"
+    closures: list[DateSpan] = Field(default_factory=list)
+    openings: list[DateSpan] = Field(default_factory=list)
+    brachytherapy_fractions_per_week: int = Field(default=2, ge=1, le=5)
+    source: str = ""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            guess = closest(value, available_timezones())
+            hint = f" — did you mean {guess!r}?" if guess else ""
+            raise ValueError(
+                f"unknown time zone {value!r}{hint} (allowed: IANA names such as Asia/Shanghai)"
+            ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _country_and_dates(self) -> SiteConfig:
+        errors = []
+        if self.country is not None:
+            countries = _supported_countries()
+            if self.country not in countries:
+                guess = closest(self.country, countries)
+                hint = f" — did you mean {guess!r}?" if guess else ""
+                errors.append(
+                    custom_error(
+                        "country",
+                        f"unknown country {self.country!r}{hint} (allowed: ISO 3166 "
+                        "codes the holidays package supports, e.g. CN, HK, TW, US; or null)",
+                        ("country",),
+                        self.country,
+                    )
+                )
+            elif self.subdivision is not None and self.subdivision not in countries[self.country]:
+                allowed = ", ".join(countries[self.country]) or "none for this country"
+                errors.append(
+                    custom_error(
+                        "subdivision",
+                        f"unknown subdivision {self.subdivision!r} of {self.country} "
+                        f"(allowed: {allowed})",
+                        ("subdivision",),
+                        self.subdivision,
+                    )
+                )
+        elif self.subdivision is not None:
+            errors.append(
+                custom_error(
+                    "subdivision",
+                    "a subdivision needs a country",
+                    ("subdivision",),
+                    self.subdivision,
+                )
+            )
+        closed = {day for span in self.closures for day in span.days()}
+        for index, span in enumerate(self.openings):
+            both = sorted(closed.intersection(span.days()))
+            if both:
+                errors.append(
+                    custom_error(
+                        "dates",
+                        f"{both[0]} is both a closure and an opening",
+                        ("openings", index),
+                        str(both[0]),
+                    )
+                )
+        raise_errors("SiteConfig", errors)
+        return self
+
+
+def built_in_sites() -> dict[str, SiteConfig]:
+    """Sites every installation knows, whatever its sites.yaml says: China's calendar, and
+    a plain Monday–Friday calendar without holidays (for what-if plans)."""
+    return {
+        "cn": SiteConfig(
+            id="cn", label="China (official holidays and make-up workdays)", country="CN"
+        ),
+        "none": SiteConfig(
+            id="none",
+            label="Monday–Friday, no holidays",
+            country=None,
+            makeup_days_published_through=None,
+        ),
+    }
+
+
+class SitesFile(StrictModel):
+    default_site: str
+    sites: list[SiteConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ids(self) -> SitesFile:
+        errors = []
+        seen: set[str] = set()
+        for index, site in enumerate(self.sites):
+            if site.id in seen:
+                errors.append(
+                    custom_error(
+                        "reference",
+                        f"duplicate site id {site.id!r}",
+                        ("sites", index, "id"),
+                        site.id,
+                    )
+                )
+            seen.add(site.id)
+        known = self.site_ids()
+        if self.default_site not in known:
+            errors.append(
+                custom_error(
+                    "reference",
+                    f"unknown site {self.default_site!r} (allowed: {', '.join(known)})",
+                    ("default_site",),
+                    self.default_site,
+                )
+            )
+        raise_errors("SitesFile", errors)
+        return self
+
+    def site_ids(self) -> list[str]:
+        ids = [s.id for s in self.sites]
+        return ids + [i for i in built_in_sites() if i not in ids]
+
+    def config(self, site_id: str | None = None) -> SiteConfig:
+        """The site's configuration; an unknown id is a `UserError` naming the known ones."""
+        wanted = site_id or self.default_site
+        for site in self.sites:
+            if site.id == wanted:
+                return site
+        built_in = built_in_sites()
+        if wanted in built_in:
+            return built_in[wanted]
+        known = self.site_ids()
+        raise UserError(
+            f"unknown site {wanted!r}",
+            field="site",
+            allowed=", ".join(known),
+            suggestion=closest(wanted, known),
+        )
+
+
+class SiteCalendar:
+    """A site's treatment days. Pure; per-year day flags are computed once and cached."""
+
+    def __init__(self, config: SiteConfig) -> None:
+        self.config = config
+        self._years: dict[int, tuple[int, bytearray]] = {}
+        self._closure_reasons: dict[date, str] = {}
+        for span in config.closures:
+            for day in span.days():
+                self._closure_reasons[day] = span.reason or "site closure"
+        self._openings = {day for span in config.openings for day in span.days()}
+
+    @classmethod
+    def from_config(cls, config: SiteConfig) -> SiteCalendar:
+        return cls(config)
+
+    @classmethod
+    def for_country(cls, country: str | None = "CN", **settings) -> SiteCalendar:
+        site_id = settings.pop("id", (country or "none").lower())
+        return cls(SiteConfig(id=site_id, country=country, **settings))
+
+    # --- identity -----------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        return self.config.id
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        return ZoneInfo(self.config.timezone)
+
+    @property
+    def brachytherapy_fractions_per_week(self) -> int:
+        return self.config.brachytherapy_fractions_per_week
+
+    def local_date(self, instant: datetime) -> date:
+        """The site's calendar date at `instant` (an aware datetime)."""
+        if instant.tzinfo is None:
+            raise ValueError("local_date needs an aware datetime")
+        return instant.astimezone(self.timezone).date()
+
+    # --- the holidays package -----------------------------------------------------
+    @cached_property
+    def _holidays(self):
+        if self.config.country is None:
+            return None
+        import holidays
+
+        return holidays.country_holidays(
+            self.config.country, subdiv=self.config.subdivision, years=[]
+        )
+
+    @cached_property
+    def published_through(self) -> int | None:
+        """The last year whose official make-up workdays are known (None: not applicable)."""
+        setting = self.config.makeup_days_published_through
+        if setting != "auto":
+            return setting
+        table = self._holidays
+        if table is None:
+            return None
+        special = getattr(table, "special_public_holidays", None) or {}
+        if not special:
+            return None
+        last = max(special)
+        _ = date(last, 1, 1) in table  # loads that year's notice into the lazy table
+        if any(day.year == last for day in getattr(table, "weekend_workdays", ())):
+            return last
+        return None  # the country's special days are one-offs, not yearly make-up notices
+
+    def is_provisional(self, day: date) -> bool:
+        """Whether `day` is in a year whose official make-up workdays are not yet published."""
+        last = self.published_through
+        return last is not None and day.year > last
+
+    # --- per-year flags -----------------------------------------------------------
+    def _year(self, year: int) -> tuple[int, bytearray]:
+        cached = self._years.get(year)
+        if cached is not None:
+            return cached
+        first = date(year, 1, 1)
+        length = (date(year + 1, 1, 1) - first).days
+        flags = bytearray(length)
+        table = self._holidays
+        makeup_ok = self.config.makeup_workdays_are_treatment_days
+        day = first
+        for offset in range(length):
+            if table is None:
+                open_ = day.weekday() < 5
+            else:
+                open_ = table.is_working_day(day)
+                if open_ and not makeup_ok and table.is_weekend(day):
+                    open_ = False
+            if day in self._closure_reasons:
+                open_ = False
+            elif day in self._openings:
+                open_ = True
+            flags[offset] = open_
+            day += ONE_DAY
+        cached = (first.toordinal(), flags)
+        self._years[year] = cached
+        return cached
+
+    def is_treatment_day(self, day: date) -> bool:
+        start, flags = self._year(day.year)
+        return bool(flags[day.toordinal() - start])
+
+    def next_treatment_day(self, day: date, *, inclusive: bool = True) -> date:
+        """The first treatment day on or after `day` (strictly after, if not inclusive)."""
+        if not inclusive:
+            day += ONE_DAY
+        for _ in range(3700):
+            if self.is_treatment_day(day):
+                return day
+            day += ONE_DAY
+        raise ValueError(f"site {self.id!r} has no treatment day within ten years of {day}")
+
+    def previous_treatment_day(self, day: date, *, inclusive: bool = True) -> date:
+        """The last treatment day on or before `day` (strictly before, if not inclusive)."""
+        if not inclusive:
+            day -= ONE_DAY
+        for _ in range(3700):
+            if self.is_treatment_day(day):
+                return day
+            day -= ONE_DAY
+        raise ValueError(f"site {self.id!r} has no treatment day within ten years of {day}")
+
+    def treatment_days(self, start: date, end: date) -> list[date]:
+        """Treatment days from `start` to `end`, both included."""
+        out, day = [], start
+        while day <= end:
+            if self.is_treatment_day(day):
+                out.append(day)
+            day += ONE_DAY
+        return out
+
+    def closure_reason(self, day: date) -> str | None:
+        """Why `day` is not a treatment day (holiday name, weekend, site closure), or None."""
+        if self.is_treatment_day(day):
+            return None
+        if day in self._closure_reasons:
+            return self._closure_reasons[day]
+        table = self._holidays
+        if table is not None:
+            name = table.get(day)
+            if name:
+                return str(name)
+            if table.is_weekend(day) and table.is_working_day(day):
+                return "make-up workday, not a treatment day at this site"
+        return "weekend"
