@@ -20,10 +20,19 @@ from pydantic import BaseModel, ValidationError
 from bot.errors import RulesError, RulesProblem
 
 # file name -> ("module:Model", required). The model validates the whole file.
-RULE_FILES: dict[str, tuple[str, bool]] = {}
+RULE_FILES: dict[str, tuple[str, bool]] = {
+    "schedule.yaml": ("bot.calendar.schema:Schedule", True),
+    "sites.yaml": ("bot.calendar.sites:SitesFile", True),
+    "reference_ranges.yaml": ("bot.grading.ranges:ReferenceRangesFile", True),
+    "eligibility.yaml": ("bot.eligibility.rules:EligibilityRules", True),
+    "dose_modifications.yaml": ("bot.decisions.schema:DoseModifications", True),
+}
 
 # Functions (trial -> list[RulesProblem]) run once every file has validated.
-CROSS_CHECKS: list[str] = []
+CROSS_CHECKS: list[str] = [
+    "bot.eligibility.rules:check_against_ranges",
+    "bot.decisions.schema:check_terms_exist",
+]
 
 
 @dataclass(frozen=True)
@@ -76,6 +85,8 @@ def read_yaml(path: Path, display: str) -> tuple[Any, list[RulesProblem]]:
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         return None, [RulesProblem(display, where, f"is not valid YAML: {problem}")]
+    except ValueError as exc:  # PyYAML builds dates itself: `2026-13-01` raises here
+        return None, [RulesProblem(display, "", f"holds an impossible value: {exc}")]
 
 
 def _model(spec: str) -> type[BaseModel]:
@@ -98,9 +109,13 @@ def load_trial(directory: Path | str) -> Trial:
     known = set(RULE_FILES)
     for path in sorted(directory.glob("*.y*ml")):
         if path.name not in known:
-            problems.append(RulesProblem(
-                f"{directory.name}/{path.name}", "",
-                f"unknown rules file; expected one of: {', '.join(sorted(known))}"))
+            problems.append(
+                RulesProblem(
+                    f"{directory.name}/{path.name}",
+                    "",
+                    f"unknown rules file; expected one of: {', '.join(sorted(known))}",
+                )
+            )
     for name, (spec, required) in RULE_FILES.items():
         path = directory / name
         display = f"{directory.name}/{name}"
