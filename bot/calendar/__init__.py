@@ -1,0 +1,61 @@
+"""The calendar: site treatment days, BSA and doses, and the protocol calendar engine.
+
+Pure core — no I/O, no clock. Public API:
+
+- `build_calendar(schedule, patient, history, site, today=None, treatment=None) -> Calendar`
+- `PatientPlan`, `SiteCalendar`, `SiteConfig`, `Schedule`, `SitesFile`
+- `Calendar` (`events`, `summary`, `to_json()`), `CalendarEvent` (`to_json()`)
+- `bot.calendar.dosing`: `bsa_m2`, `round_bsa`, `dose_mg`, `round_to_step`
+- `schedule_of(trial)`, `sites_of(trial)`, `site_calendar(trial, site_id)` for a loaded
+  rules directory (`bot.protocol.loader.load_trial`).
+"""
+
+from __future__ import annotations
+
+from bot.calendar.engine import build_calendar
+from bot.calendar.model import (
+    STATUSES,
+    Calendar,
+    CalendarEvent,
+    CalendarSummary,
+    EventDose,
+)
+from bot.calendar.plan import PatientPlan
+from bot.calendar.schema import Schedule
+from bot.calendar.sites import SiteCalendar, SiteConfig, SitesFile
+
+SCHEDULE_FILE = "schedule.yaml"
+SITES_FILE = "sites.yaml"
+
+
+def schedule_of(trial) -> Schedule:
+    """The validated schedule of a loaded rules directory (`bot.protocol.loader.Trial`)."""
+    return trial.get(SCHEDULE_FILE)
+
+
+def sites_of(trial) -> SitesFile:
+    return trial.get(SITES_FILE)
+
+
+def site_calendar(trial, site_id: str | None = None) -> SiteCalendar:
+    """The calendar of a site of the trial (default: the sites file's default site).
+    An unknown id is a `UserError` naming the known sites."""
+    return SiteCalendar(sites_of(trial).config(site_id))
+
+
+__all__ = [
+    "STATUSES",
+    "Calendar",
+    "CalendarEvent",
+    "CalendarSummary",
+    "EventDose",
+    "PatientPlan",
+    "Schedule",
+    "SiteCalendar",
+    "SiteConfig",
+    "SitesFile",
+    "build_calendar",
+    "schedule_of",
+    "site_calendar",
+    "sites_of",
+]
