@@ -1,15 +1,358 @@
-"""`trialbot calendar` — not built yet."""
+"""`trialbot calendar` — a what-if protocol calendar for a patient, without any database.
+
+    trialbot calendar --start 2027-03-01 [--fractions 28] [--site cn|none|<site id>]
+                      [--bsa 1.62 | --height 160 --weight 55] [--boost] [--today DATE]
+                      [--history FILE] [--count KEY=N] [--rules DIR] [--json]
+
+Human output is a table grouped by calendar week (week 0 holds day 1, as in Table 2) and a
+summary; `--json` prints the list of events (the calendar's public JSON contract).
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
+import sys
+from datetime import date
+from pathlib import Path
+
+from bot.calendar import (
+    Calendar,
+    CalendarEvent,
+    PatientPlan,
+    SiteCalendar,
+    build_calendar,
+    schedule_of,
+    sites_of,
+)
+from bot.calendar.dates import parse_iso_date, week_start
+from bot.calendar.dosing import BSA_M2_RANGE, HEIGHT_CM_RANGE, WEIGHT_KG_RANGE, check_range
+from bot.calendar.schema import CountSpec, Schedule
+from bot.errors import UserError, closest
+from bot.events import HISTORY_ADAPTER
+from bot.paths import trial_rules_dir
+from bot.protocol.loader import load_trial
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("calendar", help="(not built yet)")
+    parser = sub.add_parser(
+        "calendar",
+        help="what-if protocol calendar for a start date (no database)",
+        description="Print every protocol event of a patient starting on --start.",
+    )
+    parser.add_argument("--start", metavar="DATE", help="day 1 = first EBRT fraction (YYYY-MM-DD)")
+    parser.add_argument("--fractions", metavar="N", help="EBRT fractions (25–28, default 25)")
+    parser.add_argument(
+        "--site",
+        metavar="SITE",
+        help="site calendar: cn, none (Mon–Fri, no holidays) or a site id of "
+        "sites.yaml (default: its default site)",
+    )
+    parser.add_argument("--bsa", metavar="M2", help="body surface area in m²")
+    parser.add_argument("--height", metavar="CM", help="height in cm (with --weight)")
+    parser.add_argument("--weight", metavar="KG", help="weight in kg (with --height)")
+    parser.add_argument("--boost", action="store_true", help="simultaneous nodal boost (SIB)")
+    parser.add_argument(
+        "--today",
+        metavar="DATE",
+        help="statuses as of this date (default: every unrecorded event planned)",
+    )
+    parser.add_argument(
+        "--history",
+        metavar="FILE",
+        type=Path,
+        help="JSON list of recorded events (bot.events) to re-flow from",
+    )
+    parser.add_argument(
+        "--count",
+        metavar="KEY=N",
+        action="append",
+        default=[],
+        help="another planned count, e.g. ccrt_cisplatin_doses=6 (repeatable)",
+    )
+    parser.add_argument(
+        "--rules", metavar="DIR", type=Path, help="rules directory (default: the shipped trial)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the events as JSON")
     parser.set_defaults(func=_run)
 
 
+# --- input ------------------------------------------------------------------------------
+def _date(text: str | None, field: str) -> date | None:
+    if text is None:
+        return None
+    value = parse_iso_date(text)
+    if value is None:
+        raise UserError(
+            f"{text!r} is not a date", field=field, allowed="a calendar date written YYYY-MM-DD"
+        )
+    return value
+
+
+def _number(text: str | None, field: str, bounds: tuple[float, float], unit: str) -> float | None:
+    if text is None:
+        return None
+    allowed = f"{bounds[0]:g}–{bounds[1]:g} {unit}"
+    try:
+        value = float(text)
+    except ValueError:
+        raise UserError(f"{text!r} is not a number", field=field, allowed=allowed) from None
+    return check_range(field, value, bounds, unit)
+
+
+def _count_spec(schedule: Schedule, key: str) -> CountSpec | None:
+    for entry in schedule.series:
+        spec = getattr(entry, "count", None) or getattr(entry, "cycles", None)
+        if isinstance(spec, CountSpec) and spec.patient == key:
+            return spec
+    return None
+
+
+def _whole(text: str, field: str, spec: CountSpec | None) -> int:
+    allowed = f"{spec.min}–{spec.max}" if spec else "a whole number"
+    try:
+        value = int(text)
+    except ValueError:
+        raise UserError(f"{text!r} is not a whole number", field=field, allowed=allowed) from None
+    if spec is not None and not spec.min <= value <= spec.max:
+        raise UserError(f"{value} is outside the protocol's range", field=field, allowed=allowed)
+    return value
+
+
+def _counts(schedule: Schedule, pairs: list[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise UserError(
+                f"{pair!r} is not KEY=N",
+                field="count",
+                allowed="KEY=N, e.g. ccrt_cisplatin_doses=6",
+            )
+        key = key.strip()
+        spec = _count_spec(schedule, key)
+        if spec is None or key == "fractions":
+            keys = sorted(
+                {
+                    e.count.patient
+                    for e in schedule.series
+                    if isinstance(getattr(e, "count", None), CountSpec)
+                    and e.count.patient
+                    and e.count.patient != "fractions"
+                }
+            )
+            raise UserError(
+                f"unknown planned count {key!r}",
+                field="count",
+                allowed=", ".join(keys) or "none in this schedule",
+                suggestion=closest(key, keys),
+            )
+        counts[key] = _whole(value.strip(), key, spec)
+    return counts
+
+
+def _history(path: Path | None) -> list:
+    if path is None:
+        return []
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror}", field="history") from None
+    except json.JSONDecodeError as exc:
+        raise UserError(
+            f"{path} is not JSON ({exc.msg}, line {exc.lineno})", field="history"
+        ) from None
+    from pydantic import ValidationError
+
+    try:
+        return HISTORY_ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(p) for p in error["loc"])
+        raise UserError(
+            f"{path}: {where}: {error['msg']}",
+            field="history",
+            allowed="a JSON list of events (bot.events)",
+        ) from None
+
+
+def _plan_inputs(args: argparse.Namespace, schedule: Schedule, site: SiteCalendar) -> PatientPlan:
+    if args.start is None:
+        raise UserError(
+            "start is required", field="start", allowed="a treatment day written YYYY-MM-DD"
+        )
+    start = _date(args.start, "start")
+    if not site.is_treatment_day(start):
+        following = site.next_treatment_day(start)
+        raise UserError(
+            f"{start.isoformat()} ({start:%A}) is not a treatment day at site {site.id!r} "
+            f"({site.closure_reason(start)}); the next treatment day is "
+            f"{following.isoformat()} ({following:%A})",
+            field="start",
+            allowed="a treatment day of the site",
+        )
+    fractions_spec = _count_spec(schedule, "fractions")
+    fractions = (
+        _whole(args.fractions, "fractions", fractions_spec)
+        if args.fractions is not None
+        else (fractions_spec.default if fractions_spec else 25)
+    )
+    bsa = _number(args.bsa, "bsa", BSA_M2_RANGE, "m²")
+    height = _number(args.height, "height", HEIGHT_CM_RANGE, "cm")
+    weight = _number(args.weight, "weight", WEIGHT_KG_RANGE, "kg")
+    if bsa is not None and (height is not None or weight is not None):
+        raise UserError(
+            "give --bsa, or --height with --weight, not both",
+            field="bsa",
+            allowed="--bsa M2 | --height CM --weight KG",
+        )
+    if (height is None) != (weight is None):
+        missing = "weight" if weight is None else "height"
+        raise UserError(
+            f"--{missing} is missing",
+            field=missing,
+            allowed="--height CM together with --weight KG",
+        )
+    return PatientPlan.build(
+        day1=start,
+        fractions=fractions,
+        boost=args.boost,
+        bsa_m2=bsa,
+        height_cm=height,
+        weight_kg=weight,
+        site=site.id,
+        counts=_counts(schedule, args.count),
+    )
+
+
 def _run(args: argparse.Namespace) -> int:
-    print("trialbot calendar is not built yet")
-    return 2
+    # cheap checks on the arguments first, so a typo is named before anything is loaded
+    _date(args.start, "start")
+    today = _date(args.today, "today")
+    trial = load_trial(args.rules or trial_rules_dir())
+    schedule = schedule_of(trial)
+    site = SiteCalendar(sites_of(trial).config(args.site))
+    plan = _plan_inputs(args, schedule, site)
+    history = _history(args.history)
+    calendar = build_calendar(schedule, plan, history, site, today=today)
+    if args.json:
+        print(json.dumps(calendar.events_json(), ensure_ascii=False, indent=2))
+    else:
+        _print_human(calendar, schedule, plan, site, today)
+    return 0
+
+
+# --- human output -----------------------------------------------------------------------
+def _dose_text(event: CalendarEvent) -> str:
+    dose = event.dose
+    if dose is None:
+        return ""
+    if dose.basis == "per_fraction":
+        text = f"{dose.amount:g} Gy"
+        return text + (f" (boost {dose.boost:g} Gy)" if dose.boost else "")
+    amount = f"{dose.amount:g} {dose.unit.replace('/m2', '/m²')}"
+    percent = f" at {dose.percent} %" if dose.percent != 100 else ""
+    if dose.mg is None or dose.basis == "flat":
+        return f"{amount}{percent}"
+    return f"{amount}{percent} = {dose.mg:g} mg"
+
+
+def _window_text(event: CalendarEvent) -> str:
+    if event.window_from == event.window_to == event.date:
+        return ""
+    return f"{event.window_from:%m-%d} … {event.window_to:%m-%d}"
+
+
+def _print_human(
+    calendar: Calendar,
+    schedule: Schedule,
+    plan: PatientPlan,
+    site: SiteCalendar,
+    today: date | None,
+) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    width = max(shutil.get_terminal_size((140, 40)).columns, 120)
+    console = Console(
+        file=sys.stdout, width=width, highlight=False, markup=False, emoji=False, soft_wrap=False
+    )
+    summary = calendar.summary
+    body = (
+        f"BSA {summary.bsa_m2:g} m²"
+        if summary.bsa_m2 is not None
+        else "no BSA given: doses per m² without mg"
+    )
+    print(
+        f"{schedule.trial} — what-if calendar, day 1 = {plan.day1.isoformat()} "
+        f"({plan.day1:%A}), site {site.id!r} ({site.config.label or site.config.country})"
+    )
+    print(
+        f"{plan.fractions} EBRT fractions, {'nodal boost' if plan.boost else 'no boost'}, "
+        f"{body}" + (f", statuses as of {today.isoformat()}" if today else "")
+    )
+    day1_week = week_start(plan.day1)
+    groups: dict[date, list[CalendarEvent]] = {}
+    for event in calendar.events:
+        groups.setdefault(week_start(event.date), []).append(event)
+    for monday, events in groups.items():
+        index = (monday - day1_week).days // 7
+        table = Table(
+            title=f"Week {index:+d} — from Monday {monday.isoformat()}",
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            show_edge=False,
+            pad_edge=False,
+        )
+        # fixed widths: every week's table lines up with the others
+        table.add_column("Date", no_wrap=True, width=15)
+        table.add_column("Event", width=36)
+        table.add_column("Phase", no_wrap=True, width=13)
+        table.add_column("Dose", width=22)
+        table.add_column("Window", no_wrap=True, width=13)
+        table.add_column("Status", no_wrap=True, width=14)
+        table.add_column("Note", ratio=1)
+        for event in events:
+            mark = "*" if event.provisional else ""
+            table.add_row(
+                f"{event.date:%a %Y-%m-%d}{mark}",
+                event.label,
+                event.phase,
+                _dose_text(event),
+                _window_text(event),
+                event.status,
+                event.note or "",
+            )
+        console.print()
+        console.print(table)
+    print()
+    print("Summary")
+    if summary.first_fraction:
+        sign = f"{summary.prolongation_days:+d}"
+        print(
+            f"  EBRT: {summary.fractions} fractions, {summary.first_fraction.isoformat()}"
+            f" → {summary.last_fraction.isoformat()}; overall treatment time "
+            f"{summary.ott_days} days (planned {summary.planned_ott_days} on Mon–Fri "
+            f"without closures; prolongation {sign} days)"
+        )
+    if summary.last_brachytherapy:
+        print(
+            f"  Last brachytherapy fraction: {summary.last_brachytherapy.isoformat()} "
+            f"(EBRT start → end of brachytherapy: "
+            f"{summary.ott_with_brachytherapy_days} days)"
+        )
+    if summary.consolidation_start:
+        print(f"  Consolidation starts: {summary.consolidation_start.isoformat()}")
+    if summary.maintenance_end:
+        print(f"  Last maintenance toripalimab: {summary.maintenance_end.isoformat()}")
+    for hold in summary.on_hold:
+        until = hold.until.isoformat() if hold.until else "until resumed"
+        print(f"  On hold: {hold.drug} since {hold.since.isoformat()} ({until})")
+    for stop in summary.discontinued:
+        print(f"  Discontinued: {stop.drug} on {stop.on.isoformat()}")
+    if summary.provisional:
+        print("  * marks a provisional date (see the note below)")
+    for note in summary.notes:
+        print(f"  Note: {note}")
