@@ -12,8 +12,14 @@ from collections.abc import Iterable, Sequence
 class UserError(Exception):
     """Bad input: `field` is what the user typed wrong, `allowed` what would be accepted."""
 
-    def __init__(self, message: str, *, field: str | None = None, allowed: str | None = None,
-                 suggestion: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        allowed: str | None = None,
+        suggestion: str | None = None,
+    ) -> None:
         self.field = field
         self.allowed = allowed
         self.suggestion = suggestion

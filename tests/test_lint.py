@@ -10,8 +10,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def _ruff(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ruff", *args], cwd=REPO,
-                          capture_output=True, text=True, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "ruff", *args], cwd=REPO, capture_output=True, text=True, check=False
+    )
 
 
 def test_ruff_check_is_clean():

@@ -71,8 +71,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return report_refusal(exc.message, as_json)
     except RulesError as exc:
         if as_json:
-            print(json.dumps({"error": "rules do not validate",
-                              "problems": [str(p) for p in exc.problems]}))
+            print(
+                json.dumps(
+                    {"error": "rules do not validate", "problems": [str(p) for p in exc.problems]}
+                )
+            )
             return EXIT_REFUSED
         print("error: the rules do not validate:", file=sys.stderr)
         for problem in exc.problems:
