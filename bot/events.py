@@ -88,6 +88,26 @@ class Attribution(_Event):
     irae: bool
 
 
+class Enrolment(_Event):
+    """The patient's plan as enrolled (the `patient` row is its projection); a correction of
+    this entry changes the plan. Study IDs only: no name, record number or birth date."""
+
+    kind: Literal["enrolment"] = "enrolment"
+    study_id: str
+    site: str
+    day1: Date
+    fractions: int
+    boost: bool = False
+    height_cm: float | None = None
+    weight_kg: float | None = None
+    bsa_m2: float | None = None
+    figo_stage: str | None = None
+    ecog: int | None = None
+    age: int | None = None
+    diagnosed_on: Date | None = None
+    baseline: tuple[LabValue, ...] = ()
+
+
 class Proposal(_Event):
     """A decision the engine proposed for one drug; in effect unless overridden or withdrawn."""
 
@@ -97,6 +117,7 @@ class Proposal(_Event):
     action: Action
     dose_percent: int | None = None
     trigger: str | None = None  # id of the event that led to it
+    category: str | None = None  # Table 3 category, or "chemotherapy"
     rule: str = ""
     reason: str = ""
 
@@ -105,18 +126,25 @@ class Verdict(_Event):
     """An investigator's confirmation or override of a proposal, or its withdrawal.
 
     `withdrawn` is written by the system when the event behind a proposal is corrected or
-    voided, `superseded` when a newer proposal for the same drug replaces an open one.
+    voided: the proposal no longer stands and a new one is derived from the corrected data.
     """
 
     kind: Literal["verdict"] = "verdict"
     decision_id: str
-    status: Literal["confirmed", "overridden", "withdrawn", "superseded"]
+    status: Literal["confirmed", "overridden", "withdrawn"]
     reason: str | None = None
     by: str | None = None
 
 
 Event = Annotated[
-    LabPanel | AdverseEvent | DoseRecord | ResponseAssessment | Attribution | Proposal | Verdict,
+    Enrolment
+    | LabPanel
+    | AdverseEvent
+    | DoseRecord
+    | ResponseAssessment
+    | Attribution
+    | Proposal
+    | Verdict,
     Field(discriminator="kind"),
 ]
 
@@ -124,6 +152,8 @@ EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 HISTORY_ADAPTER: TypeAdapter[list[Event]] = TypeAdapter(list[Event])
 
 CLINICAL_KINDS = ("lab", "ae", "dose", "response", "attribution")
+# Entries a user may correct or void (proposals and verdicts are amended by new verdicts).
+AMENDABLE_KINDS = ("enrolment", *CLINICAL_KINDS)
 
 
 def parse_event(data: dict) -> Event:

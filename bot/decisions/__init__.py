@@ -1,0 +1,7 @@
+"""The dose-modification engine: treatment state folded from history, and decisions."""
+
+from bot.decisions.engine import DecisionContext, Review, decide
+from bot.decisions.model import Decision, NextDose
+from bot.decisions.state import fold_treatment
+
+__all__ = ["Decision", "DecisionContext", "NextDose", "Review", "decide", "fold_treatment"]

@@ -1,0 +1,823 @@
+"""The dose-modification engine: (rules, history, new event) → one decision per drug.
+
+Pure: no clock, no storage. The caller passes the patient's effective history (events
+before the new one, proposals and verdicts included), the new event, the patient's
+baseline labs, and each drug's next planned dose from the calendar (`plan`; a drug whose
+value is None has no dose left, a drug absent from `plan` is not in this patient's plan).
+
+Every decision cites the protocol section or Table 3 row it applies and the CTCAE
+criterion it read. Where no rule covers the situation the answer is `refer`, with the
+facts — never a silent default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from bot.decisions.episodes import EpisodeBook, category_key
+from bot.decisions.findings import Finding, findings_of
+from bot.decisions.model import SEVERITY, Conditional, Decision, NextDose
+from bot.decisions.schema import Category, DoseModifications, Row
+from bot.decisions.state import fold_treatment
+from bot.events import (
+    AdverseEvent,
+    Attribution,
+    DoseRecord,
+    Event,
+    LabPanel,
+    LabValue,
+    ResponseAssessment,
+    chronological,
+)
+from bot.treatment import DrugCourse, TreatmentState
+
+# Drugs whose next doses fall within this many days belong to the same cycle
+# (consolidation: paclitaxel on day 1, cisplatin on days 2–4).
+CYCLE_SPAN_DAYS = 6
+
+
+@dataclass(frozen=True)
+class Review:
+    """A time-based check with no new clinical data (the scheduler's daily sweep)."""
+
+    date: date
+    id: str | None = None
+    kind: str = "review"
+
+
+@dataclass(frozen=True)
+class DecisionContext:
+    rules: DoseModifications
+    ctcae: object
+    baseline: Mapping[str, LabValue] = field(default_factory=dict)
+    plan: Mapping[str, NextDose | None] | None = None  # None: every drug of the rules is in play
+
+
+@dataclass
+class _Partial:
+    action: str
+    reason: str
+    rule: str
+    needs_confirmation: bool
+    criterion: str = ""
+    category: str | None = None
+    dose_percent: int | None = None
+    conditional: Conditional | None = None
+    ask: str | None = None
+    facts: list[str] = field(default_factory=list)
+    changes_state: bool = False
+
+
+def decide(ctx: DecisionContext, history: Sequence[Event], event: Event | Review) -> list[Decision]:
+    """Decisions for `event`, given the `history` before it."""
+    prior = chronological(history)
+    state = fold_treatment(prior)
+    engine = _Engine(ctx, prior, state, event)
+    return engine.run()
+
+
+class _Engine:
+    def __init__(
+        self, ctx: DecisionContext, prior: list[Event], state: TreatmentState, event: Event | Review
+    ) -> None:
+        self.ctx = ctx
+        self.rules = ctx.rules
+        self.prior = prior
+        self.state = state
+        self.event = event
+        self.day = event.date
+        self.io_drug = ctx.rules.toripalimab.drug
+        self.chemo_drugs = list(ctx.rules.chemotherapy.drugs)
+        self.partials: dict[str, list[_Partial]] = {}
+
+    # ---- which drugs can be affected -------------------------------------------------
+    def course(self, drug: str) -> DrugCourse | None:
+        return self.state.get(drug)
+
+    def in_play(self, drug: str) -> bool:
+        course = self.course(drug)
+        if course is not None and course.is_discontinued_on(self.day):
+            return False
+        if self.ctx.plan is None:
+            return True
+        return self.ctx.plan.get(drug) is not None
+
+    def _next_cycle_drugs(self) -> list[str]:
+        """The chemotherapy drugs of the next cycle: "the dose of next cycle" is the next
+        chemotherapy administration (weekly cisplatin during CCRT; paclitaxel and cisplatin
+        of the next consolidation cycle), not every drug the patient will ever get."""
+        playing = [d for d in self.chemo_drugs if self.in_play(d)]
+        if self.ctx.plan is None:
+            return playing
+        dates = {d: self.ctx.plan[d].date for d in playing}
+        if not dates:
+            return []
+        first = min(dates.values())
+        return [d for d in playing if (dates[d] - first).days <= CYCLE_SPAN_DAYS]
+
+    def level(self, drug: str) -> int:
+        course = self.course(drug)
+        return course.percent_on(self.day) if course else 100
+
+    def held(self, drug: str):
+        course = self.course(drug)
+        return course.open_hold if course else None
+
+    def add(self, drug: str, partial: _Partial) -> None:
+        self.partials.setdefault(drug, []).append(partial)
+
+    # ---- entry point -----------------------------------------------------------------
+    def run(self) -> list[Decision]:
+        event = self.event
+        everything = [*self.prior, event] if not isinstance(event, Review) else self.prior
+        if isinstance(event, LabPanel | AdverseEvent):
+            findings = findings_of(self.ctx.ctcae, event, everything, self.ctx.baseline)
+            if self._grade_five(findings):
+                return self._finish()
+            for drug in self._next_cycle_drugs():
+                self._chemotherapy(drug, findings)
+            if self.in_play(self.io_drug):
+                self._immunotherapy(findings, everything, exclude=event.id)
+                self._persistence_rules(everything)
+        elif isinstance(event, Attribution):
+            target = next((e for e in self.prior if e.id == event.target), None)
+            if target is not None and self.in_play(self.io_drug):
+                findings = findings_of(self.ctx.ctcae, target, everything, self.ctx.baseline)
+                self._immunotherapy(findings, everything, exclude=target.id)
+        elif isinstance(event, DoseRecord):
+            self._dose_while_stopped(event)
+        elif isinstance(event, ResponseAssessment):
+            self._response(event)
+        elif isinstance(event, Review) and self.in_play(self.io_drug):
+            self._persistence_rules(everything)
+        return self._finish()
+
+    # ---- grade 5 ---------------------------------------------------------------------
+    def _grade_five(self, findings: list[Finding]) -> bool:
+        fatal = [f for f in findings if f.grade == 5]
+        if not fatal:
+            return False
+        for drug in [*self.chemo_drugs, self.io_drug]:
+            if self.in_play(drug):
+                self.add(
+                    drug,
+                    _Partial(
+                        action="discontinue",
+                        needs_confirmation=True,
+                        changes_state=True,
+                        reason=f"{fatal[0].described}: death related to an adverse event; all study treatment ends",
+                        rule="CTCAE v5.0 grade 5 (death related to AE)",
+                        criterion=fatal[0].criterion,
+                    ),
+                )
+        return True
+
+    # ---- chemotherapy ----------------------------------------------------------------
+    def _chemotherapy(self, drug: str, findings: list[Finding]) -> None:
+        chemo = self.rules.chemotherapy
+        haem_terms = set(chemo.haematological_terms)
+        haem = [f for f in findings if f.term in haem_terms and f.grade is not None]
+        other = [f for f in findings if f.term not in haem_terms and f.grade is not None]
+        level = self.level(drug)
+        hold = self.held(drug)
+
+        severe_other = [
+            f for f in other if f.grade >= chemo.discontinue.non_haematological_min_grade
+        ]
+        if severe_other:
+            worst = max(severe_other, key=lambda f: f.grade)
+            self.add(
+                drug,
+                _Partial(
+                    action="discontinue",
+                    needs_confirmation=True,
+                    changes_state=True,
+                    reason=f"{worst.described}: grade {worst.grade} non-haematological toxicity → chemotherapy discontinued",
+                    rule=chemo.discontinue.source,
+                    criterion=worst.criterion,
+                    category="chemotherapy",
+                    facts=[f.described for f in severe_other],
+                ),
+            )
+            return
+
+        triggers = [
+            f
+            for f in haem
+            if any(t.term == f.term and f.grade >= t.min_grade for t in chemo.reduce.triggers)
+        ]
+        watched = [f for f in haem if f.term in chemo.suspend.terms]
+        worst_watched = max(watched, key=lambda f: f.grade) if watched else None
+        recovered = (
+            worst_watched is not None and worst_watched.grade <= chemo.suspend.recovered_max_grade
+        )
+
+        if hold is not None:
+            if triggers:
+                worst = max(triggers, key=lambda f: f.grade)
+                self.add(drug, self._after_reduction_refer(worst, suspended=True))
+            elif recovered:
+                percent = self._resume_percent(drug, hold.start)
+                self.add(
+                    drug,
+                    _Partial(
+                        action="resume",
+                        dose_percent=percent,
+                        needs_confirmation=True,
+                        changes_state=True,
+                        reason=(
+                            f"haematological toxicity recovered to grade 0–I ({worst_watched.described}, "
+                            f"grade {worst_watched.grade}) → chemotherapy resumed at {percent}% of the protocol dose"
+                        ),
+                        rule=chemo.resume.source,
+                        criterion=worst_watched.criterion,
+                        category="chemotherapy",
+                    ),
+                )
+            else:
+                seen = (
+                    f"{worst_watched.described} is grade {worst_watched.grade}"
+                    if worst_watched
+                    else "no blood count in this entry"
+                )
+                self.add(
+                    drug,
+                    _Partial(
+                        action="hold",
+                        needs_confirmation=False,
+                        reason=f"suspended since {hold.start.isoformat()}; waiting for haematological recovery to grade 0–I ({seen})",
+                        rule=chemo.suspend.source,
+                        criterion=worst_watched.criterion if worst_watched else "",
+                        category="chemotherapy",
+                    ),
+                )
+        elif triggers:
+            worst = max(triggers, key=lambda f: f.grade)
+            if level < 100:
+                self.add(drug, self._after_reduction_refer(worst, suspended=False))
+            else:
+                percent = chemo.reduce.percent_of_protocol_dose
+                self.add(
+                    drug,
+                    _Partial(
+                        action="reduce",
+                        dose_percent=percent,
+                        needs_confirmation=True,
+                        changes_state=True,
+                        reason=(
+                            f"{worst.described}: {worst.term} grade {worst.grade} → next cycle reduced by "
+                            f"{100 - percent}% (to {percent}% of the protocol dose)"
+                        ),
+                        rule=chemo.reduce.source,
+                        criterion=worst.criterion,
+                        category="chemotherapy",
+                        facts=[f.described for f in triggers],
+                    ),
+                )
+        elif level < 100 and self._first_cycle_after_reduction(drug) and worst_watched is not None:
+            if recovered:
+                self.add(
+                    drug,
+                    _Partial(
+                        action="continue",
+                        dose_percent=level,
+                        needs_confirmation=False,
+                        reason=(
+                            f"recovered to grade 0–I before the next cycle ({worst_watched.described}); "
+                            f"give the reduced dose ({level}%)"
+                        ),
+                        rule=chemo.suspend.source,
+                        criterion=worst_watched.criterion,
+                        category="chemotherapy",
+                    ),
+                )
+            else:
+                self.add(
+                    drug,
+                    _Partial(
+                        action="hold",
+                        needs_confirmation=True,
+                        changes_state=True,
+                        reason=(
+                            f"{worst_watched.described}: {worst_watched.term} grade {worst_watched.grade} — not "
+                            f"recovered to grade 0–I before the next cycle after the dose reduction → "
+                            f"chemotherapy suspended"
+                        ),
+                        rule=chemo.suspend.source,
+                        criterion=worst_watched.criterion,
+                        category="chemotherapy",
+                    ),
+                )
+        else:
+            self._chemo_without_rule(drug, haem, other, level)
+
+    def _after_reduction_refer(self, worst: Finding, suspended: bool) -> _Partial:
+        chemo = self.rules.chemotherapy
+        where = (
+            "while suspended after a dose reduction" if suspended else "after a 20% dose reduction"
+        )
+        return _Partial(
+            action="refer",
+            needs_confirmation=True,
+            category="chemotherapy",
+            reason=(
+                f"{worst.described}: {worst.term} grade {worst.grade} {where} — the protocol has no rule for "
+                f"{chemo.refer.after_reduction}; investigator decision"
+            ),
+            rule=chemo.reduce.source,
+            criterion=worst.criterion,
+            ask="Decide: further reduction, suspension or discontinuation of chemotherapy",
+        )
+
+    def _chemo_without_rule(
+        self, drug: str, haem: list[Finding], other: list[Finding], level: int
+    ) -> None:
+        chemo = self.rules.chemotherapy
+        refer = chemo.refer
+        flagged = []
+        for f in haem:
+            threshold = refer.per_term_min_grade.get(f.term, refer.haematological_min_grade)
+            if f.grade >= threshold:
+                flagged.append((f, "haematological"))
+        for f in other:
+            if f.grade >= refer.non_haematological_min_grade:
+                flagged.append((f, "non-haematological"))
+        if flagged:
+            worst, kind = max(flagged, key=lambda pair: pair[0].grade)
+            self.add(
+                drug,
+                _Partial(
+                    action="refer",
+                    needs_confirmation=True,
+                    category="chemotherapy",
+                    reason=(
+                        f"{worst.described}: grade {worst.grade} {kind} toxicity with no protocol rule "
+                        f"(the protocol modifies chemotherapy only for grade IV neutropenia, thrombocytopenia or "
+                        f"leucopenia, grade III febrile neutropenia, or grade IV non-haematological toxicity); "
+                        f"investigator decision"
+                    ),
+                    rule=chemo.source,
+                    criterion=worst.criterion,
+                    ask="Decide whether to give, delay or modify chemotherapy",
+                    facts=[f.described for f, _ in flagged],
+                ),
+            )
+            return
+        graded = [f for f in [*haem, *other] if f.grade]
+        seen = (
+            ", ".join(f"{f.term} grade {f.grade}" for f in graded) or "no toxicity graded above 0"
+        )
+        self.add(
+            drug,
+            _Partial(
+                action="continue",
+                dose_percent=level,
+                needs_confirmation=False,
+                category="chemotherapy",
+                reason=f"{seen}: below the protocol's modification thresholds; give {level}% of the protocol dose",
+                rule=chemo.source,
+            ),
+        )
+
+    def _first_cycle_after_reduction(self, drug: str) -> bool:
+        """True until a dose is given after the latest reduction or resumption."""
+        course = self.course(drug)
+        if course is None or not course.levels:
+            return False
+        since = course.levels[-1].start
+        return not any(
+            isinstance(e, DoseRecord) and e.drug == drug and e.status == "given" and e.date >= since
+            for e in self.prior
+        )
+
+    def _resume_percent(self, drug: str, hold_start: date) -> int:
+        if self.rules.chemotherapy.resume.dose == "protocol_dose":
+            return 100
+        course = self.course(drug)
+        return course.percent_on(hold_start) if course else 100
+
+    # ---- toripalimab (Table 3) -------------------------------------------------------
+    def _immunotherapy(
+        self, findings: list[Finding], everything: list[Event], exclude: str | None
+    ) -> None:
+        io = self.rules.toripalimab
+        book = self._episodes(everything, exclude=exclude)
+        hold = self.held(self.io_drug)
+        recovered_terms = []
+        for finding in findings:
+            category_id, _, by_uln = category_key(io, finding.term)
+            grade = finding.grade_for(by_uln)
+            if grade is None:
+                continue
+            if grade <= io.recovered_max_grade:
+                if book.open_episode(finding.term) is not None:
+                    recovered_terms.append(finding)
+                continue
+            category = io.category_of(finding.term)
+            if category is None and finding.origin == "lab":
+                # A lab value reaches Table 3 through its lab-based rows only (hepatitis,
+                # nephritis, thrombocytopenia, amylase/lipase); anything else needs an
+                # adverse-event entry from a clinician.
+                continue
+            outcome = self._table3(category, category_id, finding, grade, book)
+            self._gate_attribution(finding, grade, outcome, hold)
+        if hold is not None and recovered_terms:
+            self._maybe_resume(book, recovered_terms, hold)
+        elif hold is not None and not self.partials.get(self.io_drug):
+            waiting = ", ".join(f"{e.term} grade {e.last_grade}" for e in book.open_immune())
+            self.add(
+                self.io_drug,
+                _Partial(
+                    action="hold",
+                    needs_confirmation=False,
+                    reason=(
+                        f"on hold since {hold.start.isoformat()} ({hold.reason}); "
+                        f"waiting for {waiting or 'the causing event'} to restore to grade 0–I"
+                    ),
+                    rule=io.source,
+                ),
+            )
+        elif hold is None and not self.partials.get(self.io_drug):
+            graded = [f for f in findings if f.grade]
+            seen = (
+                ", ".join(f"{f.term} grade {f.grade}" for f in graded)
+                or "no toxicity graded above 0"
+            )
+            self.add(
+                self.io_drug,
+                _Partial(
+                    action="continue",
+                    dose_percent=100,
+                    needs_confirmation=False,
+                    reason=f"{seen}: no Table 3 rule applies",
+                    rule=io.source,
+                ),
+            )
+
+    def _episodes(self, everything: list[Event], exclude: str | None) -> EpisodeBook:
+        book = EpisodeBook(self.rules.toripalimab)
+        for event in chronological(everything):
+            if exclude is not None and event.id == exclude:
+                continue
+            if event is self.event:
+                continue
+            book.feed_all(findings_of(self.ctx.ctcae, event, everything, self.ctx.baseline))
+        return book
+
+    def _table3(
+        self,
+        category: Category | None,
+        category_id: str,
+        finding: Finding,
+        grade: int,
+        book: EpisodeBook,
+    ) -> tuple[str, Row | None, str]:
+        """(action, row, explanation) that Table 3 gives if the event is immune-related."""
+        io = self.rules.toripalimab
+        continuing = book.has_open_in(category_id, finding.term)
+        earlier = [
+            e
+            for e in book.resolved_immune_in(category_id, finding.term)
+            if e.max_grade >= io.recurrence.prior_min_grade
+        ]
+        recurrent = bool(earlier) and not continuing
+        if recurrent:
+            first = earlier[0]
+            history_note = f"recurrence after an earlier grade {first.max_grade} episode from {first.start.isoformat()}"
+            if category is not None:
+                row = category.row_for(grade, category.recurrence)
+                if row is not None:
+                    return row.action, row, history_note
+            exempt = category is not None and category.endocrine
+            if not exempt and grade >= io.recurrence.min_grade:
+                rec = io.recurrence
+                return (
+                    rec.action,
+                    Row(
+                        grades=[grade],
+                        action=rec.action,
+                        management=rec.management,
+                        source=rec.source,
+                    ),
+                    history_note,
+                )
+            if category is None:
+                return (
+                    "refer",
+                    None,
+                    (
+                        f"{history_note}: Table 3 lists other grade II–III irAEs only when they "
+                        f"occur for the first time"
+                    ),
+                )
+        if category is None:
+            row = next((r for r in io.other.first_time if grade in r.grades), None)
+            if row is None:
+                return "continue", None, "below the grades Table 3 lists for other irAEs"
+            return row.action, row, "first occurrence of this irAE"
+        row = category.row_for(grade)
+        if row is not None:
+            return row.action, row, ""
+        if grade < category.lowest_listed_grade:
+            return "continue", None, f"below the lowest grade Table 3 lists for {category.group}"
+        return "refer", None, f"Table 3 lists no action for grade {grade} in {category.group}"
+
+    def _gate_attribution(
+        self, finding: Finding, grade: int, outcome: tuple[str, Row | None, str], hold
+    ) -> None:
+        io = self.rules.toripalimab
+        action, row, note = outcome
+        rule = row.source if row else io.source
+        management = row.management if row else ""
+        explained = f"{finding.described}" + (f" ({note})" if note else "")
+        if action == "continue":
+            self.add(
+                self.io_drug,
+                _Partial(
+                    action="continue",
+                    dose_percent=100,
+                    needs_confirmation=False,
+                    category=self._cat(finding),
+                    reason=f"{explained}: no toripalimab change",
+                    rule=rule,
+                    criterion=finding.criterion,
+                ),
+            )
+            return
+        attributed = finding.irae if io.requires_immune_attribution else True
+        if attributed is None:
+            self.add(
+                self.io_drug,
+                _Partial(
+                    action="refer",
+                    needs_confirmation=True,
+                    category=self._cat(finding),
+                    reason=(
+                        f"{explained}: if immune-related, Table 3 says {management or action}; "
+                        f"immune-related attribution is the investigator's call"
+                    ),
+                    rule=io.attribution_source,
+                    criterion=finding.criterion,
+                    conditional=Conditional(action=action, rule=rule, management=management),
+                    ask=(
+                        f"Is {finding.event_id or 'this event'} immune-related? "
+                        f"attribute {finding.event_id or '<event>'} irae=yes|no"
+                    ),
+                ),
+            )
+            return
+        if attributed is False:
+            if grade >= 3:
+                self.add(
+                    self.io_drug,
+                    _Partial(
+                        action="refer",
+                        needs_confirmation=True,
+                        category=self._cat(finding),
+                        reason=(
+                            f"{explained}: attributed as not immune-related, so Table 3 does not apply; "
+                            f"grade {grade} toxicity on toripalimab — investigator decision"
+                        ),
+                        rule=io.attribution_source,
+                        criterion=finding.criterion,
+                    ),
+                )
+            else:
+                self.add(
+                    self.io_drug,
+                    _Partial(
+                        action="continue",
+                        dose_percent=100,
+                        needs_confirmation=False,
+                        category=self._cat(finding),
+                        reason=f"{explained}: not immune-related per the investigator; Table 3 does not apply",
+                        rule=io.attribution_source,
+                        criterion=finding.criterion,
+                    ),
+                )
+            return
+        if action == "hold" and hold is not None:
+            self.add(
+                self.io_drug,
+                _Partial(
+                    action="hold",
+                    needs_confirmation=False,
+                    category=self._cat(finding),
+                    reason=f"{explained}: {management}; toripalimab already on hold since {hold.start.isoformat()}",
+                    rule=rule,
+                    criterion=finding.criterion,
+                ),
+            )
+            return
+        self.add(
+            self.io_drug,
+            _Partial(
+                action=action,
+                needs_confirmation=True,
+                changes_state=action in ("hold", "discontinue"),
+                category=self._cat(finding),
+                dose_percent=None,
+                reason=f"{explained}: {management}" if management else explained,
+                rule=rule,
+                criterion=finding.criterion,
+                ask="Investigator decision" if action == "refer" else None,
+            ),
+        )
+
+    def _cat(self, finding: Finding) -> str:
+        return category_key(self.rules.toripalimab, finding.term)[0]
+
+    def _maybe_resume(self, book: EpisodeBook, recovered: list[Finding], hold) -> None:
+        if any(
+            p.action in ("hold", "discontinue", "refer")
+            for p in self.partials.get(self.io_drug, [])
+        ):
+            return
+        for finding in recovered:
+            book.feed(finding)
+        still_open = [e for e in book.open_immune()]
+        described = ", ".join(f.described for f in recovered)
+        io = self.rules.toripalimab
+        if still_open:
+            waiting = ", ".join(
+                f"{e.term} (grade {e.last_grade} since {e.start.isoformat()})" for e in still_open
+            )
+            self.add(
+                self.io_drug,
+                _Partial(
+                    action="hold",
+                    needs_confirmation=False,
+                    category=still_open[0].category,
+                    reason=f"{described} recovered, but still waiting for {waiting} to restore to grade 0–I",
+                    rule=io.source,
+                ),
+            )
+            return
+        self.add(
+            self.io_drug,
+            _Partial(
+                action="resume",
+                dose_percent=100,
+                needs_confirmation=True,
+                changes_state=True,
+                category=self._cat(recovered[0]),
+                reason=(
+                    f"{described}: restored to grade 0–I → resume toripalimab "
+                    f"(on hold since {hold.start.isoformat()})"
+                ),
+                rule=f"{io.source}: interrupt until restored to grade 0–I",
+                criterion="; ".join(f.criterion for f in recovered if f.criterion),
+            ),
+        )
+
+    def _persistence_rules(self, everything: list[Event]) -> None:
+        io = self.rules.toripalimab
+        given = [
+            e.date
+            for e in everything
+            if isinstance(e, DoseRecord) and e.drug == self.io_drug and e.status == "given"
+        ]
+        if not given:
+            return
+        last = max(given)
+        elapsed = (self.day - last).days
+        persistent = io.persistent
+        if elapsed > persistent.weeks * 7:
+            book = self._episodes(everything, exclude=None)
+            lingering = [
+                e
+                for e in book.open_immune()
+                if not e.endocrine and e.last_grade in persistent.grades
+            ]
+            if lingering:
+                worst = max(lingering, key=lambda e: e.last_grade)
+                self.add(
+                    self.io_drug,
+                    _Partial(
+                        action=persistent.action,
+                        needs_confirmation=True,
+                        changes_state=True,
+                        category=worst.category,
+                        reason=(
+                            f"{worst.term} grade {worst.last_grade} (since {worst.start.isoformat()}) has not "
+                            f"recovered to grade 0–I within {persistent.weeks} weeks of the last toripalimab "
+                            f"dose ({last.isoformat()}, {elapsed} days ago): {persistent.management}"
+                        ),
+                        rule=persistent.source,
+                    ),
+                )
+        steroids = io.steroids
+        if elapsed > steroids.weeks * 7:
+            records = [
+                e
+                for e in chronological(everything)
+                if isinstance(e, AdverseEvent) and e.steroid_mg is not None and e.irae is not False
+            ]
+            if records and records[-1].steroid_mg > steroids.max_prednisone_mg_per_day:
+                latest = records[-1]
+                self.add(
+                    self.io_drug,
+                    _Partial(
+                        action=steroids.action,
+                        needs_confirmation=True,
+                        changes_state=True,
+                        category="steroids",
+                        reason=(
+                            f"corticosteroids still {latest.steroid_mg:g} mg/day prednisone equivalent "
+                            f"(recorded {latest.date.isoformat()}), not ≤{steroids.max_prednisone_mg_per_day:g} "
+                            f"mg/day within {steroids.weeks} weeks of the last toripalimab dose "
+                            f"({last.isoformat()}): {steroids.management}"
+                        ),
+                        rule=steroids.source,
+                    ),
+                )
+
+    # ---- other entries -------------------------------------------------------------
+    def _dose_while_stopped(self, event: DoseRecord) -> None:
+        if event.status != "given":
+            return
+        course = self.course(event.drug)
+        if course is None:
+            return
+        if course.is_discontinued_on(event.date):
+            why = f"discontinued since {course.discontinued_on.isoformat()} ({course.discontinued_reason})"
+        elif course.held_on(event.date) is not None:
+            hold = course.held_on(event.date)
+            why = f"on hold since {hold.start.isoformat()} ({hold.reason})"
+        else:
+            return
+        self.add(
+            event.drug,
+            _Partial(
+                action="refer",
+                needs_confirmation=True,
+                reason=f"{event.drug} recorded as given on {event.date.isoformat()} while {why}",
+                rule="Protocol, Toxicity & dose modifications",
+                ask="Check the entry; correct it or record the decision to give the dose",
+            ),
+        )
+
+    def _response(self, event: ResponseAssessment) -> None:
+        rules = self.rules.response
+        if event.category not in rules.refer_on:
+            return
+        for drug in [*self.chemo_drugs, self.io_drug]:
+            if self.in_play(drug):
+                self.add(
+                    drug,
+                    _Partial(
+                        action="refer",
+                        needs_confirmation=True,
+                        reason=(
+                            f"RECIST 1.1 response {event.category} on {event.date.isoformat()}: the protocol gives "
+                            f"no treatment rule on progression; investigator decision"
+                        ),
+                        rule=rules.source,
+                        ask="Decide whether to continue study treatment",
+                    ),
+                )
+
+    # ---- merge -----------------------------------------------------------------------
+    def _finish(self) -> list[Decision]:
+        decisions = []
+        order = [*self.chemo_drugs, self.io_drug]
+        for drug in sorted(
+            self.partials, key=lambda d: order.index(d) if d in order else len(order)
+        ):
+            parts = self.partials[drug]
+            top = max(parts, key=lambda p: SEVERITY[p.action])
+            others = [p for p in parts if p is not top and p.action != "continue"]
+            reason = top.reason
+            if others:
+                reason += "; also: " + "; ".join(p.reason for p in others)
+            rules = list(dict.fromkeys([top.rule, *(p.rule for p in others)]))
+            criteria = list(
+                dict.fromkeys(c for c in [top.criterion, *(p.criterion for p in others)] if c)
+            )
+            asks = list(dict.fromkeys(a for a in [top.ask, *(p.ask for p in others)] if a))
+            conditional = top.conditional or next(
+                (p.conditional for p in others if p.conditional), None
+            )
+            decisions.append(
+                Decision(
+                    drug=drug,
+                    action=top.action,
+                    dose_percent=top.dose_percent,
+                    reason=reason,
+                    rule="; ".join(rules),
+                    needs_confirmation=any(p.needs_confirmation for p in parts),
+                    criterion="; ".join(criteria) or None,
+                    category=top.category,
+                    trigger=getattr(self.event, "id", None)
+                    if not isinstance(self.event, Attribution)
+                    else self.event.target,
+                    if_immune_related=conditional,
+                    ask=" · ".join(asks) or None,
+                    facts=list(dict.fromkeys(f for p in parts for f in p.facts)),
+                    next_dose=(self.ctx.plan or {}).get(drug),
+                    changes_state=top.changes_state,
+                )
+            )
+        return decisions

@@ -1,0 +1,119 @@
+"""Adverse-event episodes over time: when a toxicity started, how bad it got, whether it
+recovered. Table 3's recurrence and 12-week rules are questions about episodes.
+
+An episode of a (category, term) opens with a finding of grade ≥ 2 and closes with a later
+finding of that term at grade ≤ the recovery grade (0–I). Named Table 3 categories recur
+at category level (colitis after a resolved diarrhoea episode is a recurrence); other
+irAEs recur per term.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+
+from bot.decisions.findings import Finding
+from bot.decisions.schema import Immunotherapy
+
+
+@dataclass(slots=True)
+class Episode:
+    category: str  # Table 3 category id, or "other"
+    term: str
+    start: date
+    last_grade: int
+    max_grade: int
+    endocrine: bool
+    irae: bool | None
+    end: date | None = None
+    events: list[str] = field(default_factory=list)
+
+    @property
+    def open(self) -> bool:
+        return self.end is None
+
+
+def category_key(rules: Immunotherapy, term: str) -> tuple[str, bool, bool]:
+    """(category id, endocrine?, graded by ULN multiple?) for a CTCAE term."""
+    category = rules.category_of(term)
+    if category is None:
+        return "other", False, False
+    return category.id, category.endocrine, category.grade_by == "uln_multiple"
+
+
+def _merge_attribution(current: bool | None, new: bool | None) -> bool | None:
+    if current is True or new is True:
+        return True
+    if current is None or new is None:
+        return None
+    return False
+
+
+class EpisodeBook:
+    """Episodes built by feeding findings in chronological order."""
+
+    def __init__(self, rules: Immunotherapy) -> None:
+        self.rules = rules
+        self.episodes: list[Episode] = []
+
+    def open_episode(self, term: str) -> Episode | None:
+        return next((e for e in reversed(self.episodes) if e.term == term and e.open), None)
+
+    def feed(self, finding: Finding) -> None:
+        category, endocrine, by_uln = category_key(self.rules, finding.term)
+        grade = finding.grade_for(by_uln)
+        if grade is None:
+            return
+        current = self.open_episode(finding.term)
+        if grade <= self.rules.recovered_max_grade:
+            if current is not None:
+                current.end = finding.date
+                current.last_grade = grade
+                if finding.event_id:
+                    current.events.append(finding.event_id)
+            return
+        if current is None:
+            self.episodes.append(
+                Episode(
+                    category=category,
+                    term=finding.term,
+                    start=finding.date,
+                    last_grade=grade,
+                    max_grade=grade,
+                    endocrine=endocrine,
+                    irae=finding.irae,
+                    events=[finding.event_id] if finding.event_id else [],
+                )
+            )
+            return
+        current.last_grade = grade
+        current.max_grade = max(current.max_grade, grade)
+        current.irae = _merge_attribution(current.irae, finding.irae)
+        if finding.event_id:
+            current.events.append(finding.event_id)
+
+    def feed_all(self, findings: Iterable[Finding]) -> EpisodeBook:
+        for finding in findings:
+            self.feed(finding)
+        return self
+
+    def open_immune(self) -> list[Episode]:
+        return [e for e in self.episodes if e.open and e.irae is True]
+
+    def resolved_immune_in(self, category: str, term: str) -> list[Episode]:
+        """Earlier immune-related episodes that recovered, in the same category (or the
+        same term for irAEs outside the named categories)."""
+        return [
+            e
+            for e in self.episodes
+            if not e.open
+            and e.irae is True
+            and (e.category == category if category != "other" else e.term == term)
+        ]
+
+    def has_open_in(self, category: str, term: str) -> bool:
+        return any(
+            e.open and (e.category == category if category != "other" else e.term == term)
+            for e in self.episodes
+        )

@@ -1,0 +1,100 @@
+"""A decision the engine proposes for one drug, with everything needed to act on it."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.events import Action
+
+# How strongly an action restricts treatment: when several rules fire for one drug, the
+# most restrictive wins and the others are kept as reasons.
+SEVERITY: dict[str, int] = {
+    "continue": 0,
+    "resume": 1,
+    "reduce": 2,
+    "refer": 3,
+    "hold": 4,
+    "discontinue": 5,
+}
+
+
+class Conditional(BaseModel):
+    """What a Table 3 rule would decide once the event is attributed as immune-related."""
+
+    model_config = ConfigDict(frozen=True)
+
+    action: Action
+    rule: str
+    management: str = ""
+
+
+class NextDose(BaseModel):
+    """The drug's next planned administration, as the calendar has it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    date: date
+    mg_at_full_dose: float | None = None  # mg at 100 % of the protocol dose
+    label: str = ""
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    drug: str
+    action: Action
+    dose_percent: int | None = None
+    reason: str
+    rule: str  # the protocol section or table row
+    needs_confirmation: bool
+    criterion: str | None = None  # the CTCAE v5.0 criterion/criteria that applied
+    ctcae: str = "5.0"
+    category: str | None = None  # Table 3 category id, or "chemotherapy"
+    trigger: str | None = None  # id of the event behind the decision
+    if_immune_related: Conditional | None = None
+    ask: str | None = None  # what the investigator must answer or do
+    facts: list[str] = Field(default_factory=list)
+    next_dose: NextDose | None = None
+    changes_state: bool = False
+
+    @property
+    def next_dose_mg(self) -> float | None:
+        if self.next_dose is None or self.next_dose.mg_at_full_dose is None:
+            return None
+        if self.dose_percent is None:
+            return None
+        return round(self.next_dose.mg_at_full_dose * self.dose_percent / 100.0, 1)
+
+    def to_json(self, decision_id: str | None = None) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "drug": self.drug,
+            "action": self.action,
+            "dose_percent": self.dose_percent,
+            "reason": self.reason,
+            "rule": self.rule,
+            "needs_confirmation": self.needs_confirmation,
+            "criterion": self.criterion,
+            "ctcae": self.ctcae,
+            "category": self.category,
+            "trigger": self.trigger,
+            "if_immune_related": self.if_immune_related.model_dump()
+            if self.if_immune_related
+            else None,
+            "ask": self.ask,
+            "facts": list(self.facts),
+            "next_dose": (
+                {
+                    "date": self.next_dose.date.isoformat(),
+                    "mg": self.next_dose_mg,
+                    "label": self.next_dose.label,
+                }
+                if self.next_dose
+                else None
+            ),
+        }
+        if decision_id is not None:
+            data = {"id": decision_id, **data}
+        return data

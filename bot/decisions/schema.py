@@ -1,0 +1,203 @@
+"""Typed schema of `dose_modifications.yaml`: the protocol's dose-modification rules."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from bot.errors import RulesProblem
+
+RowAction = Literal["hold", "discontinue", "refer"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TermGrade(_Strict):
+    term: str
+    min_grade: int = Field(ge=1, le=5)
+
+
+class Reduce(_Strict):
+    percent_of_protocol_dose: int = Field(gt=0, lt=100)
+    triggers: list[TermGrade] = Field(min_length=1)
+    source: str = Field(min_length=1)
+
+
+class Suspend(_Strict):
+    recovered_max_grade: int = Field(ge=0, le=2)
+    terms: list[str] = Field(min_length=1)
+    source: str = Field(min_length=1)
+
+
+class Resume(_Strict):
+    # before_suspension: the dose level in effect when chemotherapy was suspended;
+    # protocol_dose: back to 100 % of the protocol dose.
+    dose: Literal["before_suspension", "protocol_dose"]
+    source: str = Field(min_length=1)
+
+
+class Discontinue(_Strict):
+    non_haematological_min_grade: int = Field(ge=1, le=5)
+    source: str = Field(min_length=1)
+
+
+class Refer(_Strict):
+    haematological_min_grade: int = Field(ge=1, le=5)
+    non_haematological_min_grade: int = Field(ge=1, le=5)
+    after_reduction: str = Field(min_length=1)
+    per_term_min_grade: dict[str, int] = Field(default_factory=dict)
+
+
+class Chemotherapy(_Strict):
+    drugs: list[str] = Field(min_length=1)
+    source: str = Field(min_length=1)
+    reduce: Reduce
+    suspend: Suspend
+    resume: Resume
+    discontinue: Discontinue
+    haematological_terms: list[str] = Field(min_length=1)
+    refer: Refer
+
+
+class Row(_Strict):
+    grades: list[int] = Field(min_length=1)
+    action: RowAction
+    management: str = Field(min_length=1)
+    source: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _grades_in_range(self) -> Row:
+        bad = [g for g in self.grades if not 1 <= g <= 5]
+        if bad:
+            raise ValueError(f"grades must be 1–5, got {bad}")
+        return self
+
+
+class Category(_Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    group: str = Field(min_length=1)
+    terms: list[str] = Field(min_length=1)
+    rows: list[Row] = Field(min_length=1)
+    recurrence: list[Row] = Field(default_factory=list)
+    endocrine: bool = False
+    # Table 3 grades hepatitis by multiples of the ULN whatever the baseline.
+    grade_by: Literal["ctcae", "uln_multiple"] = "ctcae"
+
+    def row_for(self, grade: int, rows: list[Row] | None = None) -> Row | None:
+        return next(
+            (r for r in (rows if rows is not None else self.rows) if grade in r.grades), None
+        )
+
+    @property
+    def lowest_listed_grade(self) -> int:
+        return min(g for r in self.rows for g in r.grades)
+
+
+class Other(_Strict):
+    first_time: list[Row] = Field(min_length=1)
+
+
+class Recurrence(_Strict):
+    min_grade: int = Field(ge=1, le=5)
+    prior_min_grade: int = Field(ge=1, le=5)
+    action: RowAction
+    management: str
+    source: str = Field(min_length=1)
+
+
+class Persistent(_Strict):
+    weeks: int = Field(gt=0)
+    grades: list[int] = Field(min_length=1)
+    action: RowAction
+    management: str
+    source: str = Field(min_length=1)
+
+
+class Steroids(_Strict):
+    weeks: int = Field(gt=0)
+    max_prednisone_mg_per_day: float = Field(gt=0)
+    action: RowAction
+    management: str
+    source: str = Field(min_length=1)
+
+
+class Immunotherapy(_Strict):
+    drug: str
+    source: str = Field(min_length=1)
+    requires_immune_attribution: bool
+    attribution_source: str = Field(min_length=1)
+    recovered_max_grade: int = Field(ge=0, le=2)
+    categories: list[Category] = Field(min_length=1)
+    other: Other
+    recurrence: Recurrence
+    persistent: Persistent
+    steroids: Steroids
+
+    @model_validator(mode="after")
+    def _unique(self) -> Immunotherapy:
+        ids = [c.id for c in self.categories]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"category ids must be unique; repeated: {', '.join(dupes)}")
+        terms = [t for c in self.categories for t in c.terms]
+        twice = sorted({t for t in terms if terms.count(t) > 1})
+        if twice:
+            raise ValueError(
+                f"a term may belong to one category only; repeated: {', '.join(twice)}"
+            )
+        return self
+
+    def category_of(self, term: str) -> Category | None:
+        return next((c for c in self.categories if term in c.terms), None)
+
+
+class ResponseRules(_Strict):
+    refer_on: list[Literal["CR", "PR", "SD", "PD", "NE"]] = Field(default_factory=list)
+    source: str = Field(min_length=1)
+
+
+class DoseModifications(_Strict):
+    ctcae_version: Literal["5.0"]
+    chemotherapy: Chemotherapy
+    toripalimab: Immunotherapy
+    response: ResponseRules
+
+
+def check_terms_exist(trial) -> list[RulesProblem]:
+    """Every CTCAE term the rules name must be in the trial's CTCAE term list."""
+    from bot.grading import load_ctcae
+
+    rules: DoseModifications = trial.get("dose_modifications.yaml")
+    known = {t.term for t in load_ctcae(rules.ctcae_version).terms}
+    file = f"{trial.name}/dose_modifications.yaml"
+    problems: list[RulesProblem] = []
+    chemo = rules.chemotherapy
+    named = [
+        (f"chemotherapy.reduce.triggers[{i}].term", t.term)
+        for i, t in enumerate(chemo.reduce.triggers)
+    ]
+    named += [(f"chemotherapy.suspend.terms[{i}]", t) for i, t in enumerate(chemo.suspend.terms)]
+    named += [
+        (f"chemotherapy.haematological_terms[{i}]", t)
+        for i, t in enumerate(chemo.haematological_terms)
+    ]
+    named += [
+        (f"chemotherapy.refer.per_term_min_grade.{t}", t) for t in chemo.refer.per_term_min_grade
+    ]
+    for ci, category in enumerate(rules.toripalimab.categories):
+        named += [
+            (f"toripalimab.categories[{ci}].terms[{i}]", t) for i, t in enumerate(category.terms)
+        ]
+    for field, term in named:
+        if term not in known:
+            from bot.errors import closest
+
+            hint = closest(term, known)
+            reason = f"'{term}' is not a CTCAE v{rules.ctcae_version} term"
+            problems.append(
+                RulesProblem(file, field, reason + (f" (did you mean '{hint}'?)" if hint else ""))
+            )
+    return problems
