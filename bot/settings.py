@@ -1,0 +1,100 @@
+"""Process settings, read once at start-up from `TRIALBOT_*` environment variables.
+
+Build one `Settings` (usually with `load_settings()`) in the entry point and pass it down;
+nothing in `bot/` keeps a module-level instance, so tests build their own.
+
+- `TRIALBOT_DATABASE_URL`: SQLAlchemy URL, `sqlite:///path` or `postgresql+psycopg://…`
+  (default: `trialbot.db` in the working directory at start-up);
+- `TRIALBOT_USER`: who the console acts as (default `console`);
+- `TRIALBOT_ADMINS`: comma-separated Slack user ids with the admin role (default none);
+- `TRIALBOT_RULES_DIR`: folder holding the trials' rules directories (default: shipped);
+- `TRIALBOT_TRIAL`: the trial's rules directory name (default `nct05084677`);
+- `TRIALBOT_DEFAULT_SITE`: site id used when a command names none (default `main`).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.errors import UserError
+from bot.paths import DEFAULT_TRIAL, rules_root
+
+ENV_PREFIX = "TRIALBOT_"
+# Slack user ids: U… for workspace members, W… for Enterprise Grid users.
+SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
+SUPPORTED_DATABASES = "sqlite:///<file> or postgresql+psycopg://user@host:port/database"
+
+
+def default_database_url() -> str:
+    """A SQLite file `trialbot.db` in the working directory at start-up."""
+    return f"sqlite:///{Path.cwd() / 'trialbot.db'}"
+
+
+class Settings(BaseSettings):
+    # An empty variable (e.g. `TRIALBOT_ADMINS=` in a compose file) means "not set".
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="ignore", frozen=True, env_ignore_empty=True
+    )
+
+    database_url: str = Field(default_factory=default_database_url)
+    user: str = "console"
+    admins: Annotated[tuple[str, ...], NoDecode] = ()
+    rules_dir: Path = Field(default_factory=rules_root)
+    trial: str = DEFAULT_TRIAL
+    default_site: str = "main"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        value = value.strip()
+        scheme = value.split(":", 1)[0].split("+", 1)[0].lower()
+        if scheme not in ("sqlite", "postgresql"):
+            raise ValueError(f"unsupported database {value.split(':', 1)[0]!r}")
+        return value
+
+    @field_validator("admins", mode="before")
+    @classmethod
+    def _split_admins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("admins")
+    @classmethod
+    def _slack_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for user_id in value:
+            if not SLACK_USER_ID.match(user_id):
+                raise ValueError(f"{user_id!r} is not a Slack user id")
+        return value
+
+    @field_validator("user", "trial", "default_site")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value.strip()
+
+
+_ALLOWED = {
+    "database_url": SUPPORTED_DATABASES,
+    "admins": "comma-separated Slack user ids such as U012ABCDEF,W0456XYZ",
+}
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment (and `overrides`); bad values become a `UserError`
+    naming the environment variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = str(error["loc"][0]) if error["loc"] else ""
+        variable = f"{ENV_PREFIX}{name.upper()}" if name else ENV_PREFIX + "*"
+        raise UserError(
+            error["msg"].removeprefix("Value error, "), field=variable, allowed=_ALLOWED.get(name)
+        ) from None

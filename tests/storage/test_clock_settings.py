@@ -1,0 +1,118 @@
+"""The clock and the settings: injected time, environment configuration, no globals."""
+
+from __future__ import annotations
+
+import ast
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+import bot.settings
+from bot.clock import Clock, FixedClock, SystemClock
+from bot.errors import UserError
+from bot.settings import Settings, load_settings
+
+BOT = Path(__file__).resolve().parents[2] / "bot"
+
+
+def test_fixed_clock_stands_still_until_advanced():
+    clock = FixedClock(datetime(2026, 11, 27, 16, 0, tzinfo=timezone(timedelta(hours=8))))
+    assert clock.now() == datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
+    assert clock.now().tzinfo is UTC
+    assert clock.now() == clock.now()
+    assert clock.advance(minutes=5) == datetime(2026, 11, 27, 8, 5, tzinfo=UTC)
+    assert clock.advance(timedelta(days=1)) == datetime(2026, 11, 28, 8, 5, tzinfo=UTC)
+    assert clock.now() == datetime(2026, 11, 28, 8, 5, tzinfo=UTC)
+
+
+def test_fixed_clock_refuses_naive_time_and_running_backwards():
+    with pytest.raises(ValueError, match="timezone-aware"):
+        FixedClock(datetime(2026, 11, 27, 8, 0))
+    clock = FixedClock(datetime(2026, 11, 27, 8, 0, tzinfo=UTC))
+    with pytest.raises(ValueError, match="backwards"):
+        clock.advance(seconds=-1)
+    with pytest.raises(TypeError):
+        clock.advance(timedelta(seconds=1), seconds=1)
+
+
+def test_system_clock_gives_aware_utc():
+    now = SystemClock().now()
+    assert now.tzinfo is UTC
+    assert isinstance(SystemClock(), Clock) and isinstance(FixedClock(now), Clock)
+
+
+def _clock_reads(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("now", "utcnow", "today")
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id in ("datetime", "date")
+        ):
+            found.append(f"{path.relative_to(BOT.parent)}:{node.lineno}")
+    return found
+
+
+def test_only_the_clock_module_reads_the_system_clock():
+    offenders = [
+        hit
+        for path in sorted(BOT.rglob("*.py"))
+        if path.name != "clock.py"
+        for hit in _clock_reads(path)
+    ]
+    assert offenders == [], "read the time through bot.clock.Clock instead: " + ", ".join(offenders)
+
+
+def test_settings_defaults(monkeypatch, tmp_path):
+    for name in ("USER", "ADMINS", "TRIAL", "DEFAULT_SITE"):
+        monkeypatch.delenv(f"TRIALBOT_{name}", raising=False)
+    monkeypatch.setenv("TRIALBOT_DATABASE_URL", "")  # empty counts as not set
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert settings.database_url == f"sqlite:///{tmp_path / 'trialbot.db'}"
+    assert settings.user == "console"
+    assert settings.admins == ()
+    assert settings.trial == "nct05084677"
+    assert settings.default_site == "main"
+
+
+def test_settings_come_from_trialbot_environment_variables(monkeypatch, tmp_path):
+    monkeypatch.setenv("TRIALBOT_DATABASE_URL", "postgresql+psycopg://bot@db:5432/trial")
+    monkeypatch.setenv("TRIALBOT_ADMINS", "U012ABCDEF, W0456XYZ,")
+    monkeypatch.setenv("TRIALBOT_USER", "U0CONSOLE")
+    monkeypatch.setenv("TRIALBOT_RULES_DIR", str(tmp_path))
+    monkeypatch.setenv("TRIALBOT_DEFAULT_SITE", "east")
+    settings = load_settings()
+    assert settings.database_url == "postgresql+psycopg://bot@db:5432/trial"
+    assert settings.admins == ("U012ABCDEF", "W0456XYZ")
+    assert settings.user == "U0CONSOLE"
+    assert settings.rules_dir == tmp_path
+    assert settings.default_site == "east"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("TRIALBOT_ADMINS", "U012ABCDEF,alice", "TRIALBOT_ADMINS: 'alice' is not a Slack user id"),
+        (
+            "TRIALBOT_DATABASE_URL",
+            "mysql://db/trial",
+            "TRIALBOT_DATABASE_URL: unsupported database",
+        ),
+        ("TRIALBOT_DEFAULT_SITE", "  ", "TRIALBOT_DEFAULT_SITE: must not be empty"),
+    ],
+)
+def test_bad_settings_name_the_variable(monkeypatch, variable, value, expected):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(UserError) as refused:
+        load_settings()
+    assert refused.value.message.startswith(expected)
+
+
+def test_settings_are_built_on_demand_not_at_import():
+    instances = [name for name, value in vars(bot.settings).items() if isinstance(value, Settings)]
+    assert instances == []
+    assert Settings(user="U0ME").user == "U0ME"
