@@ -1,0 +1,346 @@
+"""The tables. Alembic (`bot/storage/migrations/`) owns the schema; these classes describe it.
+
+The event log (`EventRecord`, table `event`) is the source of truth and is append-only;
+`decision` and `calendar_row` are projections recomputed from it; `outbox` holds what is
+still to be delivered; `audit` is the tamper-evident trail of every action; `request`
+remembers idempotency keys. See docs/data-model.md.
+
+Conventions:
+- instants are `datetime` fields, which SQLModel stores timezone-aware and returns in UTC
+  (never `sa_type=DateTime(timezone=True)`: that bypasses the UTC handling); clinical
+  facts are `date`s in the site's timezone;
+- JSON columns hold plain JSON (see `jsonvalues`); queryable facts are real columns;
+- allowed values (roles, statuses) are CHECK constraints, kept equal to the tuples below
+  by a test, so a typo fails at the database and not in a report a week later.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date as Date
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, Index, event, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+from bot.errors import UserError
+
+# Constraint names are part of the schema: migrations refer to them by name, so they are
+# generated the same way on every database ("The Importance of Naming Constraints").
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+SQLModel.metadata.naming_convention = NAMING_CONVENTION
+
+# JSON everywhere; JSONB on PostgreSQL (indexable, compact, validated on write).
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+ROLES = ("admin", "investigator", "coordinator", "viewer")
+DECISION_STATUSES = ("proposed", "confirmed", "overridden", "withdrawn", "superseded", "info")
+DECISION_ACTIONS = ("continue", "hold", "reduce", "resume", "discontinue", "refer")
+OUTBOX_STATUSES = ("pending", "sending", "sent", "dead", "expired", "cancelled")
+
+STUDY_ID_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{1,9}-\d{1,5}$")
+STUDY_ID_EXAMPLE = "LACC-007"
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+def normalise_study_id(text: str) -> str:
+    """A study ID as stored: upper case, checked against `STUDY_ID_PATTERN`.
+
+    The study ID is the only patient identifier trialbot keeps, so the pattern leaves no
+    room for a name or a record number typed in its place.
+    """
+    candidate = text.strip().upper()
+    if not STUDY_ID_PATTERN.match(candidate):
+        raise UserError(
+            f"{text.strip()!r} is not a study ID",
+            field="study_id",
+            allowed=f"a letter, 1–9 letters or digits, '-', 1–5 digits (e.g. {STUDY_ID_EXAMPLE})",
+        )
+    return candidate
+
+
+def event_label(event_id: int) -> str:
+    """How people see an event id: 45 → "E45"."""
+    return f"E{event_id}"
+
+
+def decision_label(decision_id: int) -> str:
+    """How people see a decision id: 123 → "D123"."""
+    return f"D{decision_id}"
+
+
+def parse_label(text: str, prefix: str, *, field: str) -> int:
+    """ "E45" → 45 (with `prefix` "E"); a bare "45" is accepted too."""
+    candidate = text.strip().upper().removeprefix(prefix)
+    if not candidate.isdigit() or int(candidate) == 0:
+        raise UserError(
+            f"{text.strip()!r} is not an id",
+            field=field,
+            allowed=f"{prefix} followed by a number, e.g. {prefix}45",
+        )
+    return int(candidate)
+
+
+class Site(SQLModel, table=True):
+    """A participating centre: its calendar (country, timezone, closures) and channel."""
+
+    __tablename__ = "site"
+
+    id: str = Field(primary_key=True)  # short and stable, e.g. "main"
+    country: str = "CN"  # ISO 3166 code for the public-holiday calendar
+    timezone: str = "Asia/Shanghai"  # IANA name; clinical dates are dates in this zone
+    calendar: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    channel_id: str | None = None  # the site's Slack channel
+    created_at: datetime
+
+
+class Member(SQLModel, table=True):
+    """A study-team member, known only by Slack user id and role (no names kept)."""
+
+    __tablename__ = "member"
+    __table_args__ = (CheckConstraint(_one_of("role", ROLES), name="role"),)
+
+    user_id: str = Field(primary_key=True)
+    role: str
+    site_id: str | None = Field(default=None, foreign_key="site.id", index=True)
+    on_call: bool = False
+    created_at: datetime
+    updated_at: datetime
+
+
+class Patient(SQLModel, table=True):
+    """An enrolled patient. The study ID is the only identifier: no names, record
+    numbers or birth dates, here or in any payload."""
+
+    __tablename__ = "patient"
+    __table_args__ = (
+        CheckConstraint("length(study_id) BETWEEN 3 AND 16", name="study_id_length"),
+        CheckConstraint("fractions > 0", name="fractions_positive"),
+        CheckConstraint("ecog BETWEEN 0 AND 5", name="ecog_scale"),
+        CheckConstraint("age_at_enrolment BETWEEN 0 AND 130", name="age_plausible"),
+        CheckConstraint(
+            "bsa_m2 IS NOT NULL OR (height_cm IS NOT NULL AND weight_kg IS NOT NULL)",
+            name="body_size",
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: str = Field(unique=True)  # e.g. LACC-007, see normalise_study_id
+    site_id: str = Field(foreign_key="site.id", index=True)
+    day1: Date  # first EBRT fraction
+    fractions: int  # planned EBRT fractions
+    boost: bool = False  # nodal boost
+    height_cm: float | None = None
+    weight_kg: float | None = None
+    bsa_m2: float | None = None
+    figo_stage: str
+    ecog: int
+    diagnosed_on: Date | None = None
+    age_at_enrolment: int
+    baseline_labs: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    created_at: datetime
+    created_by: str  # Slack user id or console user
+
+
+class EventRecord(SQLModel, table=True):
+    """One entry of a patient's append-only log (shown as "E45").
+
+    `payload` is the `bot.events` model dump. An amendment is a new row that `corrects`
+    (replaces) or `voids` (withdraws) an earlier one and must carry a `reason`; the
+    original stays. The database refuses UPDATE and DELETE on this table (trigger).
+    """
+
+    __tablename__ = "event"
+    __table_args__ = (
+        CheckConstraint(
+            "(corrects IS NULL AND voids IS NULL) OR "
+            "(reason IS NOT NULL AND length(trim(reason)) > 0)",
+            name="amendment_reason",
+        ),
+        CheckConstraint("corrects IS NULL OR voids IS NULL", name="one_amendment"),
+        CheckConstraint("length(kind) > 0", name="kind_present"),
+        Index("ix_event_patient_date", "patient_id", "clinical_date"),
+        {"sqlite_autoincrement": True},  # ids are never reused, even on SQLite
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id")
+    kind: str
+    clinical_date: Date
+    recorded_at: datetime
+    recorded_by: str  # Slack user id or console user
+    source: str  # "slack:command:<id>", "slack:action:<id>", "console", "scheduler"
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    corrects: int | None = Field(default=None, foreign_key="event.id")
+    voids: int | None = Field(default=None, foreign_key="event.id")
+    reason: str | None = None
+    request_key: str | None = None  # the idempotency key of the request that wrote it
+
+    @property
+    def label(self) -> str:
+        return event_label(self.id or 0)
+
+
+class DecisionRecord(SQLModel, table=True):
+    """A proposal of the decision engine and what became of it (shown as "D123").
+
+    A projection: the proposal and verdict events in the log are the record; this table
+    makes "open decisions awaiting confirmation" one index lookup.
+    """
+
+    __tablename__ = "decision"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", DECISION_STATUSES), name="status"),
+        CheckConstraint(_one_of("action", DECISION_ACTIONS), name="action"),
+        CheckConstraint(
+            "status <> 'overridden' OR "
+            "(override_reason IS NOT NULL AND length(trim(override_reason)) > 0)",
+            name="override_reason",
+        ),
+        Index("ix_decision_status_patient", "status", "patient_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id")
+    event_id: int | None = Field(default=None, foreign_key="event.id")  # the trigger
+    proposal_event_id: int | None = Field(default=None, foreign_key="event.id")
+    drug: str
+    action: str
+    dose_percent: int | None = None
+    reason: str
+    rule: str  # protocol section or table row
+    criterion: str | None = None  # CTCAE criterion that applied
+    needs_confirmation: bool
+    status: str = "proposed"
+    proposed_at: datetime
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    override_reason: str | None = None
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+
+    @property
+    def label(self) -> str:
+        return decision_label(self.id or 0)
+
+
+class CalendarRow(SQLModel, table=True):
+    """One event of a patient's materialised calendar, replaced whole per patient in the
+    transaction that changes the patient (see `replace_calendar_rows`)."""
+
+    __tablename__ = "calendar_row"
+    __table_args__ = (Index("ix_calendar_row_site_date", "site_id", "date"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    # Copied from the patient (it never changes) so the due-at-site query needs no join.
+    study_id: str
+    site_id: str = Field(foreign_key="site.id")
+    date: Date
+    kind: str  # radiotherapy, brachytherapy, infusion, assessment, labs
+    item: str  # ebrt, cisplatin, toripalimab, efficacy_assessment, ...
+    phase: str  # screening, ccrt, consolidation, maintenance, follow_up
+    number: int | None = None
+    window_from: Date | None = None
+    window_to: Date | None = None
+    status: str
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A notification to deliver, written in the transaction that caused it and sent by
+    whichever replica claims it (see `bot.storage.outbox`)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", OUTBOX_STATUSES), name="status"),
+        CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+        # Only pending/sending rows are ever scanned; sent rows pile up and must not
+        # slow the claim query down.
+        Index(
+            "ix_outbox_due",
+            "status",
+            "not_before",
+            postgresql_where=text("status IN ('pending', 'sending')"),
+            sqlite_where=text("status IN ('pending', 'sending')"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    target: str  # Slack channel or user id
+    kind: str
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    dedupe_key: str = Field(unique=True)
+    status: str = "pending"
+    attempts: int = 0
+    not_before: datetime
+    expires_at: datetime | None = None  # past this it is "expired", never sent late
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+    claimed_at: datetime | None = None
+    message_id: str | None = None  # Slack ts of the delivered message
+    last_error: str | None = None
+    created_at: datetime
+    sent_at: datetime | None = None
+
+
+class AuditEntry(SQLModel, table=True):
+    """One row of the tamper-evident trail: `hash` covers the row and `prev_hash`, so an
+    edit or a removal breaks the chain at that row (see `bot.storage.audit`)."""
+
+    __tablename__ = "audit"
+    __table_args__ = (
+        CheckConstraint("length(hash) = 64 AND length(prev_hash) = 64", name="hash_length"),
+    )
+
+    # Assigned by add_audit under the audit lock (last id + 1): the id is hashed, so it
+    # must be known before the insert, and a gap is itself evidence of a removal.
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    at: datetime
+    actor: str
+    action: str
+    subject: str
+    # Plain JSON, also on PostgreSQL: JSONB re-writes numbers (1e16 comes back as an
+    # integer), which would change the canonical text and break the hash of an honest row.
+    details: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    prev_hash: str
+    hash: str
+
+
+class RequestRecord(SQLModel, table=True):
+    """An idempotency key already served, with the response it got."""
+
+    __tablename__ = "request"
+
+    key: str = Field(primary_key=True)
+    operation: str
+    # Plain JSON so the response comes back exactly as first given (see AuditEntry).
+    response: Any = Field(default=None, sa_type=JSON, nullable=True)
+    created_at: datetime
+
+
+APPEND_ONLY_TABLES = ("event", "audit")
+
+
+def _refuse_change(mapper: Any, connection: Any, target: Any) -> None:
+    raise PermissionError(
+        f"{target.__tablename__} is append-only: record a correction or void instead"
+    )
+
+
+# The database triggers are the real guard; these stop a mistaken ORM flush early with a
+# clearer message than the trigger's.
+for _model in (EventRecord, AuditEntry):
+    event.listen(_model, "before_update", _refuse_change)
+    event.listen(_model, "before_delete", _refuse_change)

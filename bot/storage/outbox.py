@@ -1,0 +1,258 @@
+"""The transactional outbox: notifications written with the change that caused them and
+delivered later by whichever replica claims them.
+
+Life of a row: `enqueue` (pending, in the business transaction; a repeated dedupe key is a
+no-op) → `claim` (sending, leased to one owner until `lease_until`, committed at once so
+no lock is held while Slack is called) → `finish` (sent, with the Slack ts) or `fail`
+(pending again after a backoff, or dead after too many attempts). A sender that dies
+mid-way simply lets its lease run out; the next `claim` takes the row over, and the dead
+sender's late `finish` is refused because it no longer holds the lease (fencing).
+Reminders that are no longer useful are `expire`d or `cancel`led, never sent late.
+
+`now` always comes from the caller's clock (production may pass `Database.clock()`, the
+server's time, so every replica measures leases against one clock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, or_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, select
+
+from bot.clock import as_utc
+from bot.storage.jsonvalues import to_json_value
+from bot.storage.models import OutboxMessage
+
+if TYPE_CHECKING:
+    from bot.storage.database import Database
+
+MAX_ATTEMPTS = 5
+ERROR_TEXT_LIMIT = 2000
+
+
+def default_backoff(attempts: int) -> timedelta:
+    """Wait before the next try after `attempts` failed ones: 30 s, 1, 2, 4 … min, ≤ 1 h."""
+    return min(timedelta(seconds=30) * 2 ** max(attempts - 1, 0), timedelta(hours=1))
+
+
+def enqueue(
+    session: Session,
+    target: str,
+    kind: str,
+    payload: Mapping[str, Any],
+    dedupe_key: str,
+    not_before: datetime,
+    *,
+    now: datetime,
+    expires_at: datetime | None = None,
+) -> bool:
+    """Queue a notification unless one with `dedupe_key` exists; True if this call added it.
+
+    `INSERT … ON CONFLICT (dedupe_key) DO NOTHING` on both databases, so two replicas
+    materialising the same reminder at once still produce one row.
+    """
+    if not dedupe_key.strip():
+        raise ValueError("an outbox message needs a dedupe key")
+    values = {
+        "target": target,
+        "kind": kind,
+        "payload": to_json_value(dict(payload)),
+        "dedupe_key": dedupe_key,
+        "status": "pending",
+        "attempts": 0,
+        "not_before": as_utc(not_before, what="not_before"),
+        "expires_at": as_utc(expires_at, what="expires_at") if expires_at else None,
+        "created_at": as_utc(now, what="now"),
+    }
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        insert(OutboxMessage)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        # RETURNING, not rowcount: drivers disagree on rowcount for a skipped insert.
+        .returning(OutboxMessage.id)
+    )
+    return session.execute(statement).scalar_one_or_none() is not None
+
+
+def _not_expired(now: datetime):
+    return or_(OutboxMessage.expires_at.is_(None), OutboxMessage.expires_at > now)
+
+
+def _claimable(now: datetime):
+    return and_(
+        _not_expired(now),
+        or_(
+            and_(OutboxMessage.status == "pending", OutboxMessage.not_before <= now),
+            and_(OutboxMessage.status == "sending", OutboxMessage.lease_until < now),
+        ),
+    )
+
+
+def claim(
+    db: Database,
+    owner: str,
+    now: datetime,
+    lease: timedelta,
+    limit: int = 10,
+    *,
+    max_attempts: int = MAX_ATTEMPTS,
+) -> list[OutboxMessage]:
+    """Lease up to `limit` due messages to `owner` until `now + lease`, and commit.
+
+    Due: pending with `not_before <= now`, or sending with an expired lease (its sender
+    died). Not expired. PostgreSQL: `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP
+    LOCKED) RETURNING`, so concurrent claimers take disjoint rows without waiting. SQLite:
+    the same guarded compare-and-set, serialised by BEGIN IMMEDIATE. A message whose
+    sender died `max_attempts` times is marked dead rather than tried again.
+    """
+    if not owner.strip():
+        raise ValueError("a claim needs an owner")
+    if lease <= timedelta(0) or limit < 1:
+        raise ValueError("a claim needs a positive lease and limit")
+    now = as_utc(now, what="now")
+    with db.transaction() as session:
+        session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.status == "sending",
+                OutboxMessage.lease_until < now,
+                OutboxMessage.attempts >= max_attempts,
+            )
+            .values(
+                status="dead",
+                lease_until=None,
+                last_error=f"the sender stopped {max_attempts} times before finishing",
+            )
+            .execution_options(synchronize_session=False)
+        )
+        candidates = (
+            select(OutboxMessage.id)
+            .where(_claimable(now))
+            .order_by(OutboxMessage.not_before, OutboxMessage.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)  # dropped by SQLAlchemy on SQLite
+        )
+        statement = (
+            update(OutboxMessage)
+            # The outer guard repeats the condition: the compare-and-set that makes a
+            # row claimable exactly once, whatever the subquery saw.
+            .where(OutboxMessage.id.in_(candidates.scalar_subquery()), _claimable(now))
+            .values(
+                status="sending",
+                lease_owner=owner,
+                lease_until=now + lease,
+                claimed_at=now,
+                attempts=OutboxMessage.attempts + 1,
+            )
+            .returning(OutboxMessage)
+            .execution_options(synchronize_session=False)
+        )
+        claimed = list(session.scalars(statement))
+    return sorted(claimed, key=lambda m: (m.not_before, m.id or 0))
+
+
+def finish(
+    db: Database, outbox_id: int, *, owner: str, now: datetime, message_id: str | None
+) -> bool:
+    """Mark the message sent (with the delivered Slack ts); False if `owner` no longer
+    holds it (its lease was taken over), in which case nothing changes."""
+    with db.transaction() as session:
+        result = session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == outbox_id,
+                OutboxMessage.lease_owner == owner,
+                OutboxMessage.status == "sending",
+            )
+            .values(
+                status="sent",
+                message_id=message_id,
+                sent_at=as_utc(now, what="now"),
+                lease_until=None,
+                last_error=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+
+def fail(
+    db: Database,
+    outbox_id: int,
+    *,
+    owner: str,
+    now: datetime,
+    error: str,
+    max_attempts: int = MAX_ATTEMPTS,
+    backoff: Callable[[int], timedelta] = default_backoff,
+) -> str | None:
+    """Record a failed delivery: back to pending after `backoff(attempts)`, or dead once
+    `max_attempts` have been made. Returns the new status, or None if `owner` no longer
+    holds the message (fenced out; nothing changes)."""
+    now = as_utc(now, what="now")
+    with db.transaction() as session:
+        statement = select(OutboxMessage).where(
+            OutboxMessage.id == outbox_id,
+            OutboxMessage.lease_owner == owner,
+            OutboxMessage.status == "sending",
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            statement = statement.with_for_update()
+        message = session.exec(statement).first()
+        if message is None:
+            return None
+        dead = message.attempts >= max_attempts
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == outbox_id, OutboxMessage.lease_owner == owner)
+            .values(
+                status="dead" if dead else "pending",
+                not_before=message.not_before if dead else now + backoff(message.attempts),
+                lease_owner=None,
+                lease_until=None,
+                last_error=error[:ERROR_TEXT_LIMIT],
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return "dead" if dead else "pending"
+
+
+def expire(session: Session, *, now: datetime) -> int:
+    """Mark as expired every undelivered message whose `expires_at` has passed (pending,
+    or sending with a lapsed lease); returns how many."""
+    now = as_utc(now, what="now")
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.expires_at <= now,
+            or_(
+                OutboxMessage.status == "pending",
+                and_(OutboxMessage.status == "sending", OutboxMessage.lease_until < now),
+            ),
+        )
+        .values(status="expired", lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
+
+
+def cancel(session: Session, dedupe_keys: Iterable[str]) -> int:
+    """Cancel the still-pending messages with these keys (e.g. reminders of a visit that
+    moved); sent or in-flight ones are left alone. Returns how many were cancelled."""
+    keys = list(dedupe_keys)
+    if not keys:
+        return 0
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.dedupe_key.in_(keys), OutboxMessage.status == "pending")
+        .values(status="cancelled")
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
