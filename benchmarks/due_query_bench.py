@@ -1,0 +1,333 @@
+"""How fast is "everything due at a site in the next 7 days" with 100,000 patients?
+
+Fills a throwaway PostgreSQL schema (migrated with trialbot's own migrations, so the
+indexes are the production ones) with enrolled patients and ~150 calendar rows each,
+spread over several sites of different sizes and six years of enrolment, then times
+`bot.storage.calendar_rows.due_at_site` — the query the digest and the `/trial due`
+command run — and prints the median, the slowest run and the plan PostgreSQL chose.
+Target: under 200 ms. The schema is dropped afterwards unless --keep is given.
+
+    TRIALBOT_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test \\
+        .venv/bin/python benchmarks/due_query_bench.py [--patients 100000] [--sites 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import make_url, text
+
+from bot.storage.calendar_rows import due_at_site
+from bot.storage.database import Database
+
+TODAY = date(2026, 11, 30)  # a Monday; "the next 7 days" is TODAY … TODAY + 6
+ENROLMENT_START = date(2021, 1, 4)
+ENROLMENT_DAYS = 6 * 365
+CREATED = datetime(2026, 1, 1, tzinfo=UTC)
+
+Row = tuple[date, str, str, str, int | None, int, int]  # date, kind, item, phase, n, ±window
+
+
+def _weekdays_from(start: date, count: int) -> Iterator[date]:
+    day = start
+    while count:
+        if day.weekday() < 5:
+            yield day
+            count -= 1
+        day += timedelta(days=1)
+
+
+def patient_calendar(day1: date, fractions: int) -> list[Row]:
+    """A plausible NCT05084677 calendar (about 150 events): screening, CCRT (EBRT,
+    weekly cisplatin, toripalimab, weekly labs and toxicity review), brachytherapy,
+    6 consolidation cycles, maintenance to one year, and efficacy follow-up to 10 years.
+    The real one comes from bot.calendar; only the shape and date spread matter here."""
+    rows: list[Row] = [
+        (day1 - timedelta(days=21), "assessment", "eligibility", "screening", None, 7, 0),
+        (day1 - timedelta(days=16), "assessment", "inclusion", "screening", None, 2, 2),
+        (day1 - timedelta(days=14), "assessment", "planning_ct", "screening", None, 2, 0),
+    ]
+    ebrt = list(_weekdays_from(day1, fractions))
+    rows += [(d, "radiotherapy", "ebrt", "ccrt", n + 1, 0, 0) for n, d in enumerate(ebrt)]
+    weeks = sorted({d - timedelta(days=d.weekday()) for d in ebrt})
+    for n, monday in enumerate(weeks):
+        first = next(d for d in ebrt if d >= monday)
+        if n < 5:
+            rows.append((first, "infusion", "cisplatin", "ccrt", n + 1, 0, 2))
+        rows.append((first - timedelta(days=1), "labs", "pre_dose_labs", "ccrt", n + 1, 2, 1))
+        rows.append((first + timedelta(days=2), "assessment", "toxicity", "ccrt", n + 1, 1, 1))
+    rows += [
+        (day1, "infusion", "toripalimab", "ccrt", 1, 0, 3),
+        (day1 + timedelta(days=21), "infusion", "toripalimab", "ccrt", 2, 0, 3),
+    ]
+    evaluation = ebrt[-1] + timedelta(days=3)
+    rows.append((evaluation, "assessment", "end_of_ebrt_evaluation", "ccrt", None, 0, 7))
+    brachy = [evaluation + timedelta(days=3 + 3 * n) for n in range(4)]
+    rows += [
+        (d, "brachytherapy", "brachytherapy", "ccrt", n + 1, 0, 2) for n, d in enumerate(brachy)
+    ]
+    cycle = brachy[-1] + timedelta(days=7)
+    for n in range(6):
+        rows += [
+            (cycle - timedelta(days=1), "labs", "pre_dose_labs", "consolidation", n + 1, 3, 0),
+            (cycle, "infusion", "paclitaxel", "consolidation", n + 1, 0, 3),
+            (cycle, "infusion", "toripalimab", "consolidation", n + 1, 0, 3),
+            (cycle, "assessment", "toxicity", "consolidation", n + 1, 1, 1),
+        ]
+        rows += [
+            (cycle + timedelta(days=k), "infusion", "cisplatin", "consolidation", n + 1, 0, 0)
+            for k in (1, 2, 3)
+        ]
+        cycle += timedelta(days=21)
+    dose, number = cycle - timedelta(days=21) + timedelta(days=42), 1
+    while dose < day1 + timedelta(days=365):
+        rows += [
+            (dose - timedelta(days=1), "labs", "pre_dose_labs", "maintenance", number, 3, 0),
+            (dose, "infusion", "toripalimab", "maintenance", number, 0, 3),
+        ]
+        dose, number = dose + timedelta(days=42), number + 1
+    months = list(range(3, 25, 3)) + list(range(30, 61, 6)) + list(range(72, 121, 12))
+    for n, month in enumerate(months):
+        when = day1 + timedelta(days=round(month * 30.44))
+        window = 7 if month <= 24 else 14 if month <= 60 else 30
+        for item in ("efficacy_assessment", "follow_up_visit", "follow_up_labs"):
+            rows.append((when, "assessment", item, "follow_up", n + 1, window, window))
+    return rows
+
+
+def _site_weights(sites: int) -> list[float]:
+    # A few large centres and a tail of small ones, as multi-centre trials usually are.
+    return [1 / (rank + 1) ** 0.7 for rank in range(sites)]
+
+
+def fill(database: Database, patients: int, sites: int, seed: int) -> tuple[int, dict[str, int]]:
+    rng = random.Random(seed)
+    site_ids = [f"site{n:02}" for n in range(1, sites + 1)]
+    per_site = dict.fromkeys(site_ids, 0)
+    raw = database.engine.raw_connection()
+    try:
+        connection = raw.driver_connection
+        with connection.cursor() as cursor:
+            # Bulk load only: skip per-row foreign-key triggers (the generated data is
+            # consistent by construction); indexes stay, as in production.
+            cursor.execute("SET session_replication_role = replica")
+            with cursor.copy(
+                "COPY site (id, country, timezone, calendar, created_at) FROM STDIN"
+            ) as copy:
+                for site in site_ids:
+                    copy.write_row((site, "CN", "Asia/Shanghai", "{}", CREATED))
+            columns = (
+                "id, study_id, site_id, day1, fractions, boost, bsa_m2, figo_stage, ecog, "
+                "age_at_enrolment, baseline_labs, created_at, created_by"
+            )
+            plans = []
+            with cursor.copy(f"COPY patient ({columns}) FROM STDIN") as copy:
+                for pid in range(1, patients + 1):
+                    site = rng.choices(site_ids, weights=_site_weights(sites))[0]
+                    per_site[site] += 1
+                    day1 = ENROLMENT_START + timedelta(days=rng.randrange(ENROLMENT_DAYS))
+                    while day1.weekday() >= 5:
+                        day1 += timedelta(days=1)
+                    fractions = rng.choice((25, 25, 25, 28))
+                    study_id = f"S{site[-2:]}-{per_site[site]}"
+                    plans.append((pid, study_id, site, day1, fractions))
+                    copy.write_row(
+                        (
+                            pid,
+                            study_id,
+                            site,
+                            day1,
+                            fractions,
+                            fractions == 28,
+                            round(rng.uniform(1.3, 2.0), 2),
+                            "IIIC1",
+                            rng.choice((0, 1)),
+                            rng.randrange(25, 70),
+                            "{}",
+                            CREATED,
+                            "U0BENCH",
+                        )
+                    )
+            rows = 0
+            columns = (
+                "patient_id, study_id, site_id, date, kind, item, phase, number, "
+                "window_from, window_to, status, payload"
+            )
+            with cursor.copy(f"COPY calendar_row ({columns}) FROM STDIN") as copy:
+                for pid, study_id, site, day1, fractions in plans:
+                    for day, kind, item, phase, number, before, after in patient_calendar(
+                        day1, fractions
+                    ):
+                        status = "done" if day < TODAY else "planned"
+                        low, high = day - timedelta(days=before), day + timedelta(days=after)
+                        payload = json.dumps(
+                            {
+                                "date": day.isoformat(),
+                                "kind": kind,
+                                "item": item,
+                                "phase": phase,
+                                "number": number,
+                                "window": [low.isoformat(), high.isoformat()],
+                                "dose": None,
+                                "status": status,
+                                "source": "protocol Table 2",
+                            }
+                        )
+                        copy.write_row(
+                            (
+                                pid,
+                                study_id,
+                                site,
+                                day,
+                                kind,
+                                item,
+                                phase,
+                                number,
+                                low,
+                                high,
+                                status,
+                                payload,
+                            )
+                        )
+                        rows += 1
+            cursor.execute("SET session_replication_role = DEFAULT")
+            cursor.execute("SELECT setval('patient_id_seq', %s)", (patients,))
+        connection.commit()
+    finally:
+        raw.close()
+    with database.engine.connect() as connection:
+        autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
+        for table in ("site", "patient", "calendar_row"):
+            autocommit.execute(text(f"VACUUM ANALYZE {table}"))
+    return rows, per_site
+
+
+def time_query(
+    database: Database, site: str, rounds: int, with_payload: bool = False
+) -> tuple[list[float], int]:
+    """Wall time of the whole call as a command would make it: open a read-only
+    transaction, run the query, build the result objects, commit."""
+    timings, found = [], 0
+    for _ in range(rounds):
+        started = time.perf_counter()
+        with database.transaction(readonly=True) as session:
+            found = len(
+                due_at_site(
+                    session, site, TODAY, TODAY + timedelta(days=6), with_payload=with_payload
+                )
+            )
+        timings.append((time.perf_counter() - started) * 1000)
+    return timings, found
+
+
+def explain(database: Database, site: str) -> str:
+    with database.transaction(readonly=True) as session:
+        plan = session.execute(
+            text(
+                "EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM calendar_row WHERE site_id = :site "
+                "AND date >= :start AND date <= :end ORDER BY date, study_id, id"
+            ),
+            {"site": site, "start": TODAY, "end": TODAY + timedelta(days=6)},
+        ).scalars()
+        return "\n".join(plan)
+
+
+def _cpu() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            return next(
+                line.split(":", 1)[1].strip() for line in info if line.startswith("model name")
+            )
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("TRIALBOT_TEST_POSTGRES_URL"),
+        help="PostgreSQL URL (default: $TRIALBOT_TEST_POSTGRES_URL)",
+    )
+    parser.add_argument("--patients", type=int, default=100_000)
+    parser.add_argument("--sites", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=15, help="timed runs per site")
+    parser.add_argument("--seed", type=int, default=20261130)
+    parser.add_argument("--keep", action="store_true", help="keep the schema afterwards")
+    args = parser.parse_args(argv)
+    if not args.url or not args.url.startswith("postgresql"):
+        print("a PostgreSQL URL is needed: --url or TRIALBOT_TEST_POSTGRES_URL", file=sys.stderr)
+        return 2
+
+    schema = f"trialbot_bench_{uuid.uuid4().hex[:8]}"
+    admin = Database(args.url)
+    with admin.engine.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(args.url).update_query_dict({"options": f"-csearch_path={schema}"})
+    database = Database(url)
+    try:
+        database.upgrade()
+        started = time.perf_counter()
+        rows, per_site = fill(database, args.patients, args.sites, args.seed)
+        load_seconds = time.perf_counter() - started
+        print(f"python {platform.python_version()}, {os.cpu_count()} CPUs ({_cpu()})")
+        with database.engine.connect() as connection:
+            print(connection.execute(text("SELECT version()")).scalar_one().split(",")[0])
+        print(
+            f"loaded {args.patients:,} patients, {rows:,} calendar rows "
+            f"({rows / args.patients:.0f} per patient) over {args.sites} sites "
+            f"in {load_seconds:.0f} s"
+        )
+
+        busiest = max(per_site, key=per_site.__getitem__)
+        time_query(database, busiest, 3)  # warm the cache and the connection pool
+        time_query(database, busiest, 3, with_payload=True)
+        plain: list[float] = []
+        full: list[float] = []
+        print(
+            f"\n'everything due at a site, {TODAY} to {TODAY + timedelta(days=6)}', "
+            f"{args.rounds} runs per site and variant, ms (columns only | with JSON payload):"
+        )
+        print(
+            f"{'site':8} {'patients':>8} {'rows':>6} {'median':>8} {'max':>8} | "
+            f"{'median':>8} {'max':>8}"
+        )
+        for site in sorted(per_site):
+            timings, found = time_query(database, site, args.rounds)
+            with_payload, _ = time_query(database, site, args.rounds, with_payload=True)
+            plain += timings
+            full += with_payload
+            print(
+                f"{site:8} {per_site[site]:>8,} {found:>6,} {statistics.median(timings):>8.1f} "
+                f"{max(timings):>8.1f} | {statistics.median(with_payload):>8.1f} "
+                f"{max(with_payload):>8.1f}"
+            )
+        for label, timings in (("columns only", plain), ("with payload", full)):
+            ordered = sorted(timings)
+            p95 = ordered[int(0.95 * (len(ordered) - 1))]
+            print(
+                f"all sites, {label}: median {statistics.median(ordered):.1f} ms, "
+                f"p95 {p95:.1f} ms, max {ordered[-1]:.1f} ms (target < 200 ms)"
+            )
+        print(f"\nplan for the busiest site ({busiest}):\n{explain(database, busiest)}")
+    finally:
+        database.dispose()
+        if not args.keep:
+            with admin.engine.begin() as connection:
+                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
