@@ -1,0 +1,92 @@
+"""What the engine needs to know about the plan: each drug's next dose, and the baseline.
+
+Pure: the calendar engine tells where each drug's next administration falls if nothing is
+held (the engine then decides what happens to it); the baseline comes from the history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from bot.calendar import PatientPlan, Schedule, SiteCalendar, build_calendar
+from bot.decisions.engine import DecisionContext
+from bot.decisions.model import NextDose
+from bot.decisions.schema import DoseModifications
+from bot.decisions.state import fold_treatment
+from bot.events import Enrolment, Event, LabPanel, LabValue, chronological
+from bot.treatment import TreatmentState
+
+
+def baseline_of(history: Sequence[Event], day1: date) -> dict[str, LabValue]:
+    """Baseline per analyte: the enrolment's baseline labs, else the last value measured
+    on or before day 1 (the eligibility blood samples of Table 2)."""
+    baseline: dict[str, LabValue] = {}
+    for event in chronological(history):
+        if isinstance(event, LabPanel) and event.date <= day1:
+            for value in event.results:
+                baseline[value.analyte] = value
+    for event in history:
+        if isinstance(event, Enrolment):
+            for value in event.baseline:
+                baseline[value.analyte] = value
+    return baseline
+
+
+def lift_open_holds(treatment: TreatmentState, on: date) -> TreatmentState:
+    """The treatment as if every open hold ended on `on`: where the next dose would fall."""
+    lifted = {}
+    for drug, course in treatment.items():
+        holds = tuple(
+            h if h.until is not None else h.model_copy(update={"until": on}) for h in course.holds
+        )
+        lifted[drug] = course.model_copy(update={"holds": holds})
+    return lifted
+
+
+def next_doses(
+    schedule: Schedule,
+    rules: DoseModifications,
+    plan: PatientPlan,
+    site: SiteCalendar,
+    history: Sequence[Event],
+    on: date,
+) -> dict[str, NextDose | None]:
+    """Each drug's next planned administration on or after `on` (holds lifted), or None
+    when the drug has no dose left in the plan."""
+    treatment = lift_open_holds(fold_treatment(history), on)
+    calendar = build_calendar(schedule, plan, history, site, treatment=treatment)
+    drugs = [*rules.chemotherapy.drugs, rules.toripalimab.drug]
+    found: dict[str, NextDose | None] = dict.fromkeys(drugs)
+    for event in calendar.events:
+        if (
+            event.kind != "infusion"
+            or event.item not in found
+            or found[event.item] is not None
+            or event.date < on
+            or event.status not in ("planned", "due")
+        ):
+            continue
+        full = None
+        if event.dose is not None and event.dose.mg is not None and event.dose.percent:
+            full = round(event.dose.mg * 100 / event.dose.percent, 1)
+        found[event.item] = NextDose(date=event.date, mg_at_full_dose=full, label=event.label)
+    return found
+
+
+def decision_context(
+    schedule: Schedule,
+    rules: DoseModifications,
+    ctcae,
+    plan: PatientPlan,
+    site: SiteCalendar,
+    history: Sequence[Event],
+    on: date,
+) -> DecisionContext:
+    """Everything `decide` needs for an event dated `on`, from the plan and the history."""
+    return DecisionContext(
+        rules=rules,
+        ctcae=ctcae,
+        baseline=baseline_of(history, plan.day1),
+        plan=next_doses(schedule, rules, plan, site, history, on),
+    )
