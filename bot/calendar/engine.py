@@ -967,7 +967,7 @@ class _Run:
     def _finish_statuses(self) -> None:
         today = self.today
         by_id = {s.id: s for s in self.schedule.series}
-        presumed: dict[str, bool] = {}
+        presumed: dict[str, date | None] = {}
         for event in self.events:
             if event.status is not None:
                 continue
@@ -979,17 +979,20 @@ class _Run:
                     if isinstance(found, str):
                         event.record_id = found
                     continue
-            if today is None:
-                event.status = "planned"
-                continue
             after = entry.presumed_done_after
             if after is not None:
                 if after not in presumed:
                     slots = self.results[after].slots
-                    presumed[after] = bool(slots) and slots[0].date <= today
-                if presumed[after]:
-                    event.status = "presumed_done"
-                    continue
+                    presumed[after] = slots[0].date if slots else None
+                # Kept on the event so a status derived later (stored rows, read on
+                # another day) can tell when the visit counts as presumed done.
+                event.presumed_from = presumed[after]
+            if today is None:
+                event.status = "planned"
+                continue
+            if event.presumed_from is not None and event.presumed_from <= today:
+                event.status = "presumed_done"
+                continue
             if event.kind in ("radiotherapy", "brachytherapy"):
                 event.status = (
                     "presumed_given"

@@ -84,6 +84,7 @@ class CalendarEvent:
     note: str | None = None
     nominal_date: date | None = None
     record_id: str | None = None  # the dose record / lab panel / assessment behind the status
+    presumed_from: date | None = None  # from this day an unrecorded visit is presumed done
     # sort position: the series' place in the schedule file, then a running counter
     order: tuple[int, int] = (0, 0)
 
@@ -122,6 +123,7 @@ class CalendarEvent:
             "note": self.note,
             "nominal_date": self.nominal_date.isoformat() if self.nominal_date else None,
             "record_id": self.record_id,
+            "presumed_done_from": self.presumed_from.isoformat() if self.presumed_from else None,
         }
 
 
