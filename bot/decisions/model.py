@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.calendar.dosing import RoundingMode
 from bot.events import Action
 
 # How strongly an action restricts treatment: when several rules fire for one drug, the
@@ -32,13 +33,37 @@ class Conditional(BaseModel):
 
 
 class NextDose(BaseModel):
-    """The drug's next planned administration, as the calendar has it."""
+    """The drug's next planned administration, as the calendar has it, and how to dose it."""
 
     model_config = ConfigDict(frozen=True)
 
     date: date
-    mg_at_full_dose: float | None = None  # mg at 100 % of the protocol dose
     label: str = ""
+    amount: float | None = None  # the protocol dose (per m² or flat)
+    basis: Literal["per_m2", "flat"] | None = None
+    bsa_m2: float | None = None  # the BSA the calendar doses with
+    rounding_step: float = 1
+    rounding_mode: RoundingMode = "half_up"
+    mg_at_full_dose: float | None = None  # when amount/basis are not known
+
+    def mg_at(self, percent: int) -> float | None:
+        """The dose in mg at `percent` of the protocol dose, rounded as the rules say."""
+        from bot.calendar.dosing import dose_mg, round_to_step
+
+        if self.amount is not None and self.basis is not None:
+            return dose_mg(
+                self.amount,
+                self.basis,
+                self.bsa_m2,
+                percent,
+                self.rounding_step,
+                self.rounding_mode,
+            )
+        if self.mg_at_full_dose is None:
+            return None
+        return round_to_step(
+            self.mg_at_full_dose * percent / 100, self.rounding_step, self.rounding_mode
+        )
 
 
 class Decision(BaseModel):
@@ -62,11 +87,9 @@ class Decision(BaseModel):
 
     @property
     def next_dose_mg(self) -> float | None:
-        if self.next_dose is None or self.next_dose.mg_at_full_dose is None:
+        if self.next_dose is None or self.dose_percent is None:
             return None
-        if self.dose_percent is None:
-            return None
-        return round(self.next_dose.mg_at_full_dose * self.dose_percent / 100.0, 1)
+        return self.next_dose.mg_at(self.dose_percent)
 
     def to_json(self, decision_id: str | None = None) -> dict[str, Any]:
         data: dict[str, Any] = {

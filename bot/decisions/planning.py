@@ -67,10 +67,16 @@ def next_doses(
             or event.status not in ("planned", "due")
         ):
             continue
-        full = None
-        if event.dose is not None and event.dose.mg is not None and event.dose.percent:
-            full = round(event.dose.mg * 100 / event.dose.percent, 1)
-        found[event.item] = NextDose(date=event.date, mg_at_full_dose=full, label=event.label)
+        drug = schedule.drug(event.item)
+        found[event.item] = NextDose(
+            date=event.date,
+            label=event.label,
+            amount=event.dose.amount if event.dose else None,
+            basis=event.dose.basis if event.dose and event.dose.basis != "per_fraction" else None,
+            bsa_m2=calendar.summary.bsa_m2,
+            rounding_step=drug.rounding.step,
+            rounding_mode=drug.rounding.mode,
+        )
     return found
 
 
