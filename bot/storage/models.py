@@ -129,8 +129,10 @@ class Patient(SQLModel, table=True):
         CheckConstraint("fractions > 0", name="fractions_positive"),
         CheckConstraint("ecog BETWEEN 0 AND 5", name="ecog_scale"),
         CheckConstraint("age_at_enrolment BETWEEN 0 AND 130", name="age_plausible"),
+        # Body size: a BSA, or height and weight, or not yet known (doses then show no mg)
+        # — never half of it, never both.
         CheckConstraint(
-            "bsa_m2 IS NOT NULL OR (height_cm IS NOT NULL AND weight_kg IS NOT NULL)",
+            "(height_cm IS NULL) = (weight_kg IS NULL) AND (bsa_m2 IS NULL OR height_cm IS NULL)",
             name="body_size",
         ),
     )
@@ -144,10 +146,10 @@ class Patient(SQLModel, table=True):
     height_cm: float | None = None
     weight_kg: float | None = None
     bsa_m2: float | None = None
-    figo_stage: str
-    ecog: int
+    figo_stage: str | None = None  # FIGO 2018, e.g. IIIC1
+    ecog: int | None = None
     diagnosed_on: Date | None = None
-    age_at_enrolment: int
+    age_at_enrolment: int | None = None
     baseline_labs: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
     created_at: datetime
     created_by: str  # Slack user id or console user

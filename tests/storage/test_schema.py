@@ -146,7 +146,7 @@ def test_instants_round_trip_as_aware_utc_and_naive_ones_are_refused(db, clock):
         )
 
 
-def test_patient_rows_need_a_body_size_and_a_valid_ecog(db, patient_id, clock):
+def test_patient_rows_need_a_whole_body_size_and_a_valid_ecog(db, patient_id, clock):
     base = dict(
         site_id="main",
         day1=date(2026, 12, 1),

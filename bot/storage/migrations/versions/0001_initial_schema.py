@@ -114,10 +114,10 @@ def upgrade() -> None:
         sa.Column("height_cm", sa.Float(), nullable=True),
         sa.Column("weight_kg", sa.Float(), nullable=True),
         sa.Column("bsa_m2", sa.Float(), nullable=True),
-        sa.Column("figo_stage", Text(), nullable=False),
-        sa.Column("ecog", sa.Integer(), nullable=False),
+        sa.Column("figo_stage", Text(), nullable=True),
+        sa.Column("ecog", sa.Integer(), nullable=True),
         sa.Column("diagnosed_on", sa.Date(), nullable=True),
-        sa.Column("age_at_enrolment", sa.Integer(), nullable=False),
+        sa.Column("age_at_enrolment", sa.Integer(), nullable=True),
         sa.Column("baseline_labs", JSON, nullable=False),
         sa.Column("created_at", Instant(), nullable=False),
         sa.Column("created_by", Text(), nullable=False),
@@ -125,7 +125,7 @@ def upgrade() -> None:
             "age_at_enrolment BETWEEN 0 AND 130", name=op.f("ck_patient_age_plausible")
         ),
         sa.CheckConstraint(
-            "bsa_m2 IS NOT NULL OR (height_cm IS NOT NULL AND weight_kg IS NOT NULL)",
+            "(height_cm IS NULL) = (weight_kg IS NULL) AND (bsa_m2 IS NULL OR height_cm IS NULL)",
             name=op.f("ck_patient_body_size"),
         ),
         sa.CheckConstraint("ecog BETWEEN 0 AND 5", name=op.f("ck_patient_ecog_scale")),
