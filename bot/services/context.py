@@ -1,0 +1,43 @@
+"""What every service call receives: the process's context and the request's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from bot.clock import Clock
+from bot.render import Renderer
+from bot.services.rules import TrialRules
+from bot.settings import Settings
+from bot.storage.database import Database
+
+SYSTEM_USER = "trialbot"  # who records what the engine derives (proposals, withdrawals)
+
+
+@dataclass(frozen=True)
+class ServiceContext:
+    """Built once per process by the entry point; no module-level state anywhere."""
+
+    db: Database
+    rules: TrialRules
+    clock: Clock
+    settings: Settings
+    renderer: Renderer
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def today_at(self, timezone: str) -> date:
+        return self.now().astimezone(ZoneInfo(timezone)).date()
+
+
+@dataclass(frozen=True)
+class Request:
+    """Who asks, from where, and the request's idempotency key (the same key twice
+    records once and returns the first answer)."""
+
+    user: str
+    source: str = "console"  # "console", "slack:command:<id>", "slack:action:<id>", "scheduler"
+    key: str | None = None
+    console: bool = False  # the embedded console (see access.effective_role)

@@ -1,0 +1,95 @@
+"""Team members and their roles (admins only). Members are Slack user ids: no names."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from bot.errors import UserError
+from bot.services.access import require_role
+from bot.services.context import Request, ServiceContext
+from bot.services.enrolment import ensure_sites
+from bot.services.outcome import Outcome
+from bot.settings import SLACK_USER_ID
+from bot.storage.audit import add_audit
+from bot.storage.models import ROLES, Member, Site
+
+
+def set_role(
+    ctx: ServiceContext,
+    request: Request,
+    user_id: str,
+    role: str,
+    *,
+    site: str | None = None,
+    on_call: bool | None = None,
+) -> Outcome:
+    require_role(ctx, request, "admin", "setting roles")
+    target = user_id.strip().lstrip("<@").rstrip(">").split("|")[0].upper()
+    if not SLACK_USER_ID.match(target):
+        raise UserError(
+            f"{user_id!r} is not a Slack user id",
+            field="user",
+            allowed="a Slack user id such as U0123ABCD (or an @mention)",
+        )
+    wanted = role.strip().lower()
+    if wanted not in ROLES:
+        from bot.errors import closest
+
+        raise UserError(
+            f"unknown role {role!r}",
+            field="role",
+            allowed=", ".join(ROLES),
+            suggestion=closest(wanted, ROLES),
+        )
+    with ctx.db.transaction() as session:
+        ensure_sites(session, ctx)
+        if site is not None and session.get(Site, site) is None:
+            known = [s.id for s in session.exec(select(Site)).all()]
+            raise UserError(f"unknown site {site!r}", field="site", allowed=", ".join(known))
+        now = ctx.now()
+        member = session.get(Member, target)
+        before = member.role if member else None
+        if member is None:
+            member = Member(
+                user_id=target,
+                role=wanted,
+                site_id=site,
+                on_call=bool(on_call),
+                created_at=now,
+                updated_at=now,
+            )
+        else:
+            member.role = wanted
+            member.updated_at = now
+            if site is not None:
+                member.site_id = site
+            if on_call is not None:
+                member.on_call = on_call
+        if member.on_call and wanted not in ("investigator", "admin"):
+            raise UserError(
+                "only an investigator can be on call",
+                field="oncall",
+                allowed="oncall=yes with the investigator or admin role",
+            )
+        session.add(member)
+        add_audit(
+            session,
+            actor=request.user,
+            action="role",
+            subject=f"member:{target}",
+            details={
+                "from": before,
+                "to": wanted,
+                "site": member.site_id,
+                "on_call": member.on_call,
+            },
+            now=now,
+        )
+        data = {
+            "user": target,
+            "role": wanted,
+            "previous": before,
+            "site": member.site_id,
+            "on_call": member.on_call,
+        }
+    return Outcome(operation="role", data=data)

@@ -1,0 +1,274 @@
+"""The reads every interface needs: a patient's calendar and state, what is due at a site,
+open decisions, recent entries. Reading needs any role (viewer or above)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from sqlmodel import Session, select
+
+from bot.decisions import fold_treatment
+from bot.errors import UserError
+from bot.events import DoseRecord, Event
+from bot.services import derive
+from bot.services.access import effective_role, require_role
+from bot.services.context import Request, ServiceContext
+from bot.services.outcome import Outcome
+from bot.services.unit import find_patient
+from bot.storage.calendar_rows import due_at_site
+from bot.storage.eventlog import patient_events
+from bot.storage.models import DecisionRecord, Member, Patient, Site
+
+ACTIVE_STATUSES = ("planned", "due", "overdue")
+
+
+def status_on(row: dict[str, Any], today: date) -> str:
+    """The status of a stored calendar row on `today`. Rows are stored without a "today",
+    so date-dependent statuses (due, overdue, presumed given) are derived when read, the
+    way the calendar engine derives them."""
+    status = row["status"]
+    if status != "planned":
+        return status
+    day = date.fromisoformat(row["date"])
+    presumed = row.get("presumed_done_from")
+    if presumed and date.fromisoformat(presumed) <= today:
+        return "presumed_done"
+    if row["kind"] in ("radiotherapy", "brachytherapy"):
+        return "presumed_given" if day < today else "due" if day == today else "planned"
+    low, high = (date.fromisoformat(d) for d in row["window"])
+    low, high = min(low, day), max(high, day)
+    return "overdue" if today > high else "due" if today >= low else "planned"
+
+
+def _site_of_user(
+    session: Session, ctx: ServiceContext, request: Request, site: str | None
+) -> Site:
+    member = session.get(Member, request.user)
+    wanted = (
+        site or (member.site_id if member and member.site_id else None) or ctx.settings.default_site
+    )
+    row = session.get(Site, wanted)
+    if row is None:
+        known = [s.id for s in session.exec(select(Site)).all()]
+        raise UserError(
+            f"unknown site {wanted!r}",
+            field="site",
+            allowed=", ".join(known) or "no site yet: enroll a patient first",
+        )
+    return row
+
+
+def due(
+    ctx: ServiceContext,
+    request: Request,
+    *,
+    days: int,
+    site: str | None = None,
+    start: date | None = None,
+) -> Outcome:
+    """Everything at the site dated from `start` (default today) for `days` days, plus
+    anything still overdue from the last 28 days."""
+    require_role(ctx, request, "viewer", "reading the calendar")
+    with ctx.db.transaction(readonly=True) as session:
+        site_row = _site_of_user(session, ctx, request, site)
+        today = ctx.today_at(site_row.timezone)
+        first = start or today
+        last = first + timedelta(days=days - 1)
+        rows = due_at_site(
+            session,
+            site_row.id,
+            first - timedelta(days=28),
+            last,
+            with_payload=True,
+        )
+    events = []
+    for item in rows:
+        event = {**item.payload, "study_id": item.study_id}
+        event["status"] = status_on(event, today)
+        in_range = first <= item.date <= last
+        if in_range or event["status"] == "overdue":
+            events.append(event)
+    return Outcome(
+        operation="week" if days > 1 else "today",
+        events=events,
+        data={
+            "site": site_row.id,
+            "from": first.isoformat(),
+            "to": last.isoformat(),
+            "today": today.isoformat(),
+        },
+    )
+
+
+def _drug_state(ctx: ServiceContext, history: list[Event], calendar, today: date) -> list[dict]:
+    treatment = fold_treatment(history)
+    schedule = ctx.rules.schedule
+    out = []
+    for name in [d.id for d in schedule.drugs] + [c.id for c in schedule.radiotherapy]:
+        course = treatment.get(name)
+        events = [e for e in calendar.events if e.item == name]
+        given = [
+            e
+            for e in history
+            if isinstance(e, DoseRecord) and e.drug == name and e.status == "given"
+        ]
+        upcoming = [e for e in events if e.date >= today and e.status in ACTIVE_STATUSES]
+        state: dict[str, Any] = {
+            "drug": name,
+            "dose_percent": 100,
+            "status": "active",
+            "held_since": None,
+            "discontinued_on": None,
+            "confirmed": True,
+            "reason": "",
+        }
+        if course is not None:
+            state["dose_percent"] = course.percent_on(today)
+            hold = course.held_on(today)
+            if course.is_discontinued_on(today):
+                state.update(
+                    status="discontinued",
+                    discontinued_on=course.discontinued_on.isoformat(),
+                    confirmed=course.discontinue_confirmed,
+                    reason=course.discontinued_reason,
+                )
+            elif hold is not None:
+                state.update(
+                    status="held",
+                    held_since=hold.start.isoformat(),
+                    confirmed=hold.confirmed,
+                    reason=hold.reason,
+                )
+            elif course.levels:
+                state["confirmed"] = course.levels[-1].confirmed
+        if state["status"] == "active":
+            if not upcoming:
+                state["status"] = "completed" if events else "not planned"
+            elif not given and not any(e.date < today for e in events):
+                state["status"] = "not started"
+        state["next"] = upcoming[0].to_json() if upcoming and state["status"] != "held" else None
+        state["last_given"] = max(e.date for e in given).isoformat() if given else None
+        out.append(state)
+    return out
+
+
+def _open_decisions(session: Session, patient_ids: list[int] | None) -> list[dict[str, Any]]:
+    statement = (
+        select(DecisionRecord, Patient.study_id)
+        .join(Patient, Patient.id == DecisionRecord.patient_id)
+        .where(DecisionRecord.status == "proposed")
+    )
+    if patient_ids is not None:
+        statement = statement.where(DecisionRecord.patient_id.in_(patient_ids))
+    out = []
+    for record, study_id in session.exec(statement.order_by(DecisionRecord.id)).all():
+        out.append(
+            {
+                **record.payload,
+                "id": record.label,
+                "status": record.status,
+                "study_id": study_id,
+                "proposed_at": record.proposed_at.isoformat(),
+            }
+        )
+    return out
+
+
+def patient(ctx: ServiceContext, request: Request, study_id: str, *, recent: int = 10) -> Outcome:
+    """State per drug, open decisions, recent entries and the calendar, as of today."""
+    require_role(ctx, request, "viewer", "reading a patient's record")
+    with ctx.db.transaction(readonly=True) as session:
+        row = find_patient(session, study_id, lock=False)
+        site = session.get(Site, row.site_id)
+        rows = patient_events(session, row.id)
+        history = derive.history_of(rows)
+        today = ctx.today_at(site.timezone)
+        calendar = derive.calendar_for(ctx.rules, row, site, history, today=today)
+        decisions = _open_decisions(session, [row.id])
+        amended = {r.corrects or r.voids: r.label for r in rows if r.corrects or r.voids}
+    entries = []
+    for record in reversed(rows):
+        if record.kind in ("proposal", "verdict") or len(entries) >= recent:
+            continue
+        entry = {
+            "id": record.label,
+            "kind": record.kind,
+            "date": record.clinical_date.isoformat(),
+            "recorded_by": record.recorded_by,
+            "payload": record.payload,
+            "corrects": f"E{record.corrects}" if record.corrects else None,
+            "voids": f"E{record.voids}" if record.voids else None,
+            "reason": record.reason,
+            "amended_by": amended.get(record.id),
+        }
+        entries.append(entry)
+    plan = {
+        "study_id": row.study_id,
+        "site": row.site_id,
+        "day1": row.day1.isoformat(),
+        "fractions": row.fractions,
+        "boost": row.boost,
+        "bsa_m2": row.bsa_m2,
+        "height_cm": row.height_cm,
+        "weight_kg": row.weight_kg,
+        "stage": row.figo_stage,
+        "ecog": row.ecog,
+        "age": row.age_at_enrolment,
+    }
+    return Outcome(
+        operation="patient",
+        study_id=row.study_id,
+        decisions=decisions,
+        events=calendar.events_json(),
+        data={
+            "plan": plan,
+            "state": _drug_state(ctx, history, calendar, today),
+            "recent": entries,
+            "summary": calendar.summary.to_json(),
+            "today": today.isoformat(),
+        },
+    )
+
+
+def calendar(ctx: ServiceContext, request: Request, study_id: str) -> Outcome:
+    require_role(ctx, request, "viewer", "reading a patient's calendar")
+    with ctx.db.transaction(readonly=True) as session:
+        row = find_patient(session, study_id, lock=False)
+        site = session.get(Site, row.site_id)
+        history = derive.history_of(patient_events(session, row.id))
+        today = ctx.today_at(site.timezone)
+        result = derive.calendar_for(ctx.rules, row, site, history, today=today)
+    return Outcome(
+        operation="calendar",
+        study_id=row.study_id,
+        events=result.events_json(),
+        data={"summary": result.summary.to_json(), "today": today.isoformat()},
+    )
+
+
+def open_decisions(ctx: ServiceContext, request: Request, site: str | None = None) -> Outcome:
+    require_role(ctx, request, "viewer", "reading open decisions")
+    with ctx.db.transaction(readonly=True) as session:
+        site_row = _site_of_user(session, ctx, request, site)
+        ids = list(session.exec(select(Patient.id).where(Patient.site_id == site_row.id)).all())
+        decisions = _open_decisions(session, ids)
+    return Outcome(operation="decisions", decisions=decisions, data={"site": site_row.id})
+
+
+def recent_entries(
+    ctx: ServiceContext, request: Request, study_id: str, limit: int = 20
+) -> list[dict[str, Any]]:
+    return patient(ctx, request, study_id, recent=limit).data["recent"]
+
+
+def whoami(ctx: ServiceContext, request: Request) -> dict[str, Any]:
+    with ctx.db.transaction(readonly=True) as session:
+        role = effective_role(session, ctx, request)
+        member = session.get(Member, request.user)
+    return {
+        "user": request.user,
+        "role": role,
+        "site": member.site_id if member else None,
+        "on_call": bool(member and member.on_call),
+    }

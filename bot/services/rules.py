@@ -1,0 +1,42 @@
+"""Everything a running trialbot reads from `rules/`: loaded and validated once at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.calendar import Schedule, SitesFile
+from bot.decisions.schema import DoseModifications
+from bot.eligibility.rules import EligibilityRules
+from bot.grading import Ctcae, load_ctcae
+from bot.grading.ranges import ReferenceRangesFile
+from bot.protocol.loader import Trial, load_trial
+
+
+@dataclass(frozen=True)
+class TrialRules:
+    trial: Trial
+    schedule: Schedule
+    sites: SitesFile
+    ranges: ReferenceRangesFile
+    eligibility: EligibilityRules
+    dose_modifications: DoseModifications
+    ctcae: Ctcae
+
+    @classmethod
+    def load(cls, directory: Path | str) -> TrialRules:
+        trial = load_trial(directory)
+        dose_modifications: DoseModifications = trial.get("dose_modifications.yaml")
+        return cls(
+            trial=trial,
+            schedule=trial.get("schedule.yaml"),
+            sites=trial.get("sites.yaml"),
+            ranges=trial.get("reference_ranges.yaml"),
+            eligibility=trial.get("eligibility.yaml"),
+            dose_modifications=dose_modifications,
+            ctcae=load_ctcae(dose_modifications.ctcae_version),
+        )
+
+    @property
+    def name(self) -> str:
+        return self.trial.name

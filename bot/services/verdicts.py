@@ -1,0 +1,91 @@
+"""An investigator confirms or overrides a proposed decision."""
+
+from __future__ import annotations
+
+from bot.errors import UserError
+from bot.services import notify
+from bot.services.access import require_role
+from bot.services.context import Request, ServiceContext
+from bot.services.lookup import patient_of_decision
+from bot.services.outcome import Outcome
+from bot.services.unit import PatientUnit, entry_json, run_patient_write
+from bot.storage.models import DecisionRecord, parse_label
+
+
+def _open(unit: PatientUnit, number: int) -> DecisionRecord:
+    record = unit.session.get(DecisionRecord, number, populate_existing=True)
+    if record is None or record.patient_id != unit.patient.id:
+        raise UserError(
+            f"there is no decision D{number} for {unit.patient.study_id}", field="decision"
+        )
+    if record.status == "info":
+        raise UserError(
+            f"{record.label} ({record.drug} {record.action}) needed no "
+            "confirmation; nothing to confirm or override",
+            field="decision",
+        )
+    if record.status != "proposed":
+        when = record.decided_at.date().isoformat() if record.decided_at else ""
+        raise UserError(
+            f"{record.label} was already {record.status}"
+            + (f" by {record.decided_by} on {when}" if record.decided_by else ""),
+            field="decision",
+        )
+    return record
+
+
+def _decide(
+    ctx: ServiceContext, request: Request, decision_ref: str, status: str, reason: str | None
+) -> Outcome:
+    number = parse_label(decision_ref, "D", field="decision")
+    study_id = patient_of_decision(ctx, number)
+
+    def work(unit: PatientUnit) -> Outcome:
+        record = _open(unit, number)
+        verdict = unit.verdict(record, status, reason)
+        unit.refresh_calendar()
+        decision = {
+            **record.payload,
+            "id": record.label,
+            "status": status,
+            "decided_by": request.user,
+            "override_reason": reason,
+        }
+        text = ctx.renderer.render(
+            "posts/verdict.j2", study_id=unit.patient.study_id, decision=decision, by=request.user
+        )
+        unit.post(
+            notify.channel_of(unit.site),
+            "verdict",
+            text,
+            notify.text_blocks(text),
+            dedupe_key=f"decision:{record.label}:verdict",
+        )
+        unit.audit(
+            status,
+            {
+                "decision": record.label,
+                "drug": record.drug,
+                "action": record.action,
+                "reason": reason,
+            },
+        )
+        return Outcome(operation=status, event=entry_json(verdict), decisions=[decision])
+
+    return run_patient_write(ctx, request, status, study_id, work)
+
+
+def confirm(ctx: ServiceContext, request: Request, decision_ref: str) -> Outcome:
+    require_role(ctx, request, "investigator", "confirming a decision")
+    return _decide(ctx, request, decision_ref, "confirmed", None)
+
+
+def override(ctx: ServiceContext, request: Request, decision_ref: str, reason: str) -> Outcome:
+    require_role(ctx, request, "investigator", "overriding a decision")
+    if not reason or not reason.strip():
+        raise UserError(
+            "an override needs a reason",
+            field="reason",
+            allowed='reason="why the protocol action is not taken"',
+        )
+    return _decide(ctx, request, decision_ref, "overridden", reason.strip())
