@@ -37,10 +37,8 @@ def _as_date(value: Any, key: str, index: int) -> date | None:
 
 
 def _row_values(
-    event: Mapping[str, Any] | _HasJson, patient: Patient, site_id: str, index: int
+    payload: dict[str, Any], patient: Patient, site_id: str, index: int
 ) -> dict[str, Any]:
-    data = event.to_json() if hasattr(event, "to_json") else event
-    payload = to_json_value(dict(data))
     missing = [key for key in REQUIRED_KEYS if payload.get(key) in (None, "")]
     if missing:
         raise ValueError(f"calendar row {index} lacks {', '.join(missing)}: {payload}")
@@ -76,7 +74,12 @@ def replace_calendar_rows(
     patient = session.get(Patient, patient_id)
     if patient is None:
         raise ValueError(f"no patient with id {patient_id}")
-    values = [_row_values(row, patient, site_id, i) for i, row in enumerate(rows)]
+    # One JSON conversion for the whole calendar: a hundred small ones cost more than the
+    # insert itself.
+    payloads = to_json_value(
+        [row.to_json() if hasattr(row, "to_json") else dict(row) for row in rows]
+    )
+    values = [_row_values(payload, patient, site_id, i) for i, payload in enumerate(payloads)]
     session.execute(
         delete(CalendarRow)
         .where(CalendarRow.patient_id == patient_id)
