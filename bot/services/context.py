@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from bot.calendar import SiteCalendar
 from bot.clock import Clock
 from bot.render import Renderer
 from bot.services.rules import TrialRules
@@ -24,6 +25,9 @@ class ServiceContext:
     clock: Clock
     settings: Settings
     renderer: Renderer
+    # Site calendars keep a per-year cache of treatment days; building one per call would
+    # ask the holidays package again for every day of a ten-year follow-up.
+    site_calendars: dict[str, SiteCalendar] = field(default_factory=dict, compare=False)
 
     def now(self) -> datetime:
         return self.clock.now()

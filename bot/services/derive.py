@@ -6,6 +6,7 @@ the calendar, treatment state and decisions come from the pure core.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import date
 
@@ -13,7 +14,7 @@ from bot.calendar import Calendar, PatientPlan, SiteCalendar, SiteConfig, build_
 from bot.decisions import DecisionContext, fold_treatment, planning
 from bot.events import Event, parse_event
 from bot.history import LogEntry, effective_history
-from bot.services.rules import TrialRules
+from bot.services.context import ServiceContext
 from bot.storage.models import EventRecord, Patient, Site
 from bot.treatment import TreatmentState
 
@@ -38,15 +39,22 @@ def history_of(rows: Sequence[EventRecord]) -> list[Event]:
     return effective_history(log_entries(rows))
 
 
-def site_calendar_of(site: Site) -> SiteCalendar:
-    """The site's calendar from its stored settings (a copy of the rules' sites file)."""
+def site_calendar_of(site: Site, cache: dict[str, SiteCalendar] | None = None) -> SiteCalendar:
+    """The site's calendar from its stored settings (a copy of the rules' sites file),
+    reused from `cache` while the settings are unchanged."""
     settings = (
         dict(site.calendar)
         if site.calendar
         else {"country": site.country or None, "timezone": site.timezone}
     )
     settings["id"] = site.id
-    return SiteCalendar(SiteConfig.model_validate(settings))
+    key = json.dumps(settings, sort_keys=True, default=str)
+    if cache is not None and key in cache:
+        return cache[key]
+    calendar = SiteCalendar(SiteConfig.model_validate(settings))
+    if cache is not None:
+        cache[key] = calendar
+    return calendar
 
 
 def plan_of(patient: Patient) -> PatientPlan:
@@ -62,7 +70,7 @@ def plan_of(patient: Patient) -> PatientPlan:
 
 
 def calendar_for(
-    rules: TrialRules,
+    ctx: ServiceContext,
     patient: Patient,
     site: Site,
     history: Sequence[Event],
@@ -72,24 +80,24 @@ def calendar_for(
     if treatment is None:
         treatment = fold_treatment(history)
     return build_calendar(
-        rules.schedule,
+        ctx.rules.schedule,
         plan_of(patient),
         history,
-        site_calendar_of(site),
+        site_calendar_of(site, ctx.site_calendars),
         today=today,
         treatment=treatment,
     )
 
 
 def decision_context(
-    rules: TrialRules, patient: Patient, site: Site, history: Sequence[Event], on: date
+    ctx: ServiceContext, patient: Patient, site: Site, history: Sequence[Event], on: date
 ) -> DecisionContext:
     return planning.decision_context(
-        rules.schedule,
-        rules.dose_modifications,
-        rules.ctcae,
+        ctx.rules.schedule,
+        ctx.rules.dose_modifications,
+        ctx.rules.ctcae,
         plan_of(patient),
-        site_calendar_of(site),
+        site_calendar_of(site, ctx.site_calendars),
         history,
         on,
     )

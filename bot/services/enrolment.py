@@ -134,19 +134,21 @@ def build_enrolment(
                 field="diagnosed",
                 allowed=f"on or before {start.isoformat()}",
             )
-    plan = PatientPlan.build(
-        day1=start,
-        fractions=fractions or 25,
-        boost=boost,
-        bsa_m2=bsa,
-        height_cm=height,
-        weight_kg=weight,
-        site=site,
-    )
-    site_config = ctx.rules.sites.config(site)
-    # Build the calendar once: it refuses a start that is not a treatment day (naming the
-    # next one) and a fraction count outside the schedule's range.
-    build_calendar(ctx.rules.schedule, plan, [], SiteCalendar(site_config))
+    try:
+        plan = PatientPlan.build(
+            day1=start,
+            fractions=fractions or 25,
+            boost=boost,
+            bsa_m2=bsa,
+            height_cm=height,
+            weight_kg=weight,
+            site=site,
+        )
+        # Build the calendar once: it refuses a start that is not a treatment day (naming
+        # the next one) and a fraction count outside the schedule's range.
+        build_calendar(ctx.rules.schedule, plan, [], SiteCalendar(ctx.rules.sites.config(site)))
+    except UserError as exc:
+        raise _in_command_words(exc) from None
     baseline = ()
     if baseline_text:
         from bot.services.entries import ranges_for
@@ -168,6 +170,15 @@ def build_enrolment(
         diagnosed_on=diagnosed,
         baseline=baseline,
     )
+
+
+# The plan's field names, as the enroll command spells them.
+_COMMAND_FIELD = {"day1": "start", "bsa_m2": "bsa", "height_cm": "height", "weight_kg": "weight"}
+
+
+def _in_command_words(exc: UserError) -> UserError:
+    field = _COMMAND_FIELD.get(exc.field or "", exc.field)
+    return UserError(str(exc), field=field, allowed=exc.allowed, suggestion=exc.suggestion)
 
 
 def _apply(patient: Patient, entry: Enrolment) -> None:

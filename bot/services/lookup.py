@@ -31,3 +31,17 @@ def patient_of_decision(ctx: ServiceContext, number: int) -> str:
             allowed="a decision id shown by: patient <study ID>",
         )
     return patient.study_id
+
+
+def kind_of_entry(ctx: ServiceContext, number: int) -> str:
+    """The kind of entry E<number> (lab, ae, dose, …): `correct` reads its words the way
+    that kind of entry is written."""
+    with ctx.db.transaction(readonly=True) as session:
+        row = session.get(EventRecord, number)
+    if row is None:
+        raise UserError(
+            f"there is no entry {event_label(number)}",
+            field="event",
+            allowed="an entry id shown by: patient <study ID>",
+        )
+    return row.kind

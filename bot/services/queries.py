@@ -184,7 +184,7 @@ def patient(ctx: ServiceContext, request: Request, study_id: str, *, recent: int
         rows = patient_events(session, row.id)
         history = derive.history_of(rows)
         today = ctx.today_at(site.timezone)
-        calendar = derive.calendar_for(ctx.rules, row, site, history, today=today)
+        calendar = derive.calendar_for(ctx, row, site, history, today=today)
         decisions = _open_decisions(session, [row.id])
         amended = {r.corrects or r.voids: r.label for r in rows if r.corrects or r.voids}
     entries = []
@@ -238,7 +238,7 @@ def calendar(ctx: ServiceContext, request: Request, study_id: str) -> Outcome:
         site = session.get(Site, row.site_id)
         history = derive.history_of(patient_events(session, row.id))
         today = ctx.today_at(site.timezone)
-        result = derive.calendar_for(ctx.rules, row, site, history, today=today)
+        result = derive.calendar_for(ctx, row, site, history, today=today)
     return Outcome(
         operation="calendar",
         study_id=row.study_id,

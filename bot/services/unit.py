@@ -130,9 +130,7 @@ class PatientUnit:
     def decide_and_propose(self, event: Event, before: Sequence[Event]) -> list[dict[str, Any]]:
         """Run the engine on `event` (already appended) against the history `before` it;
         record a proposal for every decision that needs an investigator."""
-        context = derive.decision_context(
-            self.ctx.rules, self.patient, self.site, before, event.date
-        )
+        context = derive.decision_context(self.ctx, self.patient, self.site, before, event.date)
         decisions = decide(context, before, event)
         return [self.record_decision(decision, event) for decision in decisions]
 
@@ -200,7 +198,7 @@ class PatientUnit:
     def refresh_calendar(self) -> Calendar:
         """Recompute the calendar from the history and store it as the patient's rows.
         Stored without "today": statuses that depend on the date are derived on reading."""
-        calendar = derive.calendar_for(self.ctx.rules, self.patient, self.site, self.history)
+        calendar = derive.calendar_for(self.ctx, self.patient, self.site, self.history)
         replace_calendar_rows(self.session, self.patient.id, self.site.id, calendar.events_json())
         return calendar
 
