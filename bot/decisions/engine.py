@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from bot.decisions.episodes import EpisodeBook, category_key
-from bot.decisions.findings import Finding, findings_of
+from bot.decisions.findings import Finding, FindingsMemo, findings_with
 from bot.decisions.model import SEVERITY, Conditional, Decision, NextDose
 from bot.decisions.schema import Category, DoseModifications, Row
 from bot.decisions.state import fold_treatment
@@ -53,6 +53,8 @@ class DecisionContext:
     ctcae: object
     baseline: Mapping[str, LabValue] = field(default_factory=dict)
     plan: Mapping[str, NextDose | None] | None = None  # None: every drug of the rules is in play
+    # The caller's memo of past entries' findings (see FindingsMemo); None: grade afresh.
+    memo: FindingsMemo | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -91,6 +93,9 @@ class _Engine:
         self.io_drug = ctx.rules.toripalimab.drug
         self.chemo_drugs = list(ctx.rules.chemotherapy.drugs)
         self.partials: dict[str, list[_Partial]] = {}
+        self._irae_by_target: dict[str, bool] | None = None
+        self._found: dict[int, tuple[Event, list[Finding]]] = {}
+        self._memo = ctx.memo.table(ctx.ctcae, ctx.baseline) if ctx.memo is not None else None
 
     # ---- which drugs can be affected -------------------------------------------------
     def course(self, drug: str) -> DrugCourse | None:
@@ -128,12 +133,47 @@ class _Engine:
     def add(self, drug: str, partial: _Partial) -> None:
         self.partials.setdefault(drug, []).append(partial)
 
+    # ---- findings ----------------------------------------------------------------------
+    def _irae(self, event: Event, everything: list[Event]) -> bool | None:
+        """`attribution_of(event, everything)`, with the attributions read once per call."""
+        if self._irae_by_target is None:
+            self._irae_by_target = {
+                e.target: e.irae for e in chronological(everything) if isinstance(e, Attribution)
+            }
+        verdict = getattr(event, "irae", None)
+        if event.id is None:
+            return verdict
+        return self._irae_by_target.get(event.id, verdict)
+
+    def findings(self, event: Event, everything: list[Event]) -> list[Finding]:
+        """`findings_of(ctcae, event, everything, baseline)`, each event graded once per call
+        (and once across calls with a memo)."""
+        if not isinstance(event, LabPanel | AdverseEvent):
+            return []
+        seen = self._found.get(id(event))
+        if seen is not None and seen[0] is event:
+            return seen[1]
+        irae = self._irae(event, everything)
+        found: list[Finding] | None = None
+        if self._memo is not None and event is not self.event:
+            key = (event, irae)
+            kept = self._memo.get(key)
+            if kept is None:
+                found = findings_with(self.ctx.ctcae, event, self.ctx.baseline, irae)
+                self.ctx.memo.remember(self._memo, key, found)
+            else:
+                found = list(kept)
+        if found is None:
+            found = findings_with(self.ctx.ctcae, event, self.ctx.baseline, irae)
+        self._found[id(event)] = (event, found)
+        return found
+
     # ---- entry point -----------------------------------------------------------------
     def run(self) -> list[Decision]:
         event = self.event
         everything = [*self.prior, event] if not isinstance(event, Review) else self.prior
         if isinstance(event, LabPanel | AdverseEvent):
-            findings = findings_of(self.ctx.ctcae, event, everything, self.ctx.baseline)
+            findings = self.findings(event, everything)
             if self._grade_five(findings):
                 return self._finish()
             for drug in self._next_cycle_drugs():
@@ -144,7 +184,7 @@ class _Engine:
         elif isinstance(event, Attribution):
             target = next((e for e in self.prior if e.id == event.target), None)
             if target is not None and self.in_play(self.io_drug):
-                findings = findings_of(self.ctx.ctcae, target, everything, self.ctx.baseline)
+                findings = self.findings(target, everything)
                 self._immunotherapy(findings, everything, exclude=target.id)
         elif isinstance(event, DoseRecord):
             self._dose_while_stopped(event)
@@ -463,7 +503,7 @@ class _Engine:
                 continue
             if event is self.event:
                 continue
-            book.feed_all(findings_of(self.ctx.ctcae, event, everything, self.ctx.baseline))
+            book.feed_all(self.findings(event, everything))
         return book
 
     def _table3(

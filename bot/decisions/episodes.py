@@ -56,12 +56,22 @@ class EpisodeBook:
     def __init__(self, rules: Immunotherapy) -> None:
         self.rules = rules
         self.episodes: list[Episode] = []
+        self._keys: dict[str, tuple[str, bool, bool]] = {}  # category_key per term
+        # The open episode of each term (at most one: `feed` opens one only when none is
+        # open). Episodes open and close only through `feed`, which keeps this current.
+        self._open: dict[str, Episode] = {}
+
+    def _key(self, term: str) -> tuple[str, bool, bool]:
+        key = self._keys.get(term)
+        if key is None:
+            key = self._keys[term] = category_key(self.rules, term)
+        return key
 
     def open_episode(self, term: str) -> Episode | None:
-        return next((e for e in reversed(self.episodes) if e.term == term and e.open), None)
+        return self._open.get(term)
 
     def feed(self, finding: Finding) -> None:
-        category, endocrine, by_uln = category_key(self.rules, finding.term)
+        category, endocrine, by_uln = self._key(finding.term)
         grade = finding.grade_for(by_uln)
         if grade is None:
             return
@@ -69,23 +79,24 @@ class EpisodeBook:
         if grade <= self.rules.recovered_max_grade:
             if current is not None:
                 current.end = finding.date
+                del self._open[finding.term]
                 current.last_grade = grade
                 if finding.event_id:
                     current.events.append(finding.event_id)
             return
         if current is None:
-            self.episodes.append(
-                Episode(
-                    category=category,
-                    term=finding.term,
-                    start=finding.date,
-                    last_grade=grade,
-                    max_grade=grade,
-                    endocrine=endocrine,
-                    irae=finding.irae,
-                    events=[finding.event_id] if finding.event_id else [],
-                )
+            opened = Episode(
+                category=category,
+                term=finding.term,
+                start=finding.date,
+                last_grade=grade,
+                max_grade=grade,
+                endocrine=endocrine,
+                irae=finding.irae,
+                events=[finding.event_id] if finding.event_id else [],
             )
+            self.episodes.append(opened)
+            self._open[finding.term] = opened
             return
         current.last_grade = grade
         current.max_grade = max(current.max_grade, grade)

@@ -98,8 +98,50 @@ def findings_of(
     ctcae, event: Event, history: Sequence[Event], baseline: Mapping[str, LabValue]
 ) -> list[Finding]:
     irae = attribution_of(event, history)
+    return findings_with(ctcae, event, baseline, irae)
+
+
+def findings_with(
+    ctcae, event: Event, baseline: Mapping[str, LabValue], irae: bool | None
+) -> list[Finding]:
+    """The findings of `event` with its attribution `irae` already worked out."""
     if isinstance(event, LabPanel):
         return lab_findings(ctcae, event, baseline, irae)
     if isinstance(event, AdverseEvent):
         return [ae_finding(ctcae, event, irae)]
     return []
+
+
+class FindingsMemo:
+    """Findings of past entries, kept by the caller from one decision to the next.
+
+    The engine reads every earlier lab panel and adverse event to know a patient's
+    episodes; grading a year of lab panels again for each new entry is its main cost. A
+    memo passed in `DecisionContext.memo` remembers them. It is keyed by content — the
+    event as written, its attribution, the baseline and the CTCAE version — so a corrected
+    entry or a new baseline is graded afresh, and an answer never depends on the memo.
+    Past `max_events` it starts again empty.
+    """
+
+    def __init__(self, max_events: int = 50_000) -> None:
+        self.max_events = max_events
+        self._settings: dict[tuple, dict[tuple[Event, bool | None], tuple[Finding, ...]]] = {}
+        self._ctcae: dict[int, object] = {}  # keeps each CTCAE keyed by id() alive
+        self._size = 0
+
+    def table(self, ctcae, baseline: Mapping[str, LabValue]) -> dict:
+        """The memo of one (CTCAE version, baseline): a dict (event, irae) -> findings."""
+        self._ctcae.setdefault(id(ctcae), ctcae)
+        key = (ctcae.version, id(ctcae), tuple(sorted(baseline.items())))
+        table = self._settings.get(key)
+        if table is None:
+            table = self._settings[key] = {}
+        return table
+
+    def remember(self, table: dict, key: tuple[Event, bool | None], found) -> None:
+        if self._size >= self.max_events:
+            for kept in self._settings.values():
+                kept.clear()
+            self._size = 0
+        table[key] = tuple(found)
+        self._size += 1

@@ -11,6 +11,7 @@ from datetime import date
 
 from bot.calendar import PatientPlan, Schedule, SiteCalendar, build_calendar
 from bot.decisions.engine import DecisionContext
+from bot.decisions.findings import FindingsMemo
 from bot.decisions.model import NextDose
 from bot.decisions.schema import DoseModifications
 from bot.decisions.state import fold_treatment
@@ -88,11 +89,14 @@ def decision_context(
     site: SiteCalendar,
     history: Sequence[Event],
     on: date,
+    memo: FindingsMemo | None = None,
 ) -> DecisionContext:
-    """Everything `decide` needs for an event dated `on`, from the plan and the history."""
+    """Everything `decide` needs for an event dated `on`, from the plan and the history.
+    `memo` (optional, kept by the caller) saves grading the same past entries again."""
     return DecisionContext(
         rules=rules,
         ctcae=ctcae,
         baseline=baseline_of(history, plan.day1),
         plan=next_doses(schedule, rules, plan, site, history, on),
+        memo=memo,
     )
