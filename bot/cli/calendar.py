@@ -3,6 +3,10 @@
     trialbot calendar --start 2027-03-01 [--fractions 28] [--site cn|none|<site id>]
                       [--bsa 1.62 | --height 160 --weight 55] [--boost] [--today DATE]
                       [--history FILE] [--count KEY=N] [--rules DIR] [--json]
+    trialbot calendar --history FILE [--today DATE] [--json]   # FILE gives the plan
+
+The history file (docs/decide.md) is the one `trialbot decide` reads: a list of events, or
+the patient's plan with the events; events re-flow the calendar, proposals are not derived.
 
 Human output is a table grouped by calendar week (week 0 holds day 1, as in Table 2) and a
 summary; `--json` prints the list of events (the calendar's public JSON contract).
@@ -30,7 +34,8 @@ from bot.calendar.dates import parse_iso_date, week_start
 from bot.calendar.dosing import BSA_M2_RANGE, HEIGHT_CM_RANGE, WEIGHT_KG_RANGE, check_range
 from bot.calendar.schema import CountSpec, Schedule
 from bot.errors import UserError, closest
-from bot.events import HISTORY_ADAPTER
+from bot.grading import load_ctcae
+from bot.history_file import HistoryFile, Vocabulary, load_history
 from bot.paths import trial_rules_dir
 from bot.protocol.loader import load_trial
 
@@ -62,7 +67,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--history",
         metavar="FILE",
         type=Path,
-        help="JSON list of recorded events (bot.events) to re-flow from",
+        help="history file to re-flow from: a JSON list of events (bot.events), or a "
+        "YAML/JSON file with the plan and its events (docs/decide.md)",
     )
     parser.add_argument(
         "--count",
@@ -152,29 +158,33 @@ def _counts(schedule: Schedule, pairs: list[str]) -> dict[str, int]:
     return counts
 
 
-def _history(path: Path | None) -> list:
+def _history(path: Path | None, trial, site: str | None) -> HistoryFile | None:
+    """The history file (docs/decide.md): a list of events, or a plan with its events."""
     if path is None:
-        return []
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UserError(f"cannot read {path}: {exc.strerror}", field="history") from None
-    except json.JSONDecodeError as exc:
-        raise UserError(
-            f"{path} is not JSON ({exc.msg}, line {exc.lineno})", field="history"
-        ) from None
-    from pydantic import ValidationError
+        return None
+    vocabulary = Vocabulary(
+        schedule=schedule_of(trial),
+        sites=sites_of(trial),
+        ranges=trial.get("reference_ranges.yaml"),
+        ctcae_loader=lambda: load_ctcae(),
+        site=site,  # lab text in a file without a plan reads with --site's ranges
+    )
+    return load_history(path, vocabulary, replayable=False)
 
-    try:
-        return HISTORY_ADAPTER.validate_python(data)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(p) for p in error["loc"])
+
+# The options that make the plan; a history file with `plan:` gives them instead.
+PLAN_OPTIONS = ("start", "fractions", "site", "bsa", "height", "weight", "boost", "count")
+
+
+def _plan_from_file(args: argparse.Namespace, history: HistoryFile) -> PatientPlan:
+    given = [name for name in PLAN_OPTIONS if getattr(args, name) not in (None, False, [])]
+    if given:
         raise UserError(
-            f"{path}: {where}: {error['msg']}",
-            field="history",
-            allowed="a JSON list of events (bot.events)",
-        ) from None
+            f"{args.history.name} gives the plan; --{given[0]} would give it twice",
+            field=given[0],
+            allowed="the plan in the file (plan:), or the options with a file of events only",
+        )
+    return history.plan
 
 
 def _plan_inputs(args: argparse.Namespace, schedule: Schedule, site: SiteCalendar) -> PatientPlan:
@@ -232,10 +242,15 @@ def _run(args: argparse.Namespace) -> int:
     today = _date(args.today, "today")
     trial = load_trial(args.rules or trial_rules_dir())
     schedule = schedule_of(trial)
-    site = SiteCalendar(sites_of(trial).config(args.site))
-    plan = _plan_inputs(args, schedule, site)
-    history = _history(args.history)
-    calendar = build_calendar(schedule, plan, history, site, today=today)
+    history = _history(args.history, trial, args.site)
+    if history is not None and history.plan is not None:
+        plan = _plan_from_file(args, history)
+        site = SiteCalendar(sites_of(trial).config(plan.site))
+    else:
+        site = SiteCalendar(sites_of(trial).config(args.site))
+        plan = _plan_inputs(args, schedule, site)
+    events = history.events if history is not None else []
+    calendar = build_calendar(schedule, plan, events, site, today=today)
     if args.json:
         print(json.dumps(calendar.events_json(), ensure_ascii=False, indent=2))
     else:
