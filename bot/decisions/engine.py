@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from bot.decisions.episodes import EpisodeBook, category_key
-from bot.decisions.findings import Finding, FindingsMemo, findings_with
+from bot.decisions.findings import Finding, FindingsMemo, findings_with, reaches_table3
 from bot.decisions.model import SEVERITY, Conditional, Decision, NextDose
 from bot.decisions.schema import Category, DoseModifications, Row
 from bot.decisions.state import fold_treatment
@@ -455,12 +455,10 @@ class _Engine:
                 if book.open_episode(finding.term) is not None:
                     recovered_terms.append(finding)
                 continue
-            category = io.category_of(finding.term)
-            if category is None and finding.origin == "lab":
-                # A lab value reaches Table 3 through its lab-based rows only (hepatitis,
-                # nephritis, thrombocytopenia, amylase/lipase); anything else needs an
-                # adverse-event entry from a clinician.
+            if not reaches_table3(finding, category_id):
                 continue
+            category = io.category_of(finding.term)
+            finding = finding.as_table3_reads_it(by_uln)
             outcome = self._table3(category, category_id, finding, grade, book)
             self._gate_attribution(finding, grade, outcome, hold)
         if hold is not None and recovered_terms:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
-from bot.decisions.findings import Finding
+from bot.decisions.findings import Finding, reaches_table3
 from bot.decisions.schema import Immunotherapy
 
 
@@ -72,6 +72,8 @@ class EpisodeBook:
 
     def feed(self, finding: Finding) -> None:
         category, endocrine, by_uln = self._key(finding.term)
+        if not reaches_table3(finding, category):
+            return
         grade = finding.grade_for(by_uln)
         if grade is None:
             return

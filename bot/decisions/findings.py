@@ -8,7 +8,7 @@ carries the event's immune-related attribution as of now (later `Attribution` ev
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from bot.events import AdverseEvent, Event, LabPanel, LabValue, attribution_of
@@ -25,6 +25,7 @@ class Finding:
     criterion: str
     described: str  # how the value or event reads to a clinician
     uln_grade: int | None = None  # grade by multiples of the ULN alone (Table 3 hepatitis)
+    uln_criterion: str = ""  # the CTCAE text of `uln_grade`
     note: str = ""
     steroid_mg: float | None = None
 
@@ -32,6 +33,24 @@ class Finding:
         if by_uln_multiple and self.uln_grade is not None:
             return self.uln_grade
         return self.grade
+
+    def as_table3_reads_it(self, by_uln_multiple: bool) -> Finding:
+        """The finding with the grade (and its CTCAE text) a Table 3 row reads: for
+        hepatitis the ULN-multiple grade, whatever the baseline."""
+        if not by_uln_multiple or self.uln_grade is None or self.uln_criterion == self.criterion:
+            return self
+        criterion = (
+            f"{self.uln_criterion} — read against the ULN, as Table 3 does (against this "
+            f"patient's baseline CTCAE gives {self.criterion})"
+        )
+        return replace(self, grade=self.uln_grade, criterion=criterion)
+
+
+def reaches_table3(finding: Finding, category: str) -> bool:
+    """A lab value reaches Table 3 through its lab-based rows only (hepatitis, nephritis,
+    thrombocytopenia, amylase/lipase); any other abnormal value needs an adverse-event
+    entry from a clinician to count as an irAE."""
+    return not (finding.origin == "lab" and category == "other")
 
 
 def _fmt(number: float) -> str:
@@ -51,11 +70,10 @@ def lab_findings(
         )
         if graded.term is None or graded.grade is None:
             continue
-        uln_grade = None
+        uln_grade, uln_criterion = None, ""
         if value.analyte in baseline and value.uln is not None:
-            uln_grade = grade_value(
-                ctcae, value, baseline=None, symptomatic=panel.symptomatic
-            ).grade
+            by_uln = grade_value(ctcae, value, baseline=None, symptomatic=panel.symptomatic)
+            uln_grade, uln_criterion = by_uln.grade, by_uln.criterion or ""
         described = f"{value.analyte.upper()} {_fmt(value.value)} {display_unit(value.unit)}"
         if value.uln is not None and value.analyte not in ("anc", "plt", "wbc", "lym", "hb"):
             described += f" ({_fmt(round(value.value / value.uln, 2))}×ULN)"
@@ -70,6 +88,7 @@ def lab_findings(
                 criterion=graded.criterion or "",
                 described=described,
                 uln_grade=uln_grade,
+                uln_criterion=uln_criterion,
                 note=graded.note or "",
             )
         )
