@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from bot.calendar import SiteCalendar
 from bot.clock import Clock
+from bot.decisions.findings import FindingsMemo
 from bot.render import Renderer
 from bot.services.rules import TrialRules
 from bot.settings import Settings
@@ -28,6 +29,9 @@ class ServiceContext:
     # Site calendars keep a per-year cache of treatment days; building one per call would
     # ask the holidays package again for every day of a ten-year follow-up.
     site_calendars: dict[str, SiteCalendar] = field(default_factory=dict, compare=False)
+    # Past entries' graded findings, keyed by content: grading a year of lab panels again
+    # for every new entry was the decision engine's main cost. Answers never depend on it.
+    findings_memo: FindingsMemo = field(default_factory=FindingsMemo, compare=False)
 
     def now(self) -> datetime:
         return self.clock.now()

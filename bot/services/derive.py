@@ -100,6 +100,7 @@ def decision_context(
         site_calendar_of(site, ctx.site_calendars),
         history,
         on,
+        memo=ctx.findings_memo,
     )
 
 
