@@ -9,12 +9,16 @@ nothing in `bot/` keeps a module-level instance, so tests build their own.
 - `TRIALBOT_ADMINS`: comma-separated Slack user ids with the admin role (default none);
 - `TRIALBOT_RULES_DIR`: folder holding the trials' rules directories (default: shipped);
 - `TRIALBOT_TRIAL`: the trial's rules directory name (default `nct05084677`);
-- `TRIALBOT_DEFAULT_SITE`: site id used when a command names none (default `main`).
+- `TRIALBOT_DEFAULT_SITE`: site id used when a command names none (default `main`);
+- `TRIALBOT_NOW`: an ISO instant with its UTC offset (e.g. `2027-03-08T09:00+08:00`); when
+  set, the console runs at that fixed instant instead of the system clock — for replaying
+  a trial from a script and for tests (default: not set).
 """
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -47,6 +51,7 @@ class Settings(BaseSettings):
     rules_dir: Path = Field(default_factory=rules_root)
     trial: str = DEFAULT_TRIAL
     default_site: str = "main"
+    now: datetime | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -72,6 +77,24 @@ class Settings(BaseSettings):
                 raise ValueError(f"{user_id!r} is not a Slack user id")
         return value
 
+    @field_validator("now", mode="before")
+    @classmethod
+    def _iso_instant(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return datetime.fromisoformat(value.strip())
+            except ValueError:
+                raise ValueError(f"{value.strip()!r} is not an ISO instant") from None
+        return value
+
+    @field_validator("now")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        # A naive time has no defined instant: 09:00 where?
+        if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+            raise ValueError(f"{value.isoformat()} has no UTC offset")
+        return value
+
     @field_validator("user", "trial", "default_site")
     @classmethod
     def _not_blank(cls, value: str) -> str:
@@ -83,6 +106,7 @@ class Settings(BaseSettings):
 _ALLOWED = {
     "database_url": SUPPORTED_DATABASES,
     "admins": "comma-separated Slack user ids such as U012ABCDEF,W0456XYZ",
+    "now": "an ISO instant with its UTC offset, e.g. 2027-03-08T09:00+08:00",
 }
 
 
