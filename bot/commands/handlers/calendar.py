@@ -1,0 +1,125 @@
+"""`calendar` (one patient's protocol calendar), `today` and `week` (what is due at the
+user's site)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from bot.commands.args import Args
+from bot.commands.handlers._common import site_today
+from bot.commands.registry import Command
+from bot.commands.reply import Reply
+from bot.commands.views import by_patient, by_week, day
+from bot.services import queries
+from bot.services.context import Request, ServiceContext
+
+CALENDAR_USAGE = "calendar LACC-007 [from=YYYY-MM-DD] [weeks=N]"
+TODAY_USAGE = "today [site=main]"
+WEEK_USAGE = "week [site=main] [from=YYYY-MM-DD]"
+
+
+def calendar(ctx: ServiceContext, request: Request, args: Args) -> Reply:
+    args.only(("from", "weeks"))
+    study_id = args.study_id()
+    args.done(CALENDAR_USAGE)
+    first = args.date("from", site_today(ctx, study_id=study_id))
+    weeks = args.whole("weeks", low=1, high=200)
+    outcome = queries.calendar(ctx, request, study_id)
+    events = outcome.events
+    if first is not None:
+        events = [e for e in events if date.fromisoformat(e["date"]) >= first]
+    if weeks is not None and events:
+        start = first or date.fromisoformat(events[0]["date"])
+        # whole calendar weeks, Monday to Sunday, as the table groups them
+        end = start - timedelta(days=start.weekday()) + timedelta(weeks=weeks)
+        events = [e for e in events if date.fromisoformat(e["date"]) < end]
+    summary = outcome.data["summary"]
+    reply = Reply.of(
+        "replies/calendar.j2",
+        outcome,
+        study_id=outcome.study_id,
+        weeks=by_week(events, date.fromisoformat(summary["day1"])),
+        summary=summary,
+        today=outcome.data["today"],
+        shown=len(events),
+        total=len(outcome.events),
+    )
+    reply.events = events
+    return reply
+
+
+def _due(ctx: ServiceContext, request: Request, args: Args, days: int, usage: str) -> Reply:
+    options = ("site", "from") if days > 1 else ("site",)
+    args.only(options)
+    args.done(usage)
+    site = args.text("site", allowed="a site id, e.g. main")
+    start = args.date("from", site_today(ctx, site=site)) if days > 1 else None
+    outcome = queries.due(ctx, request, days=days, site=site, start=start)
+    data = outcome.data
+    return Reply.of(
+        "replies/due.j2",
+        outcome,
+        period="today" if days == 1 else "week",
+        site=data["site"],
+        first=data["from"],
+        last=data["to"],
+        today=data["today"],
+        patients=by_patient(outcome.events),
+        title_day=day(data["from"]),
+    )
+
+
+def today(ctx: ServiceContext, request: Request, args: Args) -> Reply:
+    return _due(ctx, request, args, 1, TODAY_USAGE)
+
+
+def week(ctx: ServiceContext, request: Request, args: Args) -> Reply:
+    return _due(ctx, request, args, 7, WEEK_USAGE)
+
+
+COMMANDS = (
+    Command(
+        name="calendar",
+        usage=CALENDAR_USAGE,
+        summary="a patient's protocol calendar, week by week, with statuses",
+        help=(
+            "Every protocol event of the patient (treatment, labs, assessments, follow-up), "
+            "grouped by week — week +0 holds day 1, as in Table 2 — with doses in mg where "
+            "the body size is known, windows, and statuses as of today (planned, due, "
+            "OVERDUE, given, held, skipped, done). Consecutive radiotherapy fractions fold "
+            "into one line. from= and weeks= show a part of it. * marks a provisional date."
+        ),
+        role="viewer",
+        group="read",
+        handler=calendar,
+        examples=("calendar LACC-007", "calendar LACC-007 from=today weeks=2"),
+        aliases=("cal",),
+    ),
+    Command(
+        name="today",
+        usage=TODAY_USAGE,
+        summary="what is due today at your site, by patient (and anything overdue)",
+        help=(
+            "Everything dated today at your site (your member site, or site=), grouped by "
+            "patient, with its status; items still overdue from the last four weeks are "
+            "listed too."
+        ),
+        role="viewer",
+        group="read",
+        handler=today,
+        examples=("today", "today site=main"),
+    ),
+    Command(
+        name="week",
+        usage=WEEK_USAGE,
+        summary="what is due in the next 7 days at your site, by patient",
+        help=(
+            "Seven days from today (or from=), grouped by patient, with statuses; items "
+            "still overdue from the last four weeks are listed too."
+        ),
+        role="viewer",
+        group="read",
+        handler=week,
+        examples=("week", "week from=2027-03-15"),
+    ),
+)

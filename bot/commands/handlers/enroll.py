@@ -1,0 +1,109 @@
+"""`enroll`: a patient enters the trial under a study ID, with the plan the calendar reads."""
+
+from __future__ import annotations
+
+from bot.commands.args import Args
+from bot.commands.handlers._common import site_today
+from bot.commands.registry import Command
+from bot.commands.reply import Reply
+from bot.errors import UserError
+from bot.services import enrolment
+from bot.services.context import Request, ServiceContext
+
+USAGE = (
+    "enroll LACC-007 start=YYYY-MM-DD [fractions=25] [boost=yes|no] "
+    "[height=160 weight=55 | bsa=1.62] [stage=IIIC1] [ecog=1] [age=52] "
+    '[diagnosed=YYYY-MM-DD] [site=main] [baseline="ALT 60 U/L (7-40)"]'
+)
+OPTIONS = (
+    "start",
+    "fractions",
+    "boost",
+    "height",
+    "weight",
+    "bsa",
+    "stage",
+    "ecog",
+    "age",
+    "diagnosed",
+    "site",
+    "baseline",
+)
+
+
+def enroll(ctx: ServiceContext, request: Request, args: Args) -> Reply:
+    args.only(OPTIONS)
+    study_id = args.study_id()
+    args.done(USAGE)
+    site = args.text("site", allowed="a site id, e.g. main")
+    today = site_today(ctx, site=site)
+    start = args.date("start", today)
+    if start is None:
+        raise UserError(
+            "start= is missing",
+            field="start",
+            allowed="start=YYYY-MM-DD: day 1, the first EBRT fraction (a treatment day)",
+        )
+    _check_body_size(args)
+    outcome = enrolment.enrol(
+        ctx,
+        request,
+        study_id,
+        start=start,
+        fractions=args.whole("fractions"),
+        boost=bool(args.yes_no("boost")),
+        height=args.number("height", unit="cm"),
+        weight=args.number("weight", unit="kg"),
+        bsa=args.number("bsa", unit="m²"),
+        stage=args.text("stage", allowed="a FIGO 2018 stage, e.g. IIIC1"),
+        ecog=args.whole("ecog"),
+        age=args.whole("age"),
+        diagnosed=args.date("diagnosed", today),
+        site=site,
+        baseline_text=args.text("baseline", allowed='lab text, e.g. "ALT 60 U/L (7-40)"'),
+    )
+    return Reply.of("replies/enroll.j2", outcome, summary=outcome.data.get("summary", {}))
+
+
+def _check_body_size(args: Args) -> None:
+    """Said in the command's words (height=, weight=, bsa=), not the plan's field names."""
+    height, weight, bsa = (args.has(key) for key in ("height", "weight", "bsa"))
+    if bsa and (height or weight):
+        raise UserError(
+            "give bsa=, or height= with weight=, not both",
+            field="bsa",
+            allowed="bsa=M2, or height=CM weight=KG",
+        )
+    if height != weight:
+        missing = "weight" if height else "height"
+        raise UserError(
+            f"height= and weight= go together; {missing}= is missing",
+            field=missing,
+            allowed="height=CM weight=KG, or bsa=M2",
+        )
+
+
+COMMANDS = (
+    Command(
+        name="enroll",
+        usage=USAGE,
+        summary="enrol a patient under a study ID; builds the protocol calendar",
+        help=(
+            "Enrols a patient (study ID only: never a name, record number or birth date) and "
+            "builds the calendar from day 1 = the first EBRT fraction, which must be a "
+            "treatment day at the site. fractions: planned EBRT fractions (25–28, default 25); "
+            "boost: simultaneous nodal boost. Body size as height (cm) and weight (kg), or "
+            "bsa (m²): doses are shown in mg only when it is known. stage, ecog and age, when "
+            "given, must meet Table 1 (an ineligible patient is refused). baseline: the "
+            "patient's baseline labs (abnormal baselines change ALT/AST/ALP/bilirubin grading)."
+        ),
+        role="coordinator",
+        group="enter",
+        handler=enroll,
+        examples=(
+            "enroll LACC-007 start=2027-03-01 height=160 weight=55 stage=IIIC1 ecog=1 age=52",
+            "enroll LACC-008 start=2027-03-08 fractions=28 boost=yes bsa=1.62",
+        ),
+        aliases=("enrol",),
+    ),
+)

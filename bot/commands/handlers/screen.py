@@ -1,0 +1,94 @@
+"""`screen`: eligibility against the trial's Table 1 criteria. Records nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.commands.args import Args
+from bot.commands.registry import Command
+from bot.commands.reply import Reply
+from bot.eligibility import screen as screen_answers
+from bot.errors import UserError, closest
+from bot.services.access import require_role
+from bot.services.context import Request, ServiceContext
+
+USAGE = "screen age=52 stage=IIIC1 ecog=1 hb=10.2 anc=3.1 … [site=main]"
+
+
+def screen(ctx: ServiceContext, request: Request, args: Args) -> Reply:
+    require_role(ctx, request, "viewer", "screening a candidate")
+    rules = ctx.rules.eligibility
+    answers = dict(args.options)
+    site = None
+    if "site" in answers and "site" not in rules.by_name():
+        site = answers.pop("site")
+    if args.words:
+        raise UserError(
+            f"'{args.words[0]}' is not an answer",
+            field="answers",
+            allowed='key=value answers, e.g. age=52 stage=IIIC1 "alt=35 U/L (7-40)"',
+        )
+    if not answers:
+        raise UserError(
+            "no answers given",
+            field="answers",
+            allowed="key=value answers; `help screen` lists the keys",
+        )
+    ranges = ctx.rules.ranges
+    known = [config.id for config in ctx.rules.sites.sites]
+    if site is not None and site.strip().lower() not in known:
+        raise UserError(
+            f"unknown site '{site}'",
+            field="site",
+            allowed=", ".join(known),
+            suggestion=closest(site, known),
+        )
+    if site is not None:
+        site = site.strip().lower()
+    if site is not None and site not in ranges.sites:
+        site = None  # a calendar site without ranges of its own reads with the default's
+    result = screen_answers(answers, rules, ranges.for_site(site))
+    by_status: dict[str, list[dict[str, Any]]] = {"fail": [], "unanswered": [], "pass": []}
+    for criterion in result.criteria:
+        by_status[criterion.status].append(criterion.to_json())
+    return Reply.of(
+        "replies/screen.j2",
+        eligible=result.eligible,
+        failed=by_status["fail"],
+        unanswered=by_status["unanswered"],
+        passed=by_status["pass"],
+    )
+
+
+def screen_details(ctx: ServiceContext) -> dict[str, Any]:
+    return {
+        "criteria": [
+            {"key": c.key, "section": c.section, "label": c.label}
+            for c in ctx.rules.eligibility.criteria
+        ]
+    }
+
+
+COMMANDS = (
+    Command(
+        name="screen",
+        usage=USAGE,
+        summary="check a candidate against the eligibility criteria (records nothing)",
+        help=(
+            "Each criterion of Table 1 is pass, fail or unanswered; the candidate is "
+            'eligible only when all pass. Labs as in a lab entry (hb=10.2, "alt=35 U/L '
+            '(7-40)") or, for the ×ULN criteria, a multiple (ast=1.1xULN). Checklist items '
+            "take yes/no (na where the protocol allows it; unknown leaves it unanswered). "
+            "Nothing is recorded: enrol with `enroll` once eligible."
+        ),
+        role="viewer",
+        group="read",
+        handler=screen,
+        examples=(
+            "screen age=52 stage=IIIC1 ecog=1",
+            'screen age=45 stage=IIB ecog=0 hb=10.2 "alt=35 U/L (7-40)"',
+        ),
+        details=screen_details,
+        details_template="replies/help_screen.j2",
+    ),
+)

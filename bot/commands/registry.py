@@ -1,0 +1,108 @@
+"""The subcommands of `/trial`: name, usage line, one-line summary, help text, the role
+it needs, and its handler.
+
+Each module of `bot.commands.handlers` lists its commands in `COMMANDS`; `build_registry()`
+collects them in the order `help` shows them. A handler takes `(ctx, request, args)` and
+returns a `Reply` (data, rendered by a template): it never prints.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.commands.args import Args
+from bot.commands.reply import Reply
+from bot.errors import closest
+from bot.services.context import Request, ServiceContext
+
+Handler = Callable[[ServiceContext, Request, Args], Reply]
+
+# Who may run a command, as `help` shows it (the services enforce it).
+ROLE_NEEDED = ("anyone", "viewer", "coordinator", "investigator", "admin")
+GROUPS = {
+    "enter": "Enter data (coordinator or above)",
+    "read": "Read (any role)",
+    "decide": "Decide (investigator or above)",
+    "amend": "Amend an entry (coordinator or above)",
+    "admin": "Team",
+    "help": "Help",
+}
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    usage: str  # the usage line, without the leading "/trial "
+    summary: str  # one line for the overview
+    help: str  # a paragraph or two for `help <name>`
+    role: str  # one of ROLE_NEEDED
+    group: str  # a key of GROUPS
+    handler: Handler
+    examples: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+    # extra data for `help <name>` (e.g. the analytes and units of `lab`), from the rules
+    details: Callable[[ServiceContext], dict[str, Any]] | None = None
+    details_template: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLE_NEEDED:
+            raise ValueError(f"{self.name}: role {self.role!r} is not one of {ROLE_NEEDED}")
+        if self.group not in GROUPS:
+            raise ValueError(f"{self.name}: group {self.group!r} is not one of {list(GROUPS)}")
+
+
+@dataclass
+class Registry:
+    commands: list[Command] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._by_name: dict[str, Command] = {}
+        for command in self.commands:
+            for name in (command.name, *command.aliases):
+                if name in self._by_name:
+                    raise ValueError(f"two commands are called {name!r}")
+                self._by_name[name] = command
+
+    def __iter__(self) -> Iterator[Command]:
+        return iter(self.commands)
+
+    def find(self, name: str) -> Command | None:
+        """The command called `name` (any case, aliases too), or None."""
+        return self._by_name.get(name.strip().lower())
+
+    def names(self) -> list[str]:
+        return [command.name for command in self.commands]
+
+    def suggest(self, name: str) -> Command | None:
+        """The command a typo most likely meant, or None."""
+        hit = closest(name, self._by_name)
+        return self._by_name[hit] if hit else None
+
+
+# The handler modules, in the order `help` lists their commands.
+HANDLER_MODULES = (
+    "help",
+    "enroll",
+    "lab",
+    "ae",
+    "dose",
+    "response",
+    "calendar",
+    "patient",
+    "decisions",
+    "screen",
+    "verdicts",
+    "amend",
+    "role",
+)
+
+
+def build_registry() -> Registry:
+    commands: list[Command] = []
+    for name in HANDLER_MODULES:
+        module = importlib.import_module(f"bot.commands.handlers.{name}")
+        commands.extend(module.COMMANDS)
+    return Registry(commands)

@@ -1,0 +1,73 @@
+"""What a command answers: plain data, rendered to text by a template in `templates/replies/`.
+
+`Reply.to_json()` is the one-shot `trialbot chat --json` contract:
+
+    {"ok": bool, "error": str|null, "text": str, "grades": [...], "decisions": [...],
+     "events": [...], "posts": [{"channel", "text", "blocks"}]}
+
+`grades` are `trialbot grade --json` results, `decisions` are `Decision.to_json()` with
+their `id` ("D12") and `status`, `events` are calendar events in the calendar's JSON shape,
+`posts` are what the command queued in the outbox.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.services.outcome import Outcome
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # something unexpected went wrong; nothing was recorded
+EXIT_REFUSED = 2  # the command was refused (bad input, role); nothing was recorded
+
+
+@dataclass
+class Reply:
+    ok: bool = True
+    error: str | None = None
+    text: str = ""
+    grades: list[dict[str, Any]] = field(default_factory=list)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    posts: list[dict[str, Any]] = field(default_factory=list)
+    # How the text is made (not part of the JSON): the dispatcher renders `template` with
+    # `view` once the handler returns, so handlers only ever produce data.
+    template: str | None = None
+    view: dict[str, Any] = field(default_factory=dict)
+    failed: bool = False  # an unexpected error, not a refusal
+
+    @classmethod
+    def of(cls, template: str, outcome: Outcome | None = None, **view: Any) -> Reply:
+        """A successful reply rendering `template` with `view` (and the outcome, if any,
+        as `outcome`); grades, decisions, events and posts come from the outcome."""
+        if outcome is None:
+            return cls(template=template, view=view)
+        return cls(
+            grades=list(outcome.grades),
+            decisions=list(outcome.decisions),
+            events=list(outcome.events),
+            posts=[
+                {"channel": post.channel, "text": post.text, "blocks": list(post.blocks)}
+                for post in outcome.posts
+            ],
+            template=template,
+            view={"outcome": outcome.model_dump(mode="json"), **view},
+        )
+
+    @property
+    def exit_code(self) -> int:
+        if self.ok:
+            return EXIT_OK
+        return EXIT_FAILED if self.failed else EXIT_REFUSED
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "error": self.error,
+            "text": self.text,
+            "grades": self.grades,
+            "decisions": self.decisions,
+            "events": self.events,
+            "posts": self.posts,
+        }
