@@ -1,0 +1,318 @@
+"""The console transport: the `/trial` language on a terminal, through the same
+dispatcher the Slack transport uses, with every post the product makes printed and
+marked with its destination (`→ #trial-main:`, `→ DM @U0INV:`).
+
+`Console.run(text)` runs one command as the console's user (`Request(console=True)`),
+prints the reply, then drains the outbox through the notifier — the claim/finish cycle the
+Slack sender uses — so the posts appear after the reply that caused them. `repl()` is the
+interactive loop of `trialbot chat`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO
+
+from bot.clock import Clock, FixedClock, SystemClock
+from bot.commands import dispatch
+from bot.commands.registry import Registry, build_registry
+from bot.commands.reply import Reply
+from bot.services.context import Request, ServiceContext
+from bot.services.outcome import Post
+from bot.settings import SLACK_USER_ID, Settings
+from bot.transports.notifier import Delivery, Notifier, RecordingNotifier, drain_outbox
+
+PROMPT = "trial> "
+HISTORY_FILE = ".trialbot_history"
+HISTORY_LENGTH = 1000
+LEAVE_WORDS = ("exit", "quit", "bye")
+
+_MENTION = re.compile(r"<@([^>|\s]+)(?:\|[^>]*)?>")
+# Slack's *bold*: stars around text, not inside words ("1/25*" marks a provisional date).
+_BOLD_TEXT = r"(?<![\w*])\*(?=\S)(?P<bold>[^*\n]*?\S)\*(?![\w*])"
+_BOLD = re.compile(_BOLD_TEXT)
+_MARKED = re.compile(r"(?P<code>`[^`\n]+`)|" + _BOLD_TEXT)
+_FENCE = re.compile(r"^\s*```\s*$")
+# Slack emoji codes the product's texts use, as plain characters for a terminal.
+EMOJI = {
+    ":new:": "+",
+    ":rotating_light:": "!!",
+    ":warning:": "!",
+    ":white_check_mark:": "✓",
+    ":pencil2:": "✎",
+    ":no_entry:": "✗",
+}
+
+
+class _StderrHandler(logging.Handler):
+    """Writes to whatever sys.stderr is when the record comes (tests swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            print(self.format(record), file=sys.stderr, flush=True)
+        except Exception:
+            self.handleError(record)
+
+
+def log_to_stderr() -> None:
+    """trialbot's warnings and errors (e.g. an unexpected error in a command, logged
+    without patient data) go to stderr, apart from the replies on stdout."""
+    logger = logging.getLogger("trialbot")
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        handler = _StderrHandler(logging.WARNING)
+        handler.setFormatter(logging.Formatter("trialbot %(levelname)s: %(message)s"))
+        logger.addHandler(handler)
+
+
+def console_clock(settings: Settings) -> Clock:
+    """`TRIALBOT_NOW` pins the console's clock (replaying a trial from a script, tests);
+    otherwise the system clock."""
+    return FixedClock(settings.now) if settings.now is not None else SystemClock()
+
+
+# --- turning Slack-flavoured text into terminal text --------------------------------------
+def plain_text(text: str, *, keep_bold: bool = False) -> str:
+    """Slack mrkdwn as plain text: no code fences, no *bold* stars (unless `keep_bold`,
+    for styling), emoji codes as signs, `<@U123>` as @U123. Backticks stay: they mark
+    what to type."""
+    lines = [line for line in text.splitlines() if not _FENCE.match(line)]
+    out = "\n".join(lines)
+    out = _MENTION.sub(r"@\1", out)
+    if not keep_bold:
+        out = _BOLD.sub(r"\g<bold>", out)
+    for code, sign in EMOJI.items():
+        out = out.replace(code, sign)
+    return out
+
+
+def destination(target: str) -> str:
+    """`#trial-main` for a channel; `DM @U0INV` for a user."""
+    if SLACK_USER_ID.match(target):
+        return f"DM @{target}"
+    return target
+
+
+# --- output ------------------------------------------------------------------------------
+class TextPrinter:
+    """Human output: styled with rich on a terminal, plain text otherwise."""
+
+    def __init__(self, stream: TextIO | None = None, *, styled: bool | None = None) -> None:
+        self.stream = stream or sys.stdout
+        isatty = getattr(self.stream, "isatty", lambda: False)
+        self.styled = isatty() if styled is None else styled
+        self._rich = None
+        if self.styled:
+            from rich.console import Console as RichConsole
+
+            self._rich = RichConsole(
+                file=self.stream, highlight=False, markup=False, emoji=False, soft_wrap=True
+            )
+
+    def _print(self, text: str, style: str | None = None, *, slack: bool = True) -> None:
+        """`text` is Slack-flavoured when `slack` (replies, posts): plain on a pipe,
+        styled on a terminal. Otherwise it is printed as it is (what the user typed)."""
+        if self._rich is None:
+            print(plain_text(text) if slack else text, file=self.stream, flush=True)
+            return
+        if slack:
+            self._rich.print(_styled(plain_text(text, keep_bold=True), style))
+        else:
+            from rich.text import Text
+
+            self._rich.print(Text(text, style=style or ""))
+
+    def command(self, text: str, *, user: str | None = None, when: datetime | None = None) -> None:
+        """Echo a command (scripts, the demo), the way it would have been typed."""
+        context = " · ".join(
+            part for part in (user, when.strftime("%a %d %b %Y %H:%M") if when else None) if part
+        )
+        prefix = f"[{context}] " if context else ""
+        self._print(f"{prefix}{PROMPT}{text}", "bold", slack=False)
+
+    def reply(self, reply: Reply) -> None:
+        self._print(reply.text, None if reply.ok else "red")
+
+    def post(self, post: Post) -> None:
+        self._print(f"  → {destination(post.channel)}:", "magenta")
+        self._print("\n".join(f"    {line}" for line in post.text.splitlines()), "dim")
+
+    def note(self, text: str) -> None:
+        self._print(text, "cyan", slack=False)
+
+
+def _styled(text: str, style: str | None):
+    """A rich Text: the base style, with Slack's *bold* and `code` shown as such."""
+    from rich.text import Text
+
+    rendered = Text(style=style or "")
+    for line_number, line in enumerate(text.splitlines()):
+        if line_number:
+            rendered.append("\n")
+        position = 0
+        for match in _MARKED.finditer(line):
+            rendered.append(line[position : match.start()])
+            if match.group("code"):
+                rendered.append(match.group("code"), style="cyan")
+            else:
+                rendered.append(match.group("bold"), style="bold")
+            position = match.end()
+        rendered.append(line[position:])
+    return rendered
+
+
+class JsonPrinter:
+    """`--json`: one JSON object per command (the `Reply` contract); posts are inside it."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stdout
+
+    def command(self, text: str, *, user: str | None = None, when: datetime | None = None) -> None:
+        pass
+
+    def reply(self, reply: Reply) -> None:
+        print(json.dumps(reply.to_json(), ensure_ascii=False), file=self.stream, flush=True)
+
+    def post(self, post: Post) -> None:
+        pass
+
+    def note(self, text: str) -> None:
+        pass
+
+
+Printer = TextPrinter | JsonPrinter
+
+
+@dataclass
+class ConsoleNotifier:
+    """Prints each post marked with its destination; message ids are console-1, -2, …"""
+
+    printer: Printer
+    delivered: int = 0
+
+    def deliver(self, post: Post) -> str:
+        self.printer.post(post)
+        self.delivered += 1
+        return f"console-{self.delivered}"
+
+
+# --- the transport ------------------------------------------------------------------------
+@dataclass
+class Console:
+    ctx: ServiceContext
+    user: str
+    printer: Printer
+    notifier: Notifier | None = None
+    registry: Registry = field(default_factory=build_registry)
+    owner: str = "console"
+    deliveries: list[Delivery] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.notifier is None:
+            self.notifier = (
+                RecordingNotifier()
+                if isinstance(self.printer, JsonPrinter)
+                else ConsoleNotifier(self.printer)
+            )
+
+    def request(self, user: str | None = None) -> Request:
+        return Request(user=user or self.user, source="console", console=True)
+
+    def run(self, text: str, *, user: str | None = None, echo: bool = False) -> Reply:
+        """Run one command, print its reply, then deliver what is waiting in the outbox."""
+        if echo:
+            self.printer.command(text, user=user or self.user, when=None)
+        reply = dispatch.run(self.ctx, self.request(user), text, self.registry)
+        self.printer.reply(reply)
+        self.deliver()
+        return reply
+
+    def deliver(self) -> list[Delivery]:
+        assert self.notifier is not None
+        delivered = drain_outbox(self.ctx.db, self.notifier, now=self.ctx.now(), owner=self.owner)
+        self.deliveries.extend(delivered)
+        return delivered
+
+
+# --- the interactive loop -----------------------------------------------------------------
+def history_path() -> Path:
+    """`~/.trialbot_history`, or the working directory's when the home is not writable."""
+    home = Path(os.path.expanduser("~"))
+    if home.is_dir() and os.access(home, os.W_OK):
+        return home / HISTORY_FILE
+    return Path.cwd() / HISTORY_FILE
+
+
+def _readline(path: Path):
+    try:
+        import readline
+    except ImportError:  # not every platform has it; the REPL works without history
+        return None
+    readline.set_history_length(HISTORY_LENGTH)
+    with contextlib.suppress(OSError):  # no history yet, or not readable: start afresh
+        readline.read_history_file(path)
+    return readline
+
+
+def _save_history(readline_module, path: Path) -> None:
+    if readline_module is None:
+        return
+    with contextlib.suppress(OSError):  # history is a convenience: never fail a session
+        readline_module.write_history_file(path)
+
+
+def repl(console: Console, *, stdin: TextIO | None = None, interactive: bool | None = None) -> int:
+    """Read commands until Ctrl-D (or exit): a prompt with history on a terminal; from a
+    pipe, each line is echoed before its reply so the output reads as a transcript.
+    Blank lines and lines starting with # are skipped. Always returns 0: a refused
+    command inside a session is part of the conversation, not a failure of it."""
+    stdin = stdin or sys.stdin
+    if interactive is None:
+        interactive = stdin.isatty()
+    readline_module = None
+    path = history_path()
+    if interactive:
+        readline_module = _readline(path)
+        console.printer.note(
+            f"trialbot chat — you are {console.user}. Type `help`; Ctrl-D to leave."
+        )
+    try:
+        source = None if interactive else iter(stdin)
+        while True:
+            try:
+                if source is None:
+                    line = input(PROMPT)
+                else:
+                    line = next(source, None)
+                    if line is None:
+                        break
+            except EOFError:
+                if interactive:
+                    print(file=sys.stdout)
+                break
+            except KeyboardInterrupt:
+                print("^C", file=sys.stdout)
+                continue
+            text = line.strip()
+            if not text or text.startswith("#"):
+                continue
+            if text.lower() in LEAVE_WORDS:
+                break
+            if not interactive:
+                console.printer.command(text)
+            try:
+                console.run(text)
+            except KeyboardInterrupt:
+                # the session goes on; an unfinished transaction has rolled back
+                print("^C — interrupted; `patient <study ID>` shows what was recorded")
+    finally:
+        if interactive:
+            _save_history(readline_module, path)
+    return 0
