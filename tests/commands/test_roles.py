@@ -1,0 +1,90 @@
+"""Roles through the command language: a refusal is polite, names the role needed, is
+written to the audit trail, and records nothing else."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from bot.storage.models import AuditEntry
+
+
+def _refusals(chat) -> list[AuditEntry]:
+    with chat.database.transaction(readonly=True) as session:
+        return list(session.exec(select(AuditEntry).where(AuditEntry.action == "refused")))
+
+
+def _refused_politely(answer, needed: str, user: str) -> None:
+    assert not answer.ok and answer.code == 2
+    assert answer.reply["error"].startswith("sorry — ")
+    assert f"needs the {needed} role or above" in answer.reply["error"]
+    assert f"role {user} {needed}" in answer.reply["error"]  # how to get it
+    assert "Traceback" not in answer.text
+
+
+def test_coordinator_cannot_confirm(enrolled):
+    chat = enrolled
+    decision = chat(f"lab {chat.sid} ANC 0.4", on=4).decision("cisplatin", "reduce")
+    before = chat.counts()
+    answer = chat(f"confirm {decision['id']}", user=chat.nurse)
+    _refused_politely(answer, "investigator", chat.nurse)
+    assert "your role is coordinator" in answer.reply["error"]
+    after = chat.counts()
+    assert after.pop("audit") == before.pop("audit") + 1
+    assert after == before
+    refusal = _refusals(chat)[-1]
+    assert refusal.actor == chat.nurse and refusal.subject == "confirming a decision"
+    assert refusal.details["needed"] == "investigator"
+    # the decision is still open for the investigator
+    assert [d["id"] for d in chat("decisions", user=chat.doctor).reply["decisions"]] == [
+        decision["id"]
+    ]
+
+
+def test_viewer_cannot_enter_data(enrolled):
+    chat = enrolled
+    before = chat.counts()
+    for text in (
+        f"lab {chat.sid} ANC 0.4",
+        f"ae {chat.sid} diarrhoea grade=2",
+        f"dose {chat.sid} cisplatin",
+        f"response {chat.sid} PR",
+        "enroll LACC-008 start=2027-03-08",
+    ):
+        _refused_politely(chat(text, user=chat.viewer, on=4), "coordinator", chat.viewer)
+    after = chat.counts()
+    assert after.pop("audit") == before.pop("audit") + 5
+    assert after == before
+    assert {r.actor for r in _refusals(chat)} == {chat.viewer}
+
+
+def test_viewer_can_read(enrolled):
+    chat = enrolled
+    for text in (f"patient {chat.sid}", f"calendar {chat.sid}", "today", "week", "decisions"):
+        assert chat(text, user=chat.viewer).ok, text
+
+
+def test_only_an_admin_sets_roles(team):
+    chat = team
+    answer = chat(f"role {chat.nurse} investigator", user=chat.doctor)
+    _refused_politely(answer, "admin", chat.doctor)
+    assert "your role is investigator" in answer.reply["error"]
+    assert "coordinator" in chat("whoami", user=chat.nurse).text
+    assert _refusals(chat)[-1].subject == "setting roles"
+
+
+def test_a_stranger_has_no_role_until_given_one(team):
+    chat = team
+    stranger = "U0STRANGE1"
+    assert "no role in this trial yet" in chat("whoami", user=stranger).text
+    answer = chat(f"patient {chat.sid}", user=stranger)
+    assert "you have no role in this trial yet" in answer.reply["error"]
+    assert chat(f"role {stranger} viewer", user=chat.admin).ok
+    assert "*viewer*" in chat("whoami", user=stranger).text
+
+
+def test_the_console_user_is_an_admin_only_without_configured_admins(chat, monkeypatch):
+    # TRIALBOT_ADMINS is set in these tests: the console user is nobody special
+    assert "no role in this trial yet" in chat("whoami", user="console").text
+    monkeypatch.delenv("TRIALBOT_ADMINS")
+    answer = chat("whoami", user="console")
+    assert "*admin*" in answer.text and "TRIALBOT_ADMINS" in answer.text

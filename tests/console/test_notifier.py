@@ -1,0 +1,92 @@
+"""Delivering the outbox: each post once, marked sent with its message id; a failed
+delivery stays in the outbox to be retried, and does not stop the others."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlmodel import select
+
+from bot.services.outcome import Post
+from bot.storage.models import OutboxMessage
+from bot.storage.outbox import enqueue
+from bot.transports.console import destination, plain_text
+from bot.transports.notifier import Notifier, RecordingNotifier, drain_outbox
+
+NOW = datetime(2027, 3, 5, 1, 0, tzinfo=UTC)
+
+
+def _queue(db, *targets: str) -> None:
+    with db.transaction() as session:
+        for number, target in enumerate(targets):
+            enqueue(
+                session,
+                target,
+                "test",
+                {"text": f"message {number}", "blocks": [{"type": "section"}]},
+                f"key-{number}",
+                not_before=NOW,
+                now=NOW,
+            )
+
+
+def _statuses(db) -> list[tuple[str, str | None]]:
+    with db.transaction(readonly=True) as session:
+        rows = session.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+        return [(row.status, row.message_id) for row in rows]
+
+
+def test_each_post_is_delivered_once_and_marked_sent(db):
+    _queue(db, "#trial-main", "U0DOC0001")
+    notifier = RecordingNotifier()
+    assert isinstance(notifier, Notifier)
+    delivered = drain_outbox(db, notifier, now=NOW, owner="test")
+    assert [p.channel for p in notifier.posts] == ["#trial-main", "U0DOC0001"]
+    assert notifier.posts[0].text == "message 0" and notifier.posts[0].blocks
+    assert [d.message_id for d in delivered] == ["recorded-1", "recorded-2"]
+    assert _statuses(db) == [("sent", "recorded-1"), ("sent", "recorded-2")]
+    assert drain_outbox(db, notifier, now=NOW, owner="test") == []
+
+
+def test_a_failed_delivery_is_retried_later_without_stopping_the_others(db):
+    _queue(db, "#broken", "#trial-main")
+
+    class Flaky:
+        def __init__(self) -> None:
+            self.posts: list[Post] = []
+
+        def deliver(self, post: Post) -> str:
+            if post.channel == "#broken" and not self.posts:
+                self.posts.append(post)
+                raise ConnectionError("channel unreachable")
+            self.posts.append(post)
+            return f"ok-{len(self.posts)}"
+
+    notifier = Flaky()
+    first = drain_outbox(db, notifier, now=NOW, owner="test")
+    assert [(d.post.channel, d.error) for d in first] == [
+        ("#broken", "ConnectionError"),
+        ("#trial-main", None),
+    ]
+    assert _statuses(db) == [("pending", None), ("sent", "ok-2")]
+    assert drain_outbox(db, notifier, now=NOW, owner="test") == []  # backing off
+    later = drain_outbox(db, notifier, now=NOW + timedelta(minutes=5), owner="test")
+    assert [d.message_id for d in later] == ["ok-3"]
+    assert _statuses(db)[0] == ("sent", "ok-3")
+
+
+@pytest.mark.parametrize(
+    ("target", "shown"),
+    [("#trial-main", "#trial-main"), ("U0DOC0001", "DM @U0DOC0001"), ("C024BE91L", "C024BE91L")],
+)
+def test_destinations(target, shown):
+    assert destination(target) == shown
+
+
+def test_plain_text_drops_slack_markup_but_keeps_what_to_type():
+    text = "```\n*D1* · *cisplatin — REDUCE* at 80%\n```\n→ `confirm D1` by <@U0DOC|doc> :warning:"
+    assert plain_text(text) == "D1 · cisplatin — REDUCE at 80%\n→ `confirm D1` by @U0DOC !"
+    assert plain_text("EBRT fraction 1/25* planned\n* provisional") == (
+        "EBRT fraction 1/25* planned\n* provisional"
+    )
