@@ -171,9 +171,8 @@ def steps() -> list[Step]:
             _day(17),
             doctor,
             "decisions",
-            "The referral that asked the question is still open: the investigator closes it.",
+            "The attribution answered the referral's question: nothing is left open.",
         ),
-        Step(_day(17), doctor, lambda s: f"confirm {s.decision('toripalimab', 'refer')}"),
         Step(
             _day(18),
             nurse,

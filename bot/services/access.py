@@ -27,8 +27,9 @@ class AccessRefused(UserError):
 def effective_role(session: Session, ctx: ServiceContext, request: Request) -> str | None:
     """The user's role: `TRIALBOT_ADMINS` are admins; otherwise the member table decides.
 
-    On the embedded console with no admins configured, the console user is an admin: a
-    single person running trialbot locally must be able to try everything. Slack always
+    On the embedded console with no admins configured, the console's own user
+    (`TRIALBOT_USER`) is an admin: a single person running trialbot locally must be able to
+    try everything, and grant roles to the other users they play (`--as`). Slack always
     needs configured admins.
     """
     if request.user in ctx.settings.admins:
@@ -36,7 +37,7 @@ def effective_role(session: Session, ctx: ServiceContext, request: Request) -> s
     member = session.get(Member, request.user)
     if member is not None:
         return member.role
-    if request.console and not ctx.settings.admins:
+    if request.console and not ctx.settings.admins and request.user == ctx.settings.user:
         return "admin"
     return None
 

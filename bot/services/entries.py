@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from sqlmodel import select
+
 from bot.errors import UserError, closest
 from bot.events import (
     AdverseEvent,
@@ -25,7 +27,7 @@ from bot.services.access import require_role
 from bot.services.context import Request, ServiceContext
 from bot.services.outcome import Outcome
 from bot.services.unit import PatientUnit, entry_json, run_patient_write
-from bot.storage.models import parse_label
+from bot.storage.models import DecisionRecord, parse_label
 
 RECIST = ("CR", "PR", "SD", "PD", "NE")
 DOSE_STATUSES = ("given", "held", "skipped")
@@ -186,6 +188,25 @@ def record_ae(
     return run_patient_write(ctx, request, "ae", study_id, work)
 
 
+def _close_attribution_questions(unit: PatientUnit, target: int) -> list[str]:
+    """The open referrals that asked whether entry `target` is immune-related are answered
+    by the attribution itself: withdraw them, so nobody is asked twice."""
+    records = unit.session.exec(
+        select(DecisionRecord).where(
+            DecisionRecord.patient_id == unit.patient.id,
+            DecisionRecord.event_id == target,
+            DecisionRecord.status == "proposed",
+            DecisionRecord.action == "refer",
+        )
+    ).all()
+    answered = []
+    for record in records:
+        if record.payload.get("if_immune_related"):
+            unit.verdict(record, "withdrawn", f"answered: E{target} attributed by the investigator")
+            answered.append(record.label)
+    return answered
+
+
 def treatments_of(ctx: ServiceContext) -> list[str]:
     schedule = ctx.rules.schedule
     return [d.id for d in schedule.drugs] + [c.id for c in schedule.radiotherapy]
@@ -267,7 +288,9 @@ def attribute(ctx: ServiceContext, request: Request, event_ref: str, irae: bool)
                 field="event",
                 allowed=f"the id of a lab or ae entry (see: patient {unit.patient.study_id})",
             )
+        answered = _close_attribution_questions(unit, number)
         event = Attribution(date=unit.today, target=label, irae=irae)
-        return record_entry(unit, event, "attribute")
+        outcome = record_entry(unit, event, "attribute")
+        return outcome.model_copy(update={"data": {**outcome.data, "answered": answered}})
 
     return run_patient_write(ctx, request, "attribute", study_id, work)

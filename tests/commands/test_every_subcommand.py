@@ -88,9 +88,13 @@ def test_every_subcommand_end_to_end(team):
     trigger = refer["trigger"]
     attributed = run(f"attribute {trigger} irae=yes", user=doctor)
     hold = attributed.decision("toripalimab", "hold")
-    overridden = run(f'override {refer["id"]} reason="answered by the attribution"', user=doctor)
+    assert f"answers the question of {refer['id']}" in attributed.text  # the referral closed
+    closed = run(f"confirm {refer['id']}", user=doctor)
+    assert not closed.ok and "already withdrawn" in closed.reply["error"]
+    overridden = run(
+        f'override {hold["id"]} reason="steroids started; investigator keeps dosing"', user=doctor
+    )
     assert overridden.reply["decisions"][0]["status"] == "overridden"
-    assert run(f"confirm {hold['id']}", user=doctor).ok
 
     # response
     response = run(f"response {sid} PR", on=6)

@@ -81,7 +81,8 @@ def test_pneumonitis_hold_recover_resume_recur_discontinue(enrolled):
     hold = attributed.decision("toripalimab", "hold")
     assert hold["rule"] == "Table 3, Pneumonitis, grade II"
     assert chat(f"confirm {hold['id']}", user=doctor).ok
-    assert chat(f'override {refer["id"]} reason="answered: immune-related"', user=doctor).ok
+    # the attribution answered the referral's question: it is closed, not left open
+    assert "already withdrawn" in chat(f"confirm {refer['id']}", user=doctor).reply["error"]
     assert f"HELD since {chat.date(10):%a %d %b %Y}" in _state(chat, "toripalimab")
 
     # restored to grade I → resume

@@ -230,3 +230,24 @@ def test_due_this_week_at_the_site(ctx):
     items = {(e["item"], e["date"]) for e in week.events}
     assert ("cisplatin", "2027-03-08") in items
     assert all(e["study_id"] == "LACC-007" for e in week.events)
+
+
+def test_the_attribution_closes_the_referral_that_asked_for_it(ctx):
+    enrol(ctx)
+    outcome = entries.record_ae(ctx, as_user(NURSE), "LACC-007", "colitis", 3)
+    refer = next(d for d in outcome.decisions if d["drug"] == "toripalimab")
+    attributed = entries.attribute(ctx, as_user(DOCTOR), outcome.event["id"], irae=False)
+    assert attributed.data["answered"] == [refer["id"]]
+    open_ids = [d["id"] for d in queries.open_decisions(ctx, as_user(VIEWER)).decisions]
+    assert refer["id"] not in open_ids
+
+
+def test_on_the_console_without_admins_only_the_console_user_is_admin(ctx):
+    settings = ctx.settings.model_copy(update={"admins": ()})
+    local = type(ctx)(
+        db=ctx.db, rules=ctx.rules, clock=ctx.clock, settings=settings, renderer=ctx.renderer
+    )
+    console = Request(user=settings.user, console=True)
+    stranger = Request(user="U0SOMEONE", console=True)
+    assert queries.whoami(local, console)["role"] == "admin"
+    assert queries.whoami(local, stranger)["role"] is None
