@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.calendar.dosing import RoundingMode
-from bot.events import Action
+from bot.events import Action, Proposal
 
 # How strongly an action restricts treatment: when several rules fire for one drug, the
 # most restrictive wins and the others are kept as reasons.
@@ -84,6 +84,21 @@ class Decision(BaseModel):
     facts: list[str] = Field(default_factory=list)
     next_dose: NextDose | None = None
     changes_state: bool = False
+
+    def as_proposal(self, *, on: date, decision_id: str, **extra: Any) -> Proposal:
+        """The log entry that records this decision as proposed (`extra`: id, seq)."""
+        return Proposal(
+            date=on,
+            decision_id=decision_id,
+            drug=self.drug,
+            action=self.action,
+            dose_percent=self.dose_percent,
+            trigger=self.trigger,
+            category=self.category,
+            rule=self.rule,
+            reason=self.reason,
+            **extra,
+        )
 
     @property
     def next_dose_mg(self) -> float | None:

@@ -117,18 +117,8 @@ def record(patient: PatientRules, so_far: Replay, entry: Entry) -> Replay:
         decision_id = f"D{number}"
         ids.append(decision_id)
         history.append(
-            Proposal(
-                id=decision_id,
-                date=entry.date,
-                seq=len(history),
-                decision_id=decision_id,
-                drug=decision.drug,
-                action=decision.action,
-                dose_percent=decision.dose_percent,
-                trigger=decision.trigger,
-                category=decision.category,
-                rule=decision.rule,
-                reason=decision.reason,
+            decision.as_proposal(
+                id=decision_id, on=entry.date, seq=len(history), decision_id=decision_id
             )
         )
     step = Step(entry=entry, decisions=tuple(decisions), ids=tuple(ids))

@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 from bot.calendar import Calendar
 from bot.decisions import Decision, decide
 from bot.errors import UserError
-from bot.events import Event, Proposal, Verdict
+from bot.events import Event, Verdict
 from bot.services import derive, notify
 from bot.services.context import SYSTEM_USER, Request, ServiceContext
 from bot.services.outcome import Outcome, Post
@@ -156,17 +156,7 @@ class PatientUnit:
         label = row.label
         if decision.needs_confirmation:
             proposal = self.append(
-                Proposal(
-                    date=event.date,
-                    decision_id=label,
-                    drug=decision.drug,
-                    action=decision.action,
-                    dose_percent=decision.dose_percent,
-                    trigger=decision.trigger,
-                    category=decision.category,
-                    rule=decision.rule,
-                    reason=decision.reason,
-                ),
+                decision.as_proposal(on=event.date, decision_id=label),
                 by=SYSTEM_USER,
                 source="engine",
             )

@@ -22,22 +22,12 @@ from bot.events import AMENDABLE_KINDS
 from bot.services import amend, lookup
 from bot.services.access import require_role
 from bot.services.context import Request, ServiceContext
+from bot.services.enrolment import PLAN_FIELDS
 
 CORRECT_USAGE = 'correct E45 <what the entry should say> reason="what was wrong"'
 VOID_USAGE = 'void E45 reason="what was wrong"'
 REASON = 'reason="what was wrong"'
-PLAN_OPTIONS = (
-    "start",
-    "fractions",
-    "boost",
-    "height",
-    "weight",
-    "bsa",
-    "stage",
-    "ecog",
-    "age",
-    "diagnosed",
-)
+PLAN_OPTIONS = PLAN_FIELDS
 ENTRY_OPTIONS = ("date", "irae", "symptomatic", "grade", "steroid_mg", "mg", "status")
 WORDS_BY_KIND = {
     "lab": "lab values (e.g. ANC 0.6 PLT 80)",

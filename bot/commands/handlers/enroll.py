@@ -9,26 +9,14 @@ from bot.commands.reply import Reply
 from bot.errors import UserError
 from bot.services import enrolment
 from bot.services.context import Request, ServiceContext
+from bot.services.enrolment import PLAN_FIELDS
 
 USAGE = (
     "enroll LACC-007 start=YYYY-MM-DD [fractions=25] [boost=yes|no] "
     "[height=160 weight=55 | bsa=1.62] [stage=IIIC1] [ecog=1] [age=52] "
     '[diagnosed=YYYY-MM-DD] [site=main] [baseline="ALT 60 U/L (7-40)"]'
 )
-OPTIONS = (
-    "start",
-    "fractions",
-    "boost",
-    "height",
-    "weight",
-    "bsa",
-    "stage",
-    "ecog",
-    "age",
-    "diagnosed",
-    "site",
-    "baseline",
-)
+OPTIONS = (*PLAN_FIELDS, "site", "baseline")
 
 
 def enroll(ctx: ServiceContext, request: Request, args: Args) -> Reply:
