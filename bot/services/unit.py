@@ -12,7 +12,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from bot.calendar import Calendar
@@ -27,7 +29,14 @@ from bot.storage.calendar_rows import replace_calendar_rows
 from bot.storage.database import lock_patient, patient_by_study_id
 from bot.storage.eventlog import append_event, patient_events
 from bot.storage.idempotency import remember, remembered
-from bot.storage.models import DecisionRecord, EventRecord, Patient, Site, normalise_study_id
+from bot.storage.models import (
+    CalendarRow,
+    DecisionRecord,
+    EventRecord,
+    Patient,
+    Site,
+    normalise_study_id,
+)
 
 
 class Replayed(Exception):
@@ -68,11 +77,19 @@ class PatientUnit:
         return next((e for e in self.history if e.id == label), None)
 
     def enrolled_on(self) -> date:
-        created = self.patient.created_at
-        from zoneinfo import ZoneInfo
-
-        local = created.astimezone(ZoneInfo(self.site.timezone)).date()
-        return min(local, self.patient.day1)
+        """The first date an entry may carry. Enrolled ahead of day 1 (the usual way), that
+        is the day of enrolment. Registered after treatment began, the true enrolment
+        date is unknown, so the protocol's screening window (the earliest window of the
+        patient's calendar, e.g. the eligibility visit's) bounds it instead."""
+        local = self.patient.created_at.astimezone(ZoneInfo(self.site.timezone)).date()
+        if local <= self.patient.day1:
+            return local
+        screening = self.session.exec(
+            select(func.min(CalendarRow.window_from)).where(
+                CalendarRow.patient_id == self.patient.id
+            )
+        ).one()
+        return min(screening or self.patient.day1, self.patient.day1)
 
     def clinical_date(self, given: date | None, field: str = "date") -> date:
         """The entry's clinical date: today at the site unless given; never in the future,

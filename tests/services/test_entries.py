@@ -132,7 +132,7 @@ def test_the_same_request_twice_records_once(ctx, counts):
         ),
         (
             lambda c: entries.record_lab(
-                c, as_user(NURSE), "LACC-007", "ANC 1.0", on=date(2027, 2, 1)
+                c, as_user(NURSE), "LACC-007", "ANC 1.0", on=date(2027, 1, 1)
             ),
             "before LACC-007 was enrolled",
         ),
@@ -251,3 +251,17 @@ def test_on_the_console_without_admins_only_the_console_user_is_admin(ctx):
     stranger = Request(user="U0SOMEONE", console=True)
     assert queries.whoami(local, console)["role"] == "admin"
     assert queries.whoami(local, stranger)["role"] is None
+
+
+def test_entries_start_at_enrolment_or_for_a_late_registration_at_screening(ctx, service_clock):
+    # Enrolled today (Fri 5 Mar) ahead of day 1 (Mon 15 Mar): nothing before today.
+    enrol(ctx, study_id="LACC-010", start=date(2027, 3, 15))
+    with pytest.raises(UserError, match="before LACC-010 was enrolled"):
+        entries.record_lab(ctx, as_user(NURSE), "LACC-010", "ANC 2.0", on=date(2027, 3, 4))
+    assert (
+        entries.record_lab(ctx, as_user(NURSE), "LACC-010", "ANC 2.0").event["date"] == "2027-03-05"
+    )
+    # Registered after day 1 (1 Mar): the screening window bounds the entries instead.
+    enrol(ctx)
+    screening = entries.record_lab(ctx, as_user(NURSE), "LACC-007", "ANC 2.1", on=date(2027, 2, 15))
+    assert screening.event["date"] == "2027-02-15"
