@@ -176,8 +176,14 @@ class _Engine:
             findings = self.findings(event, everything)
             if self._grade_five(findings):
                 return self._finish()
-            for drug in self._next_cycle_drugs():
-                self._chemotherapy(drug, findings)
+            next_cycle = self._next_cycle_drugs()
+            for drug in self.chemo_drugs:
+                if drug in next_cycle:
+                    self._chemotherapy(drug, findings)
+                elif self.in_play(drug):
+                    # "chemotherapy will be discontinued": every chemotherapy drug still
+                    # planned stops, not only the next cycle's (consolidation too).
+                    self._chemotherapy_discontinue(drug, findings)
             if self.in_play(self.io_drug):
                 self._immunotherapy(findings, everything, exclude=event.id)
                 self._persistence_rules(everything)
@@ -215,16 +221,16 @@ class _Engine:
         return True
 
     # ---- chemotherapy ----------------------------------------------------------------
-    def _chemotherapy(self, drug: str, findings: list[Finding]) -> None:
+    def _chemotherapy_discontinue(self, drug: str, findings: list[Finding]) -> bool:
+        """Grade IV non-haematological toxicity discontinues chemotherapy; True if it did."""
         chemo = self.rules.chemotherapy
         haem_terms = set(chemo.haematological_terms)
-        haem = [f for f in findings if f.term in haem_terms and f.grade is not None]
-        other = [f for f in findings if f.term not in haem_terms and f.grade is not None]
-        level = self.level(drug)
-        hold = self.held(drug)
-
         severe_other = [
-            f for f in other if f.grade >= chemo.discontinue.non_haematological_min_grade
+            f
+            for f in findings
+            if f.term not in haem_terms
+            and f.grade is not None
+            and f.grade >= chemo.discontinue.non_haematological_min_grade
         ]
         if severe_other:
             worst = max(severe_other, key=lambda f: f.grade)
@@ -241,7 +247,18 @@ class _Engine:
                     facts=[f.described for f in severe_other],
                 ),
             )
+            return True
+        return False
+
+    def _chemotherapy(self, drug: str, findings: list[Finding]) -> None:
+        if self._chemotherapy_discontinue(drug, findings):
             return
+        chemo = self.rules.chemotherapy
+        haem_terms = set(chemo.haematological_terms)
+        haem = [f for f in findings if f.term in haem_terms and f.grade is not None]
+        other = [f for f in findings if f.term not in haem_terms and f.grade is not None]
+        level = self.level(drug)
+        hold = self.held(drug)
 
         triggers = [
             f

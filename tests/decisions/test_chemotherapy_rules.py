@@ -160,3 +160,17 @@ def test_anaemia_grade_3_is_referred_not_suspended(story):
 def test_lymphopenia_grade_3_continues_grade_4_is_referred(story):
     assert story.decide(story.lab(5, "LYM 0.3"))["cisplatin"].action == "continue"
     assert story.decide(story.lab(5, "LYM 0.1"))["cisplatin"].action == "refer"
+
+
+def test_grade_4_non_haematological_toxicity_stops_all_chemotherapy_still_planned(story):
+    """During CCRT the next cycle is weekly cisplatin, but discontinuation also ends the
+    consolidation paclitaxel: 'chemotherapy will be discontinued'."""
+    decisions = story.decide(story.ae(5, "Colitis", 4))
+    assert decisions["cisplatin"].action == "discontinue"
+    assert decisions["paclitaxel"].action == "discontinue"
+
+
+def test_a_reduction_during_ccrt_is_for_the_next_weekly_dose_only(story):
+    decisions = story.decide(story.lab(5, "PLT 20"))
+    assert decisions["cisplatin"].action == "reduce"
+    assert "paclitaxel" not in decisions
