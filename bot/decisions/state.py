@@ -56,8 +56,8 @@ def fold_treatment(history: Iterable[Event]) -> TreatmentState:
                     confirmed=confirmed,
                 )
             )
-        elif proposal.action == "resume":
-            if open_hold is not None:
+        elif proposal.action in ("resume", "reduce"):
+            if proposal.action == "resume" and open_hold is not None:
                 drug_holds[-1] = open_hold.model_copy(update={"until": day})
             if proposal.dose_percent is not None:
                 levels.setdefault(drug, []).append(
@@ -68,15 +68,6 @@ def fold_treatment(history: Iterable[Event]) -> TreatmentState:
                         confirmed=confirmed,
                     )
                 )
-        elif proposal.action == "reduce" and proposal.dose_percent is not None:
-            levels.setdefault(drug, []).append(
-                Level(
-                    start=day,
-                    percent=proposal.dose_percent,
-                    decision_id=proposal.decision_id,
-                    confirmed=confirmed,
-                )
-            )
         elif proposal.action == "discontinue":
             stopped[drug] = (proposal, confirmed)
     state: TreatmentState = {}
