@@ -13,8 +13,6 @@ scratch, and its JSON is produced too (what the service stores).
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import random
 import statistics
 import sys
@@ -23,6 +21,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from machine import describe
 
 from bot.calendar import PatientPlan, SiteCalendar, build_calendar, schedule_of
 from bot.calendar.sites import SitesFile
@@ -121,10 +121,7 @@ def main() -> int:
     engine_ms = (time.perf_counter() - engine_only) * 1000 / min(2000, len(patients))
 
     samples.sort()
-    print(
-        f"machine: {platform.processor() or platform.machine()}, nproc {os.cpu_count()}, "
-        f"Python {platform.python_version()}"
-    )
+    print(f"machine: {describe()}")
     print(f"patients: {len(patients)}  events: {events} ({events / len(patients):.0f} per patient)")
     print(f"first calendar (cold site cache): {cold_ms:.1f} ms")
     print(

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -24,6 +23,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from machine import describe
 
 from bot.clock import FixedClock
 from bot.commands import build_registry, run
@@ -39,21 +40,11 @@ def _median_ms(samples: list[float]) -> str:
     return f"{statistics.median(samples) * 1000:.1f} ms (best {min(samples) * 1000:.1f})"
 
 
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=40)
     args = parser.parse_args()
-    print(f"machine: {os.cpu_count()} CPUs, {_cpu()}, Python {platform.python_version()}")
+    print(f"machine: {describe()}")
     with tempfile.TemporaryDirectory() as folder:
         clock = FixedClock(datetime(2027, 2, 26, 1, 0, tzinfo=UTC))
         ctx = build_context(Settings(database_url=f"sqlite:///{folder}/bench.db"), clock=clock)

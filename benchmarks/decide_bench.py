@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import os
-import platform
 import pstats
 import statistics
 import sys
 import time
 from datetime import date, timedelta
+
+from machine import describe
 
 from bot.calendar import SiteCalendar, build_calendar, schedule_of, sites_of
 from bot.decisions import DecisionContext, decide
@@ -43,17 +43,6 @@ PANEL = "ANC 1.6 PLT 140 Hb 10.9 WBC 3.6 ALT 130 U/L (7-40) AST 41 (13-35) TBIL 
 # later, no drug has a dose left and the engine has nothing to decide.
 NEW_PANEL_DAY = 326
 NORMAL = "ANC {anc} PLT {plt} Hb 11.2 WBC 4.1 ALT 35 U/L (7-40) AST 30 (13-35) CR 75"
-
-
-def _cpu() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def year_of_entries(schedule, plan, site) -> list[dict]:
@@ -140,10 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     for event in history:
         kinds[event.kind] = kinds.get(event.kind, 0) + 1
 
-    print(
-        f"Machine: {os.cpu_count()} CPUs, {_cpu()}, Python {platform.python_version()} "
-        f"({sys.implementation.name})"
-    )
+    print(f"Machine: {describe()} ({sys.implementation.name})")
     print(
         f"History: {len(history)} events over {(day - DAY1).days} days "
         f"({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))})"

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import statistics
 import sys
@@ -25,6 +24,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
+from machine import describe
 from sqlalchemy import make_url, text
 
 from bot.storage.calendar_rows import due_at_site
@@ -242,16 +242,6 @@ def explain(database: Database, site: str) -> str:
         return "\n".join(plan)
 
 
-def _cpu() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            return next(
-                line.split(":", 1)[1].strip() for line in info if line.startswith("model name")
-            )
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -280,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         rows, per_site = fill(database, args.patients, args.sites, args.seed)
         load_seconds = time.perf_counter() - started
-        print(f"python {platform.python_version()}, {os.cpu_count()} CPUs ({_cpu()})")
+        print(f"machine: {describe()}")
         with database.engine.connect() as connection:
             print(connection.execute(text("SELECT version()")).scalar_one().split(",")[0])
         print(

@@ -11,28 +11,16 @@ data (once per process) is timed separately. Prints the per-panel cost.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
-import sys
 import time
+
+from machine import describe
 
 from bot.grading import grade_panel, load_ctcae, load_reference_ranges, parse_panel
 from bot.paths import trial_rules_dir
 
 PANEL = "ANC 0.4 PLT 62 Hb 91 g/L WBC 2.1 ALT 130 U/L (7-40) AST 95 (13-35) TBIL 1.9 mg/dL CR 120"
 BASELINE = "ALT 60 (7-40) AST 30 (13-35) TBIL 15 CR 60"
-
-
-def _cpu() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         parse_only.append((time.perf_counter() - started) / args.panels)
 
     median = statistics.median(per_panel) * 1e6
-    print(f"machine: {os.cpu_count()} CPUs, {_cpu()}, Python {sys.version.split()[0]}")
+    print(f"machine: {describe()}")
     print(f"panel: {len(results)} analytes: {PANEL}")
     print(f"load_ctcae (once per process): {load_ms:.1f} ms")
     print(
