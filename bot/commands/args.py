@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, timedelta
 
+from bot import inputs
 from bot.calendar.dates import parse_iso_date
 from bot.commands.tokens import Tokens
 from bot.errors import UserError, closest
@@ -25,8 +26,12 @@ NO = ("no", "n", "false")
 UNKNOWN = ("unknown",)
 DATE_WORDS = ("today", "yesterday")
 # Plain decimals only: float() would also take "nan", "inf", "1_000" and "1e400".
-_DECIMAL = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$")
-_WHOLE = re.compile(r"^\d+$")
+_DECIMAL = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$")
+_WHOLE = re.compile(r"^[0-9]+$")
+# Clinical dates a command may name: anything outside is a typo (or a birth date).
+EARLIEST_DATE = date(2000, 1, 1)
+LATEST_DATE = date(2100, 12, 31)
+DATE_RANGE = f"{EARLIEST_DATE.isoformat()} to {LATEST_DATE.isoformat()}"
 
 Today = Callable[[], date]
 
@@ -58,13 +63,16 @@ class Args:
     def has(self, key: str) -> bool:
         return key in self.options
 
-    def text(self, key: str, *, allowed: str = "some text") -> str | None:
+    def text(
+        self, key: str, *, allowed: str = "some text", limit: int = inputs.FREE_TEXT_LIMIT
+    ) -> str | None:
+        """A free-text option, within `limit` characters (see `bot.inputs`)."""
         if key not in self.options:
             return None
         value = self.options[key].strip()
         if not value:
             raise UserError(f"{key}= is empty", field=key, allowed=allowed)
-        return value
+        return inputs.check_free_text(value, key, limit)
 
     def yes_no(self, key: str, *, unknown: bool = False) -> bool | None:
         """yes/no/y/n/true/false (and `unknown` when allowed, read as None); None when the
@@ -86,8 +94,8 @@ class Args:
     ) -> float | None:
         if key not in self.options:
             return None
-        raw = self.options[key].strip()
         allowed = _bounds(low, high, unit) or "a number such as 52 or 1.62"
+        raw = inputs.ascii_value(self.options[key].strip(), key, allowed)
         if not _DECIMAL.match(raw):
             raise UserError(f"'{raw}' is not a number", field=key, allowed=allowed)
         value = float(raw)
@@ -100,8 +108,8 @@ class Args:
     def whole(self, key: str, *, low: int | None = None, high: int | None = None) -> int | None:
         if key not in self.options:
             return None
-        raw = self.options[key].strip()
         allowed = _bounds(low, high, "") or "a whole number"
+        raw = inputs.ascii_value(self.options[key].strip(), key, allowed)
         if not _WHOLE.match(raw):
             raise UserError(f"'{raw}' is not a whole number", field=key, allowed=allowed)
         value = int(raw)
@@ -114,7 +122,8 @@ class Args:
         asked only when a relative word needs it."""
         if key not in self.options:
             return None
-        raw = self.options[key].strip()
+        allowed = "YYYY-MM-DD, today or yesterday"
+        raw = inputs.ascii_value(self.options[key].strip(), key, allowed)
         word = raw.lower()
         if word == "today":
             return today()
@@ -122,10 +131,10 @@ class Args:
             return today() - timedelta(days=1)
         parsed = parse_iso_date(raw)
         if parsed is None:
+            raise UserError(f"'{raw}' is not a date", field=key, allowed=allowed)
+        if not EARLIEST_DATE <= parsed <= LATEST_DATE:
             raise UserError(
-                f"'{raw}' is not a date",
-                field=key,
-                allowed="YYYY-MM-DD, today or yesterday",
+                f"{raw} is out of range", field=key, allowed=f"a date from {DATE_RANGE}"
             )
         return parsed
 
@@ -133,7 +142,7 @@ class Args:
     def study_id(self) -> str:
         """The first free word that is a study ID (upper-cased), taken out of the words."""
         for index, word in enumerate(self.words):
-            if STUDY_ID_PATTERN.match(word.strip().upper()):
+            if STUDY_ID_PATTERN.fullmatch(word.strip().upper()):
                 return normalise_study_id(self.words.pop(index))
         if self.words:
             normalise_study_id(self.words[0])  # names the word that should have been one
@@ -147,11 +156,13 @@ class Args:
             raise UserError(f"say which {what}", field=field, allowed=f"e.g. {prefix}12")
         return f"{prefix}{parse_label(self.words.pop(0), prefix, field=field)}"
 
-    def word(self, field: str, what: str, allowed: str) -> str:
-        """The next free word (required)."""
+    def word(self, field: str, what: str, allowed: str, *, ascii: bool = True) -> str:
+        """The next free word (required), width-folded and checked ASCII: the words read
+        this way are names of things (a user id, a role, a drug), never free text."""
         if not self.words:
             raise UserError(f"say {what}", field=field, allowed=allowed)
-        return self.words.pop(0)
+        word = self.words.pop(0)
+        return inputs.ascii_value(word, field, allowed) if ascii else word
 
     def take(self, choices: Mapping[str, str]) -> str | None:
         """Take the first word (any case) that is a key of `choices`; its value, or None."""
@@ -187,9 +198,9 @@ class Args:
     def done(self, usage_hint: str = "") -> None:
         """Refuse words nobody read."""
         if self.words:
-            extra = " ".join(self.words)
+            extra = inputs.shown(" ".join(self.words), 80)
             raise UserError(
-                f"did not understand '{extra}'",
+                f"did not understand {extra}",
                 field="words",
                 allowed=usage_hint or None,
             )

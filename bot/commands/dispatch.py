@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import traceback
 
+from bot import inputs
 from bot.commands.args import Args
 from bot.commands.registry import Command, Registry, build_registry
 from bot.commands.reply import Reply
@@ -31,7 +32,7 @@ def run(
     registry = registry or build_registry()
     command: Command | None = None
     try:
-        tokens = split_command(strip_prefix(text))
+        tokens = split_command(strip_prefix(inputs.check_command(text)))
         if not tokens.words:
             if tokens.options:
                 raise UserError(
@@ -101,7 +102,12 @@ class UnknownSubcommand(UserError):
         )
 
 
+MESSAGE_LIMIT = 400  # a refusal quotes what was typed, never a pasted page of it
+
+
 def refusal(ctx: ServiceContext, message: str, command: Command | None) -> Reply:
+    if len(message) > MESSAGE_LIMIT:
+        message = message[: MESSAGE_LIMIT - 1] + "…"
     usage = command.usage if command else None
     topic = command.name if command else None
     reply = Reply(
@@ -147,7 +153,8 @@ def _log_failure(exc: BaseException, command: Command | None, request: Request, 
     """Where it failed, without the exception's message or any value typed: the command,
     the study ID, the user, the exception type and the code locations."""
     study = next(
-        (w.upper() for w in text.split() if STUDY_ID_PATTERN.match(w.strip().upper())), "-"
+        (w.upper() for w in text[:200].split() if STUDY_ID_PATTERN.match(w.strip().upper())),
+        "-",
     )
     frames = traceback.extract_tb(exc.__traceback__)[-6:]
     where = " < ".join(f"{_short(f.filename)}:{f.lineno} in {f.name}" for f in reversed(frames))

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import NoReturn
 
+from bot import inputs
 from bot.errors import UserError, closest
 from bot.events import LabValue
 from bot.grading.analytes import (
@@ -92,6 +93,9 @@ def parse_panel(
     if isinstance(ranges, ReferenceRangesFile):
         ranges = ranges.for_site(None)
     ranges = ranges or NO_RANGES
+    # Size, characters and digits first (full-width digits read as ASCII; other scripts'
+    # digits refused): the scanner's patterns are never run on hostile text.
+    text = inputs.check_free_text(text, "panel", inputs.LAB_TEXT_LIMIT)
     entries = read_entries(text)
     return [to_lab_value(entry, ranges) for entry in entries]
 

@@ -25,6 +25,7 @@ from sqlalchemy import JSON, CheckConstraint, Index, event, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
+from bot import inputs
 from bot.errors import UserError
 
 # Constraint names are part of the schema: migrations refer to them by name, so they are
@@ -46,7 +47,8 @@ DECISION_STATUSES = ("proposed", "confirmed", "overridden", "withdrawn", "supers
 DECISION_ACTIONS = ("continue", "hold", "reduce", "resume", "discontinue", "refer")
 OUTBOX_STATUSES = ("pending", "sending", "sent", "dead", "expired", "cancelled")
 
-STUDY_ID_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{1,9}-\d{1,5}$")
+# ASCII only: `\d` would also match Arabic-Indic and other scripts' digits.
+STUDY_ID_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{1,9}-[0-9]{1,5}$", re.ASCII)
 STUDY_ID_EXAMPLE = "LACC-007"
 
 
@@ -60,12 +62,13 @@ def normalise_study_id(text: str) -> str:
     The study ID is the only patient identifier trialbot keeps, so the pattern leaves no
     room for a name or a record number typed in its place.
     """
-    candidate = text.strip().upper()
-    if not STUDY_ID_PATTERN.match(candidate):
+    allowed = f"a letter, 1–9 letters or digits, '-', 1–5 digits (e.g. {STUDY_ID_EXAMPLE})"
+    candidate = inputs.ascii_value(text.strip(), "study_id", allowed).upper()
+    if not STUDY_ID_PATTERN.fullmatch(candidate):
         raise UserError(
-            f"{text.strip()!r} is not a study ID",
+            f"{inputs.shown(text.strip())} is not a study ID",
             field="study_id",
-            allowed=f"a letter, 1–9 letters or digits, '-', 1–5 digits (e.g. {STUDY_ID_EXAMPLE})",
+            allowed=allowed,
         )
     return candidate
 
@@ -81,14 +84,15 @@ def decision_label(decision_id: int) -> str:
 
 
 def parse_label(text: str, prefix: str, *, field: str) -> int:
-    """ "E45" → 45 (with `prefix` "E"); a bare "45" is accepted too."""
-    candidate = text.strip().upper().removeprefix(prefix)
-    if not candidate.isdigit() or int(candidate) == 0:
-        raise UserError(
-            f"{text.strip()!r} is not an id",
-            field=field,
-            allowed=f"{prefix} followed by a number, e.g. {prefix}45",
-        )
+    """ "E45" → 45 (with `prefix` "E"); a bare "45" is accepted too. Full-width forms read
+    as ASCII; any other non-ASCII digit is refused, and so is a number no database row
+    can carry (above 2147483647)."""
+    allowed = f"{prefix} followed by a number from 1 to {inputs.ID_LIMIT}, e.g. {prefix}45"
+    candidate = inputs.ascii_value(text.strip(), field, allowed).upper().removeprefix(prefix)
+    if not re.fullmatch(r"[0-9]+", candidate) or int(candidate) == 0:
+        raise UserError(f"{inputs.shown(text.strip())} is not an id", field=field, allowed=allowed)
+    if len(candidate) > 10 or int(candidate) > inputs.ID_LIMIT:
+        raise UserError(f"{prefix}{candidate} is too large", field=field, allowed=allowed)
     return int(candidate)
 
 

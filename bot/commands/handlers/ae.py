@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from bot import inputs
 from bot.commands.args import Args
 from bot.commands.handlers._common import site_today
 from bot.commands.registry import Command
@@ -40,7 +41,7 @@ def ae(ctx: ServiceContext, request: Request, args: Args) -> Reply:
         typed = _grade_typed_as_words(words)
         hint = f"'{' '.join(typed[0])} grade={typed[1]}'" if typed and typed[0] else None
         raise UserError("grade= is missing", field="grade", allowed=GRADES, suggestion=hint)
-    term = " ".join(words).strip()
+    term = inputs.check_free_text(" ".join(words).strip(), "term")
     if not term:
         raise UserError(
             "no adverse event term given",

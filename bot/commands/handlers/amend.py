@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from bot import inputs
 from bot.commands.args import Args
 from bot.commands.handlers._common import site_today
 from bot.commands.handlers.dose import STATUS_WORDS
@@ -89,7 +90,7 @@ def read_changes(ctx: ServiceContext, label: str, kind: str, args: Args) -> amen
         if text:
             values["lab_text"] = text
     elif kind == "ae":
-        term = " ".join(args.rest()).strip()
+        term = inputs.check_free_text(" ".join(args.rest()).strip(), "term")
         if term:
             values["term"] = term
     elif kind == "dose":
@@ -102,7 +103,7 @@ def read_changes(ctx: ServiceContext, label: str, kind: str, args: Args) -> amen
         values["category"] = args.words.pop(0)  # the service checks it against RECIST
     if args.words:
         raise UserError(
-            f"did not understand '{' '.join(args.words)}' for a {kind} entry",
+            f"did not understand {inputs.shown(' '.join(args.words), 80)} for a {kind} entry",
             field="words",
             allowed=WORDS_BY_KIND.get(kind, "options only (key=value)"),
         )

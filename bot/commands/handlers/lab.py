@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot import inputs
 from bot.commands.args import Args
 from bot.commands.handlers._common import site_today
 from bot.commands.registry import Command
@@ -36,7 +37,8 @@ def _as_written(key: str, value: str) -> str:
 
 def panel_text(args: Args) -> str:
     """The panel: the free words and the analytes written as options, in the order typed."""
-    return " ".join(args.rest_in_order(is_analyte, _as_written)).strip()
+    text = " ".join(args.rest_in_order(is_analyte, _as_written)).strip()
+    return inputs.check_free_text(text, "panel", inputs.LAB_TEXT_LIMIT)
 
 
 def lab(ctx: ServiceContext, request: Request, args: Args) -> Reply:

@@ -15,7 +15,9 @@ WHOAMI_USAGE = "whoami"
 
 def role(ctx: ServiceContext, request: Request, args: Args) -> Reply:
     args.only(("site", "oncall"))
-    user = args.word("user", "whose role", "a Slack user id such as U0123ABCD, or an @mention")
+    user = args.word(
+        "user", "whose role", "a Slack user id such as U0123ABCD, or an @mention", ascii=False
+    )
     wanted = args.word("role", "which role", ", ".join(ROLES))
     args.done(ROLE_USAGE)
     outcome = members.set_role(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot import inputs
 from bot.commands.args import Args
 from bot.commands.registry import Command
 from bot.commands.reply import Reply
@@ -18,7 +19,10 @@ USAGE = "screen age=52 stage=IIIC1 ecog=1 hb=10.2 anc=3.1 … [site=main]"
 def screen(ctx: ServiceContext, request: Request, args: Args) -> Reply:
     require_role(ctx, request, "viewer", "screening a candidate")
     rules = ctx.rules.eligibility
-    answers = dict(args.options)
+    answers = {
+        key: inputs.check_free_text(value, key, inputs.LAB_TEXT_LIMIT)
+        for key, value in args.options.items()
+    }
     site = None
     if "site" in answers and "site" not in rules.by_name():
         site = answers.pop("site")
