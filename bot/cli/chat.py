@@ -95,7 +95,7 @@ def _run(args: argparse.Namespace) -> int:
     except UserError as exc:
         # a trailing --json was only seen here: answer in JSON too
         return report_refusal(exc.message, args.json)
-    printer = JsonPrinter() if args.json else TextPrinter()
+    printer = JsonPrinter(ctx.renderer) if args.json else TextPrinter()
     console = Console(ctx, user=user, printer=printer)
     try:
         if words:

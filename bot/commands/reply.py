@@ -7,14 +7,18 @@
 
 `grades` are `trialbot grade --json` results, `decisions` are `Decision.to_json()` with
 their `id` ("D12") and `status`, `events` are calendar events in the calendar's JSON shape,
-`posts` are what the command queued in the outbox.
+`posts` are what the command queued in the outbox, each as the transport printing the
+object renders it (`trialbot chat --json`: as Slack would be given it, see
+`bot.transports.slack.blocks.message`). The reply itself keeps them as data (`bot.posts`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.posts import Post
 from bot.services.outcome import Outcome
 
 EXIT_OK = 0
@@ -30,7 +34,7 @@ class Reply:
     grades: list[dict[str, Any]] = field(default_factory=list)
     decisions: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
-    posts: list[dict[str, Any]] = field(default_factory=list)
+    posts: list[Post] = field(default_factory=list)  # as data; each transport renders them
     # How the text is made (not part of the JSON): the dispatcher renders `template` with
     # `view` once the handler returns, so handlers only ever produce data.
     template: str | None = None
@@ -47,10 +51,7 @@ class Reply:
             grades=list(outcome.grades),
             decisions=list(outcome.decisions),
             events=list(outcome.events),
-            posts=[
-                {"channel": post.channel, "text": post.text, "blocks": list(post.blocks)}
-                for post in outcome.posts
-            ],
+            posts=list(outcome.posts),
             template=template,
             view={"outcome": outcome.model_dump(mode="json"), **view},
         )
@@ -61,7 +62,8 @@ class Reply:
             return EXIT_OK
         return EXIT_FAILED if self.failed else EXIT_REFUSED
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, render_post: Callable[[Post], dict[str, Any]]) -> dict[str, Any]:
+        """The contract; `render_post` gives each post's {"channel", "text", "blocks"}."""
         return {
             "ok": self.ok,
             "error": self.error,
@@ -69,5 +71,5 @@ class Reply:
             "grades": self.grades,
             "decisions": self.decisions,
             "events": self.events,
-            "posts": self.posts,
+            "posts": [render_post(post) for post in self.posts],
         }

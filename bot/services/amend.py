@@ -27,6 +27,7 @@ from bot.events import (
 )
 from bot.grading import grade_text, match_term, parse_panel
 from bot.history import root_of
+from bot.posts import Post
 from bot.services import enrolment, notify
 from bot.services.access import require_role
 from bot.services.context import Request, ServiceContext
@@ -224,21 +225,21 @@ def _amend(
         else:
             unit.append(old, voids=latest, reason=reason.strip())
         unit.refresh_calendar()
-        text = ctx.renderer.render(
-            "posts/amendment.j2",
-            study_id=unit.patient.study_id,
-            operation=operation,
-            label=label,
-            reason=reason.strip(),
-            by=request.user,
-            withdrawn=withdrawn,
-            review=review,
-        )
         unit.post(
-            notify.channel_of(unit.site),
-            "amendment",
-            text,
-            notify.text_blocks(text),
+            Post(
+                kind="amendment",
+                audience=notify.channel_of(unit.site),
+                study_id=unit.patient.study_id,
+                decision_ids=tuple(withdrawn + review),
+                facts={
+                    "operation": operation,
+                    "label": label,
+                    "reason": reason.strip(),
+                    "by": request.user,
+                    "withdrawn": withdrawn,
+                    "review": review,
+                },
+            ),
             dedupe_key=f"amend:{label}:{len(unit.rows)}",
         )
         unit.audit(

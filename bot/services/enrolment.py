@@ -17,6 +17,7 @@ from bot.eligibility import screen
 from bot.errors import UserError, closest
 from bot.events import Enrolment
 from bot.grading import parse_panel
+from bot.posts import Post
 from bot.services import notify
 from bot.services.access import require_role
 from bot.services.context import Request, ServiceContext
@@ -271,18 +272,17 @@ def enrol(
             unit = PatientUnit(ctx, request, session, patient)
             recorded = unit.append(entry)
             calendar = unit.refresh_calendar()
-            text = ctx.renderer.render(
-                "posts/enrolled.j2",
-                study_id=sid,
-                site=site_id,
-                summary=calendar.summary.to_json(),
-                by=request.user,
-            )
             unit.post(
-                notify.channel_of(unit.site),
-                "enrolled",
-                text,
-                notify.text_blocks(text),
+                Post(
+                    kind="enrolled",
+                    audience=notify.channel_of(unit.site),
+                    study_id=sid,
+                    facts={
+                        "site": site_id,
+                        "summary": calendar.summary.to_json(),
+                        "by": request.user,
+                    },
+                ),
                 dedupe_key=f"enrolled:{sid}",
             )
             unit.audit("enroll", {"event": recorded.id, "site": site_id, "day1": start.isoformat()})

@@ -22,6 +22,7 @@ from bot.events import (
     ResponseAssessment,
 )
 from bot.grading import grade_panel, grade_text, match_term, parse_panel
+from bot.posts import Audience, Post
 from bot.services import notify
 from bot.services.access import require_role
 from bot.services.context import Request, ServiceContext
@@ -73,43 +74,46 @@ def record_entry(
 def notify_decisions(
     unit: PatientUnit, entry: Event, decisions: list[dict[str, Any]], grades: list[dict[str, Any]]
 ) -> None:
+    """Each proposal goes to the on-call investigator (else to the site's channel); with
+    someone on call, the channel gets a summary of the entry too."""
     proposed = [d for d in decisions if d["status"] == "proposed"]
     if not proposed:
         return
-    render = unit.ctx.renderer.render
     channel = notify.channel_of(unit.site)
     on_call = notify.on_call_of(unit.session, unit.site)
+    audience = Audience.on_call(unit.site.id, on_call) if on_call else channel
+    recorded = entry_json(entry)
     for decision in proposed:
-        text = render(
-            "posts/decision_alert.j2",
-            study_id=unit.patient.study_id,
-            decision=decision,
-            entry=entry_json(entry),
-            recorded_by=unit.request.user,
-            on_call=on_call,
-        )
         unit.post(
-            on_call or channel,
-            "decision_alert",
-            text,
-            notify.decision_blocks(text, decision["id"]),
+            Post(
+                kind="decision_alert",
+                audience=audience,
+                study_id=unit.patient.study_id,
+                decision_ids=(decision["id"],),
+                facts={
+                    "decision": decision,
+                    "entry": recorded,
+                    "recorded_by": unit.request.user,
+                    "on_call": on_call,
+                },
+            ),
             dedupe_key=f"decision:{decision['id']}:alert",
         )
     if on_call:
-        text = render(
-            "posts/entry_summary.j2",
-            study_id=unit.patient.study_id,
-            entry=entry_json(entry),
-            decisions=proposed,
-            grades=grades,
-            recorded_by=unit.request.user,
-            on_call=on_call,
-        )
         unit.post(
-            channel,
-            "entry_summary",
-            text,
-            notify.text_blocks(text),
+            Post(
+                kind="entry_summary",
+                audience=channel,
+                study_id=unit.patient.study_id,
+                decision_ids=tuple(d["id"] for d in proposed),
+                facts={
+                    "entry": recorded,
+                    "decisions": proposed,
+                    "grades": grades,
+                    "recorded_by": unit.request.user,
+                    "on_call": on_call,
+                },
+            ),
             dedupe_key=f"event:{entry.id}:summary",
         )
 

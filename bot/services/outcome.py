@@ -10,14 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-
-class Post(BaseModel):
-    """A message the product posts (to a channel or a user), as queued in the outbox."""
-
-    channel: str
-    text: str
-    blocks: list[dict[str, Any]] = Field(default_factory=list)
-    kind: str = ""
+from bot.posts import Post
 
 
 class Outcome(BaseModel):
@@ -27,6 +20,6 @@ class Outcome(BaseModel):
     grades: list[dict[str, Any]] = Field(default_factory=list)
     decisions: list[dict[str, Any]] = Field(default_factory=list)
     events: list[dict[str, Any]] = Field(default_factory=list)  # calendar events
-    posts: list[Post] = Field(default_factory=list)
+    posts: list[Post] = Field(default_factory=list)  # what the call queued, as data
     data: dict[str, Any] = Field(default_factory=dict)  # what only this operation returns
     replayed: bool = False  # True when an idempotency key had already been served

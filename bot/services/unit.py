@@ -21,9 +21,10 @@ from bot.calendar import Calendar
 from bot.decisions import Decision, decide
 from bot.errors import UserError
 from bot.events import Event, Verdict
+from bot.posts import Post
 from bot.services import derive, notify
 from bot.services.context import SYSTEM_USER, Request, ServiceContext
-from bot.services.outcome import Outcome, Post
+from bot.services.outcome import Outcome
 from bot.storage.audit import add_audit
 from bot.storage.calendar_rows import replace_calendar_rows
 from bot.storage.database import lock_patient, patient_by_study_id
@@ -209,17 +210,11 @@ class PatientUnit:
         replace_calendar_rows(self.session, self.patient.id, self.site.id, calendar.events_json())
         return calendar
 
-    def post(self, target: str, kind: str, text: str, blocks: list[dict], dedupe_key: str) -> None:
-        notify.enqueue_post(
-            self.session,
-            target=target,
-            kind=kind,
-            text=text,
-            blocks=blocks,
-            dedupe_key=dedupe_key,
-            now=self.now,
-        )
-        self.posts.append(Post(channel=target, text=text, blocks=blocks, kind=kind))
+    def post(self, post: Post, dedupe_key: str) -> None:
+        """Queue `post` in the outbox (as data; transports render it) and keep it for
+        the outcome."""
+        notify.enqueue_post(self.session, post, dedupe_key=dedupe_key, now=self.now)
+        self.posts.append(post)
 
     def audit(self, action: str, details: dict[str, Any]) -> None:
         add_audit(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.errors import UserError
+from bot.posts import Post
 from bot.services import notify
 from bot.services.access import require_role
 from bot.services.context import Request, ServiceContext
@@ -51,14 +52,14 @@ def _decide(
             "decided_by": request.user,
             "override_reason": reason,
         }
-        text = ctx.renderer.render(
-            "posts/verdict.j2", study_id=unit.patient.study_id, decision=decision, by=request.user
-        )
         unit.post(
-            notify.channel_of(unit.site),
-            "verdict",
-            text,
-            notify.text_blocks(text),
+            Post(
+                kind="verdict",
+                audience=notify.channel_of(unit.site),
+                study_id=unit.patient.study_id,
+                decision_ids=(record.label,),
+                facts={"decision": decision, "by": request.user},
+            ),
             dedupe_key=f"decision:{record.label}:verdict",
         )
         unit.audit(

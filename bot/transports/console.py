@@ -25,10 +25,13 @@ from bot.clock import Clock, FixedClock, SystemClock
 from bot.commands import dispatch
 from bot.commands.registry import Registry, build_registry
 from bot.commands.reply import Reply
+from bot.posts import Post
+from bot.render import Renderer
 from bot.services.context import Request, ServiceContext
-from bot.services.outcome import Post
 from bot.settings import SLACK_USER_ID, Settings
 from bot.transports.notifier import Delivery, Notifier, RecordingNotifier, drain_outbox
+from bot.transports.slack import blocks as slack_blocks
+from bot.transports.text import post_text
 
 PROMPT = "trial> "
 HISTORY_FILE = ".trialbot_history"
@@ -140,9 +143,9 @@ class TextPrinter:
     def reply(self, reply: Reply) -> None:
         self._print(reply.text, None if reply.ok else "red")
 
-    def post(self, post: Post) -> None:
-        self._print(f"  → {destination(post.channel)}:", "magenta")
-        self._print("\n".join(f"    {line}" for line in post.text.splitlines()), "dim")
+    def post(self, address: str, text: str) -> None:
+        self._print(f"  → {destination(address)}:", "magenta")
+        self._print("\n".join(f"    {line}" for line in text.splitlines()), "dim")
 
     def note(self, text: str) -> None:
         self._print(text, "cyan", slack=False)
@@ -169,18 +172,21 @@ def _styled(text: str, style: str | None):
 
 
 class JsonPrinter:
-    """`--json`: one JSON object per command (the `Reply` contract); posts are inside it."""
+    """`--json`: one JSON object per command (the `Reply` contract); posts are inside it,
+    each as Slack would be given it (channel, text, blocks)."""
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    def __init__(self, renderer: Renderer, stream: TextIO | None = None) -> None:
+        self.renderer = renderer
         self.stream = stream or sys.stdout
 
     def command(self, text: str, *, user: str | None = None, when: datetime | None = None) -> None:
         pass
 
     def reply(self, reply: Reply) -> None:
-        print(json.dumps(reply.to_json(), ensure_ascii=False), file=self.stream, flush=True)
+        data = reply.to_json(lambda post: slack_blocks.message(self.renderer, post))
+        print(json.dumps(data, ensure_ascii=False), file=self.stream, flush=True)
 
-    def post(self, post: Post) -> None:
+    def post(self, address: str, text: str) -> None:
         pass
 
     def note(self, text: str) -> None:
@@ -192,13 +198,15 @@ Printer = TextPrinter | JsonPrinter
 
 @dataclass
 class ConsoleNotifier:
-    """Prints each post marked with its destination; message ids are console-1, -2, …"""
+    """Prints each post as text (`templates/posts/`), marked with its destination;
+    message ids are console-1, -2, …"""
 
     printer: Printer
+    renderer: Renderer
     delivered: int = 0
 
     def deliver(self, post: Post) -> str:
-        self.printer.post(post)
+        self.printer.post(post.address, post_text(self.renderer, post))
         self.delivered += 1
         return f"console-{self.delivered}"
 
@@ -219,7 +227,7 @@ class Console:
             self.notifier = (
                 RecordingNotifier()
                 if isinstance(self.printer, JsonPrinter)
-                else ConsoleNotifier(self.printer)
+                else ConsoleNotifier(self.printer, self.ctx.renderer)
             )
 
     def request(self, user: str | None = None) -> Request:

@@ -1,7 +1,7 @@
 """Delivering posts: a small protocol every transport implements, and the outbox drain.
 
-A `Notifier` delivers one post (a channel or direct message) and returns the message id the
-platform gave it (Slack's `ts`; the console makes its own). `drain_outbox` claims what the
+A `Notifier` delivers one post (a `bot.posts.Post`: data, which it renders its own way) and
+returns the message id the platform gave it (Slack's `ts`; the console makes its own). `drain_outbox` claims what the
 outbox holds, delivers each message and marks it sent — or failed, to be retried — the
 same claim/finish/fail cycle the Slack sender uses, so console runs exercise it for real.
 """
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
-from bot.services.outcome import Post
+from bot.posts import Post
 from bot.storage.database import Database
 from bot.storage.outbox import claim, fail, finish
 
@@ -30,7 +30,7 @@ class Notifier(Protocol):
 
 @dataclass
 class RecordingNotifier:
-    """Keeps what it is given (a transcript) instead of sending it: for tests and for
+    """Keeps the posts it is given, as data, instead of sending them: for tests and for
     `--json`, where the posts are part of the printed object."""
 
     posts: list[Post] = field(default_factory=list)
@@ -43,7 +43,7 @@ class RecordingNotifier:
 @dataclass(frozen=True)
 class Delivery:
     outbox_id: int
-    post: Post
+    post: Post | None  # None when the row could not be read as a post (it is failed)
     message_id: str | None
     error: str | None = None
 
@@ -66,14 +66,9 @@ def drain_outbox(
             return deliveries
         for message in batch:
             seen.add(message.id)
-            payload = message.payload or {}
-            post = Post(
-                channel=message.target,
-                text=str(payload.get("text", "")),
-                blocks=list(payload.get("blocks") or []),
-                kind=message.kind,
-            )
+            post: Post | None = None
             try:
+                post = Post.model_validate(message.payload or {})
                 message_id = notifier.deliver(post)
             except Exception as exc:  # a transport failure must not lose the message
                 fail(db, message.id, owner=owner, now=now, error=f"{type(exc).__name__}: {exc}")

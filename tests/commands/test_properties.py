@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.commands import Reply, build_registry
+from bot.transports.slack.blocks import message
 
 NAMES = build_registry().names()
 KEYS = (
@@ -50,7 +51,7 @@ def _always_a_reply(say, text: str) -> None:
     assert isinstance(reply, Reply)
     assert not reply.failed, f"unexpected error for {text!r}"
     assert reply.text.strip()
-    json.dumps(reply.to_json())
+    json.dumps(reply.to_json(lambda post: message(say.ctx.renderer, post)))  # as --json prints
     if not reply.ok:
         assert reply.error
         assert say.counts() == before, f"refused {text!r} but wrote something"

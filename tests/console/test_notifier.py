@@ -8,27 +8,34 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from bot.services.outcome import Post
+from bot.posts import Audience, Post
+from bot.services.notify import enqueue_post
 from bot.storage.models import OutboxMessage
-from bot.storage.outbox import enqueue
 from bot.transports.console import destination, plain_text
 from bot.transports.notifier import Notifier, RecordingNotifier, drain_outbox
 
 NOW = datetime(2027, 3, 5, 1, 0, tzinfo=UTC)
 
 
+def _post(number: int, target: str) -> Post:
+    audience = (
+        Audience.one_user(target)
+        if target.startswith("U")
+        else Audience.site_channel("main", target)
+    )
+    return Post(
+        kind="verdict",
+        audience=audience,
+        study_id="LACC-007",
+        decision_ids=(f"D{number}",),
+        facts={"decision": {"id": f"D{number}"}, "by": "U0DOC0001"},
+    )
+
+
 def _queue(db, *targets: str) -> None:
     with db.transaction() as session:
         for number, target in enumerate(targets):
-            enqueue(
-                session,
-                target,
-                "test",
-                {"text": f"message {number}", "blocks": [{"type": "section"}]},
-                f"key-{number}",
-                not_before=NOW,
-                now=NOW,
-            )
+            enqueue_post(session, _post(number, target), dedupe_key=f"key-{number}", now=NOW)
 
 
 def _statuses(db) -> list[tuple[str, str | None]]:
@@ -42,8 +49,9 @@ def test_each_post_is_delivered_once_and_marked_sent(db):
     notifier = RecordingNotifier()
     assert isinstance(notifier, Notifier)
     delivered = drain_outbox(db, notifier, now=NOW, owner="test")
-    assert [p.channel for p in notifier.posts] == ["#trial-main", "U0DOC0001"]
-    assert notifier.posts[0].text == "message 0" and notifier.posts[0].blocks
+    # the recording notifier keeps the posts as data, exactly as the service queued them
+    assert notifier.posts == [_post(0, "#trial-main"), _post(1, "U0DOC0001")]
+    assert [p.address for p in notifier.posts] == ["#trial-main", "U0DOC0001"]
     assert [d.message_id for d in delivered] == ["recorded-1", "recorded-2"]
     assert _statuses(db) == [("sent", "recorded-1"), ("sent", "recorded-2")]
     assert drain_outbox(db, notifier, now=NOW, owner="test") == []
@@ -57,7 +65,7 @@ def test_a_failed_delivery_is_retried_later_without_stopping_the_others(db):
             self.posts: list[Post] = []
 
         def deliver(self, post: Post) -> str:
-            if post.channel == "#broken" and not self.posts:
+            if post.address == "#broken" and not self.posts:
                 self.posts.append(post)
                 raise ConnectionError("channel unreachable")
             self.posts.append(post)
@@ -65,7 +73,7 @@ def test_a_failed_delivery_is_retried_later_without_stopping_the_others(db):
 
     notifier = Flaky()
     first = drain_outbox(db, notifier, now=NOW, owner="test")
-    assert [(d.post.channel, d.error) for d in first] == [
+    assert [(d.post.address, d.error) for d in first] == [
         ("#broken", "ConnectionError"),
         ("#trial-main", None),
     ]

@@ -84,13 +84,12 @@ def test_interactive_prompt_history_ctrl_c_and_ctrl_d(workdir, capsys, monkeypat
 
 def test_styled_output_on_a_terminal_keeps_the_words(workdir):
     from bot.commands.reply import Reply
-    from bot.services.outcome import Post
     from bot.transports.console import TextPrinter
 
     stream = io.StringIO()
     printer = TextPrinter(stream, styled=True)
     printer.reply(Reply(text="*D1* · *cisplatin — REDUCE* `confirm D1` [not markup]"))
-    printer.post(Post(channel="U0DOC0001", text=":rotating_light: <@U0DOC0001> on call"))
+    printer.post("U0DOC0001", ":rotating_light: <@U0DOC0001> on call")
     text = stream.getvalue()
     assert "D1 · cisplatin — REDUCE" in text and "confirm D1" in text
     assert "[not markup]" in text  # rich markup is off: brackets are text

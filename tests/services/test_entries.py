@@ -37,7 +37,13 @@ def test_enrolment_stores_the_plan_and_its_calendar(ctx):
         log = session.exec(select(EventRecord)).all()
     assert len(rows) == len(outcome.events) > 100
     assert [r.kind for r in log] == ["enrolment"]
-    assert any(p.channel == "#trial-main" for p in outcome.posts)
+    [post] = outcome.posts
+    assert (post.kind, post.audience.kind, post.address) == (
+        "enrolled",
+        "site_channel",
+        "#trial-main",
+    )
+    assert post.study_id == "LACC-007" and post.facts["summary"]["last_fraction"] == "2027-04-02"
 
 
 @pytest.mark.parametrize(

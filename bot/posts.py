@@ -1,0 +1,87 @@
+"""Posts as data: what the product tells people, as facts — never as wording or markup.
+
+A service decides *what* is to be said and *to whom*, and queues it in the outbox (in the
+transaction that caused it) as a `Post`:
+
+- `kind` — which message it is (`decision_alert`, `entry_summary`, `verdict`, `amendment`,
+  `enrolled`); each kind names the facts it must carry (`FACTS`);
+- `audience` — a site's channel, the site's on-call investigator, or one user, with the
+  address (Slack channel or user id) resolved when it was queued: who was on call then
+  is part of what happened;
+- `study_id` and `decision_ids` — the patient and the decisions it is about;
+- `facts` — the data a rendering needs (the entry, each decision as the engine gave it,
+  who did what), fixed when queued.
+
+Nothing here is text, mrkdwn, Block Kit or a button. Each transport renders a post its own
+way: the console as text from `templates/posts/<kind>.j2` (`bot.transports.text`), Slack
+as Block Kit with the confirm/override buttons (`bot.transports.slack.blocks`), and the
+recording notifier keeps the `Post` itself. Because the facts are stored, not the text, an
+outbox row rendered a day later — after a template fix — still says the same facts.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+AudienceKind = Literal["site_channel", "on_call", "user"]
+PostKind = Literal["decision_alert", "entry_summary", "verdict", "amendment", "enrolled"]
+
+# The facts each kind of post carries (its template reads exactly these, plus study_id).
+FACTS: dict[str, tuple[str, ...]] = {
+    "decision_alert": ("decision", "entry", "recorded_by", "on_call"),
+    "entry_summary": ("entry", "decisions", "grades", "recorded_by", "on_call"),
+    "verdict": ("decision", "by"),
+    "amendment": ("operation", "label", "reason", "by", "withdrawn", "review"),
+    "enrolled": ("site", "summary", "by"),
+}
+
+
+class Audience(BaseModel):
+    """Who a post is for, and the address it was resolved to when queued."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: AudienceKind
+    site: str | None = None
+    user: str | None = None  # the on-call investigator, or the one user
+    address: str  # a channel (id or "#trial-<site>") or a Slack user id
+
+    @classmethod
+    def site_channel(cls, site: str, address: str) -> Audience:
+        return cls(kind="site_channel", site=site, address=address)
+
+    @classmethod
+    def on_call(cls, site: str, user: str) -> Audience:
+        return cls(kind="on_call", site=site, user=user, address=user)
+
+    @classmethod
+    def one_user(cls, user: str) -> Audience:
+        return cls(kind="user", user=user, address=user)
+
+
+class Post(BaseModel):
+    """One message the product posts, as data (see the module docstring)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: PostKind
+    audience: Audience
+    study_id: str | None = None
+    decision_ids: tuple[str, ...] = ()
+    facts: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _has_its_facts(self) -> Post:
+        missing = [name for name in FACTS[self.kind] if name not in self.facts]
+        if missing:
+            raise ValueError(f"a {self.kind} post needs the facts {', '.join(missing)}")
+        return self
+
+    @property
+    def address(self) -> str:
+        return self.audience.address
+
+
+__all__ = ["FACTS", "Audience", "AudienceKind", "Post", "PostKind"]
