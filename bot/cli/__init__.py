@@ -26,6 +26,8 @@ COMMAND_MODULES = (
     "rules",
     "db",
     "audit",
+    "export",
+    "report",
 )
 
 EXIT_REFUSED = 2
