@@ -37,6 +37,7 @@ from bot.storage.models import (
     RequestRecord,
     Site,
 )
+from bot.transports.slack import blocks as slack_blocks
 
 ADMIN = "U0ADMIN01"
 DOCTOR = "U0DOC0001"
@@ -188,7 +189,7 @@ def _holds(trial: Trial, text: str) -> Reply:
     assert isinstance(reply, Reply)
     assert not reply.failed, f"internal error for {text!r}: {reply.error}"
     assert reply.text.strip()
-    json.dumps(reply.to_json())
+    json.dumps(reply.to_json(lambda post: slack_blocks.message(trial.ctx.renderer, post)))
     if not reply.ok:
         assert reply.error
         assert trial.counts() == before, f"refused {text!r} but wrote something"
