@@ -2,6 +2,7 @@
 
     trialbot chat [--as USER]                     a REPL (`trial> `), Ctrl-D to leave
     trialbot chat [--as USER] [--json] "/trial lab LACC-007 ANC 0.4"
+    trialbot chat --request-id KEY …              one command, recorded once per KEY
 
 One command prints its reply (and the posts it caused, marked with their destination) and
 exits 0, or 2 when refused (1 if something unexpected went wrong; nothing is recorded
@@ -20,6 +21,7 @@ import sys
 
 from bot.cli import report_refusal
 from bot.errors import UserError
+from bot.inputs import check_request_key
 from bot.settings import load_settings
 
 
@@ -41,6 +43,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="act as this user (a Slack user id); default TRIALBOT_USER, else 'console'",
     )
     parser.add_argument("--json", action="store_true", help="print each reply as one JSON object")
+    parser.add_argument(
+        "--request-id",
+        dest="request_id",
+        metavar="KEY",
+        help="an idempotency key for the one command: run again with the same key and the "
+        "same command, it is recorded once and answers as the first time; with a different "
+        "command it is refused (1-128 visible ASCII characters)",
+    )
     parser.add_argument(
         "command",
         nargs=argparse.REMAINDER,
@@ -70,6 +80,14 @@ def _trailing_flags(args: argparse.Namespace) -> list[str]:
             raise UserError("--as needs a user id", field="--as", allowed="--as U0123ABCD")
         args.user = words[at + 1]
         del words[at : at + 2]
+    if "--request-id" in words:
+        at = words.index("--request-id")
+        if at + 1 >= len(words):
+            raise UserError(
+                "--request-id needs a key", field="--request-id", allowed="--request-id KEY"
+            )
+        args.request_id = words[at + 1]
+        del words[at : at + 2]
     return words
 
 
@@ -85,8 +103,16 @@ def _run(args: argparse.Namespace) -> int:
     )
 
     log_to_stderr()
-    words = _trailing_flags(args)
     try:
+        words = _trailing_flags(args)
+        if args.request_id is not None:
+            check_request_key(args.request_id)
+            if not words:
+                raise UserError(
+                    "a request id names one command; the interactive console takes none",
+                    field="--request-id",
+                    allowed='trialbot chat --request-id KEY "/trial …"',
+                )
         settings = load_settings()
         user = (args.user if args.user is not None else settings.user).strip()
         if not user:
@@ -96,7 +122,7 @@ def _run(args: argparse.Namespace) -> int:
         # a trailing --json was only seen here: answer in JSON too
         return report_refusal(exc.message, args.json)
     printer = JsonPrinter(ctx.renderer) if args.json else TextPrinter()
-    console = Console(ctx, user=user, printer=printer)
+    console = Console(ctx, user=user, printer=printer, request_id=args.request_id)
     try:
         if words:
             return console.run(command_text(words)).exit_code

@@ -10,8 +10,10 @@ the user.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import traceback
+from dataclasses import replace
 
 from bot import inputs
 from bot.commands.args import Args
@@ -21,6 +23,7 @@ from bot.commands.tokens import Tokens, split_command, strip_prefix
 from bot.errors import UserError
 from bot.services.access import AccessRefused
 from bot.services.context import Request, ServiceContext
+from bot.storage.jsonvalues import canonical_json
 from bot.storage.models import STUDY_ID_PATTERN
 
 log = logging.getLogger("trialbot.commands")
@@ -45,6 +48,9 @@ def run(
         else:
             command = _command(registry, tokens.words[0])
         args = Args(_after_subcommand(tokens))
+        if request.key is not None:
+            inputs.check_request_key(request.key)
+            request = replace(request, content=fingerprint(request, command, args))
         reply = command.handler(ctx, request, args)
     except AccessRefused as exc:
         # A role refusal is about who asks, not what they typed: no usage line.
@@ -68,6 +74,20 @@ def run(
             text="The command ran, but its reply could not be shown (the error is logged). "
             "Check the result with `patient <study ID>`.",
         )
+
+
+def fingerprint(request: Request, command: Command, args: Args) -> str:
+    """SHA-256 of what a request asks: who, which subcommand, its words and options (as
+    typed after the width folding). The idempotency key is stored with it, so a retry
+    (same text) gets the first answer and a different command under the same key is
+    refused."""
+    body = {
+        "user": request.user,
+        "command": command.name,
+        "words": list(args.words),
+        "options": sorted(args.options.items()),
+    }
+    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
 
 
 def _first_word_command(registry: Registry, text: str) -> Command | None:

@@ -49,3 +49,6 @@ class Request:
     source: str = "console"  # "console", "slack:command:<id>", "slack:action:<id>", "scheduler"
     key: str | None = None
     console: bool = False  # the embedded console (see access.effective_role)
+    # SHA-256 of what the request asks (the dispatcher's `fingerprint`): with `key`, the
+    # same key and different content is refused rather than answered with the first.
+    content: str | None = None

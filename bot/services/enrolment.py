@@ -296,7 +296,12 @@ def enrol(
             )
             if request.key:
                 remember(
-                    session, request.key, "enroll", outcome.model_dump(mode="json"), now=unit.now
+                    session,
+                    request.key,
+                    "enroll",
+                    outcome.model_dump(mode="json"),
+                    now=unit.now,
+                    content_hash=request.content,
                 )
             return outcome
     except Replayed as replay:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import select
 
 from bot.errors import UserError
-from bot.services.access import require_role
+from bot.services.access import effective_role, require_role
 from bot.services.context import Request, ServiceContext
 from bot.services.enrolment import ensure_sites
 from bot.services.outcome import Outcome
@@ -41,6 +41,16 @@ def set_role(
             allowed=", ".join(ROLES),
             suggestion=closest(wanted, ROLES),
         )
+    if target in ctx.settings.admins and wanted != "admin":
+        # The settings make them admin whatever the member table says: saying "is now
+        # viewer" would claim an effect that does not take place.
+        raise UserError(
+            f"{target} is an admin through the TRIALBOT_ADMINS setting, so a {wanted} role "
+            "here would not take effect",
+            field="role",
+            allowed=f"admin (to set their site or on-call flag), or first remove {target} "
+            "from TRIALBOT_ADMINS",
+        )
     with ctx.db.transaction() as session:
         ensure_sites(session, ctx)
         if site is not None and session.get(Site, site) is None:
@@ -72,6 +82,13 @@ def set_role(
                 allowed="oncall=yes with the investigator or admin role",
             )
         session.add(member)
+        session.flush()
+        effective = effective_role(session, ctx, Request(user=target))
+        if effective != wanted:  # a rule above missed a way the role is decided
+            raise UserError(
+                f"{target} would still be {effective}, not {wanted}: nothing was changed",
+                field="role",
+            )
         add_audit(
             session,
             actor=request.user,

@@ -240,7 +240,7 @@ def transaction(ctx: ServiceContext, request: Request, operation: str) -> Iterat
     already served, `Replayed` carries the first outcome out."""
     with ctx.db.transaction() as session:
         if request.key:
-            prior = remembered(session, request.key, operation)
+            prior = remembered(session, request.key, operation, request.content)
             if prior is not None:
                 outcome = Outcome.model_validate(prior.response)
                 raise Replayed(outcome.model_copy(update={"replayed": True}))
@@ -281,7 +281,12 @@ def run_patient_write(
             outcome = outcome.model_copy(update={"posts": unit.posts, "study_id": patient.study_id})
             if request.key:
                 remember(
-                    session, request.key, operation, outcome.model_dump(mode="json"), now=unit.now
+                    session,
+                    request.key,
+                    operation,
+                    outcome.model_dump(mode="json"),
+                    now=unit.now,
+                    content_hash=request.content,
                 )
             return outcome
     except Replayed as replay:

@@ -333,6 +333,9 @@ class RequestRecord(SQLModel, table=True):
     operation: str
     # Plain JSON so the response comes back exactly as first given (see AuditEntry).
     response: Any = Field(default=None, sa_type=JSON, nullable=True)
+    # SHA-256 of what the request asked (user, command, words, options): the same key with
+    # different content is refused, never answered with the first response.
+    content_hash: str | None = None
     created_at: datetime
 
 

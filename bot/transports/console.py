@@ -221,6 +221,7 @@ class Console:
     registry: Registry = field(default_factory=build_registry)
     owner: str = "console"
     deliveries: list[Delivery] = field(default_factory=list)
+    request_id: str | None = None  # `trialbot chat --request-id`: the idempotency key
 
     def __post_init__(self) -> None:
         if self.notifier is None:
@@ -231,7 +232,7 @@ class Console:
             )
 
     def request(self, user: str | None = None) -> Request:
-        return Request(user=user or self.user, source="console", console=True)
+        return Request(user=user or self.user, source="console", console=True, key=self.request_id)
 
     def run(self, text: str, *, user: str | None = None, echo: bool = False) -> Reply:
         """Run one command, print its reply, then deliver what is waiting in the outbox."""

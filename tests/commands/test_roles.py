@@ -88,3 +88,17 @@ def test_the_console_user_is_an_admin_only_without_configured_admins(chat, monke
     monkeypatch.delenv("TRIALBOT_ADMINS")
     answer = chat("whoami", user="console")
     assert "*admin*" in answer.text and "TRIALBOT_ADMINS" in answer.text
+
+
+def test_a_role_that_would_not_take_effect_is_refused_and_changes_nothing(chat):
+    """TRIALBOT_ADMINS keeps ADMIN an admin: "is now viewer" would be untrue."""
+    before = chat.counts()
+    answer = chat(f"role {chat.admin} viewer", user=chat.admin)
+    assert not answer.ok and answer.code == 2
+    assert "TRIALBOT_ADMINS" in answer.reply["error"]
+    assert chat.counts() == before
+    assert chat("whoami", user=chat.admin).text.count("admin")
+    # setting their site and on-call flag as admin does take effect
+    answer = chat(f"role {chat.admin} admin site=main oncall=yes", user=chat.admin)
+    assert answer.ok, answer.reply
+    assert "on call" in answer.text

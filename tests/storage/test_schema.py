@@ -49,7 +49,8 @@ def test_migrations_build_the_schema_from_empty(database_url):
     try:
         assert _tables(database) == set()
         status = database.schema_status()
-        assert status.current is None and status.pending == (migrate.head_revision(),)
+        assert status.current is None and status.pending[0] == "0001"
+        assert status.pending[-1] == migrate.head_revision()
         assert database.upgrade() == (None, migrate.head_revision())
         assert _tables(database) == TABLES
         assert database.schema_status().up_to_date
@@ -246,7 +247,7 @@ def test_db_status_and_upgrade_commands(database_url, monkeypatch, capsys):
 
     assert main(["db", "status"]) == 1
     out = capsys.readouterr().out
-    assert f"schema revision (empty), newest {head}; 1 migration(s) pending" in out
+    assert f"schema revision (empty), newest {head}; " in out and "migration(s) pending" in out
     assert "run `trialbot db upgrade`" in out
 
     assert main(["db", "upgrade"]) == 0
