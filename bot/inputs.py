@@ -120,7 +120,8 @@ def ascii_value(text: str, field: str, allowed: str) -> str:
 
 def check_free_text(text: str, field: str, limit: int = FREE_TEXT_LIMIT) -> str:
     """A free-text value: within its limit, no forbidden characters, no digits of other
-    scripts (numbers in free text are read by people and sometimes by the lab parser)."""
+    scripts (numbers in free text are read by people and sometimes by the lab parser),
+    and nothing that looks like protected health information (`bot.phi`)."""
     check_length(text, field, limit)
     check_characters(text, field)
     folded = fold_width(text)
@@ -131,6 +132,9 @@ def check_free_text(text: str, field: str, limit: int = FREE_TEXT_LIMIT) -> str:
                 field=field,
                 allowed="numbers written with the digits 0-9",
             )
+    from bot.phi import check_no_phi
+
+    check_no_phi(folded, field)
     return folded
 
 

@@ -166,8 +166,55 @@ def built_in_sites() -> dict[str, SiteConfig]:
     }
 
 
+class StudyIdRule(StrictModel):
+    """The shape of a study ID at enrolment (the site's own numbering)."""
+
+    pattern: str  # a regular expression the whole ID must match, e.g. "LACC-[0-9]{3}"
+    example: str
+    meaning: str = ""
+
+    @model_validator(mode="after")
+    def _sound(self) -> StudyIdRule:
+        import re
+
+        from bot.phi import PHI_LIKE_IDS, study_id_problem
+        from bot.storage.models import STUDY_ID_PATTERN
+
+        errors = []
+        try:
+            compiled = re.compile(self.pattern, re.ASCII)
+        except re.error as exc:
+            raise ValueError(
+                f"pattern {self.pattern!r} is not a regular expression: {exc}"
+            ) from None
+        if not compiled.fullmatch(self.example):
+            errors.append(f"the example {self.example!r} does not match the pattern")
+        if not STUDY_ID_PATTERN.fullmatch(self.example):
+            errors.append(
+                f"the example {self.example!r} is not a study ID trialbot can store "
+                f"({STUDY_ID_PATTERN.pattern})"
+            )
+        elif study_id_problem(self.example):
+            errors.append(f"the example {self.example!r}: {study_id_problem(self.example)}")
+        accepted = [sample for sample in PHI_LIKE_IDS if compiled.fullmatch(sample)]
+        if accepted:
+            errors.append(
+                f"the pattern accepts {accepted[0]!r}, which looks like a name, record "
+                "number or date: make it the site's own numbering (e.g. LACC-[0-9]{3})"
+            )
+        if errors:
+            raise ValueError("; ".join(errors))
+        return self
+
+    def matches(self, study_id: str) -> bool:
+        import re
+
+        return re.fullmatch(self.pattern, study_id, re.ASCII) is not None
+
+
 class SitesFile(StrictModel):
     default_site: str
+    study_ids: StudyIdRule | None = None
     sites: list[SiteConfig] = Field(min_length=1)
 
     @model_validator(mode="after")

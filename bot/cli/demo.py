@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from bot.commands.reply import Reply
 
 DEMO_DATABASE = "trialbot-demo.db"
-STUDY_ID = "DEMO-001"
+STUDY_ID = "LACC-001"
 COORDINATOR = "U0NURSE01"
 INVESTIGATOR = "U0DOC0001"
 DAY1 = date(2026, 3, 2)  # a Monday; CN 2026 make-up workdays are published, so no * dates

@@ -27,6 +27,7 @@ from bot.events import (
 )
 from bot.grading import grade_text, match_term, parse_panel
 from bot.history import root_of
+from bot.inputs import check_free_text
 from bot.posts import Post
 from bot.services import enrolment, notify
 from bot.services.access import require_role
@@ -179,6 +180,7 @@ def _amend(
     if not reason or not reason.strip():
         how = "a correction" if changes is not None else "a void"
         raise UserError(f"{how} needs a reason", field="reason", allowed='reason="what was wrong"')
+    reason = check_free_text(reason.strip(), "reason")
     number = parse_label(event_ref, "E", field="event")
     study_id = patient_of_event(ctx, number)
     operation = "correct" if changes is not None else "void"

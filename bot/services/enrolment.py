@@ -17,6 +17,7 @@ from bot.eligibility import screen
 from bot.errors import UserError, closest
 from bot.events import Enrolment
 from bot.grading import parse_panel
+from bot.phi import study_id_problem
 from bot.posts import Post
 from bot.services import notify
 from bot.services.access import require_role
@@ -63,6 +64,27 @@ def ensure_sites(session: Session, ctx: ServiceContext) -> None:
             row.country = config.country or ""
             session.add(row)
     session.flush()
+
+
+def check_new_study_id(ctx: ServiceContext, sid: str) -> str:
+    """A study ID a new patient may get: the site's numbering (the rules' `study_ids`),
+    and nothing that looks like a name with a birth year, a record number or a date."""
+    rule = ctx.rules.sites.study_ids
+    if rule is not None and not rule.matches(sid):
+        raise UserError(
+            f"{sid} is not in the site's numbering",
+            field="study_id",
+            allowed=f"{rule.meaning or rule.pattern}, e.g. {rule.example} — study IDs only, "
+            "never a name, record number or birth date",
+        )
+    problem = study_id_problem(sid)
+    if problem is not None:
+        raise UserError(
+            f"{sid} cannot be a study ID: {problem}",
+            field="study_id",
+            allowed="the site's study ID (never a name, record number or birth date)",
+        )
+    return sid
 
 
 def _site_id(ctx: ServiceContext, given: str | None) -> str:
@@ -224,7 +246,7 @@ def enrol(
     baseline_text: str | None = None,
 ) -> Outcome:
     require_role(ctx, request, "coordinator", "enrolling a patient")
-    sid = normalise_study_id(study_id)
+    sid = check_new_study_id(ctx, normalise_study_id(study_id))
     site_id = _site_id(ctx, site)
     try:
         with transaction(ctx, request, "enroll") as session:

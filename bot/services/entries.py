@@ -22,6 +22,7 @@ from bot.events import (
     ResponseAssessment,
 )
 from bot.grading import grade_panel, grade_text, match_term, parse_panel
+from bot.inputs import check_free_text
 from bot.posts import Audience, Post
 from bot.services import notify
 from bot.services.access import require_role
@@ -159,6 +160,7 @@ def record_ae(
     steroid_mg: float | None = None,
 ) -> Outcome:
     require_role(ctx, request, "coordinator", "entering an adverse event")
+    term = check_free_text(term, "term")
     match = match_term(ctx.rules.ctcae, term)
     meaning = grade_text(match.term, grade)
     if steroid_mg is not None and not 0 <= steroid_mg <= 2000:
@@ -228,6 +230,8 @@ def record_dose(
     reason: str | None = None,
 ) -> Outcome:
     require_role(ctx, request, "coordinator", "recording a dose")
+    if reason is not None:
+        reason = check_free_text(reason, "reason")
     known = treatments_of(ctx)
     name = drug.strip().lower()
     if name not in known:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.errors import UserError
+from bot.inputs import check_free_text
 from bot.posts import Post
 from bot.services import notify
 from bot.services.access import require_role
@@ -89,4 +90,6 @@ def override(ctx: ServiceContext, request: Request, decision_ref: str, reason: s
             field="reason",
             allowed='reason="why the protocol action is not taken"',
         )
-    return _decide(ctx, request, decision_ref, "overridden", reason.strip())
+    return _decide(
+        ctx, request, decision_ref, "overridden", check_free_text(reason.strip(), "reason")
+    )

@@ -16,7 +16,7 @@ def test_the_demo_walks_a_patient_through_the_protocol(workdir, capsys, monkeypa
     out = capsys.readouterr().out
     for expected in (
         "role U0NURSE01 coordinator",
-        "DEMO-001 enrolled",
+        "LACC-001 enrolled",
         "Week +0",
         "Neutrophil count decreased grade 4",
         "cisplatin — REDUCE at 80% of the protocol dose",
