@@ -22,6 +22,7 @@ from sqlmodel import Session, func, select
 
 from bot.clock import as_utc
 from bot.storage import locks
+from bot.storage.integrity import take_written_rows
 from bot.storage.jsonvalues import canonical_json, refuse_nul, to_json_value
 from bot.storage.models import AuditEntry
 
@@ -76,12 +77,18 @@ def add_audit(
         refuse_nul(text, name)
     if session.get_bind().dialect.name == "postgresql":
         locks.xact_lock(session, locks.AUDIT_CHAIN)
+    session.flush()  # the rows written so far, so their hashes are final
     last = session.exec(
         select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
     ).first()
     next_id, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
     at = as_utc(now, what="now")
     body = to_json_value(dict(details or {}))
+    # The rows this transaction wrote to the audited tables since the last audit row:
+    # their content hashes become part of this row (see bot.storage.integrity).
+    written = take_written_rows(session)
+    if written:
+        body["rows"] = written
     row = AuditEntry(
         id=next_id,
         at=at,
