@@ -72,14 +72,29 @@ _BIRTH_WORD = re.compile(
     re.IGNORECASE | re.ASCII,
 )
 _LONG_NUMBER = re.compile(r"[0-9]{8,}")
-_OLD_DATES = (
-    re.compile(r"(?<![0-9])(1[89][0-9]{2})\s*[-/.年]\s*([0-9]{1,2})\s*[-/.月]\s*([0-9]{1,2})"),
-    re.compile(r"(?<![0-9])([0-9]{1,2})[-/.]([0-9]{1,2})[-/.](1[89][0-9]{2})(?![0-9])"),
+# Numeric dates: one separator throughout (or 年 月 日), a real month and day, and no digit
+# or decimal point around — so a reference range such as "(1800.0-6300.0)" is no date.
+_NUMERIC_OLD_DATES = (
+    (re.compile(r"(?<![0-9.])(1[89][0-9]{2})\s*([-/.])\s*([0-9]{1,2})\s*\2\s*([0-9]{1,2})(?![0-9.])"),
+     (1, 3, 4)),
+    (re.compile(r"(?<![0-9.])(1[89][0-9]{2})\s*年\s*([0-9]{1,2})\s*月\s*([0-9]{1,2})"), (1, 2, 3)),
+    (re.compile(r"(?<![0-9.])([0-9]{1,2})([-/.])([0-9]{1,2})\2(1[89][0-9]{2})(?![0-9.])"),
+     (4, 3, 1)),
+)  # fmt: skip
+_WORDED_OLD_DATES = (
     re.compile(rf"\b[0-9]{{1,2}}\s+{_MONTHS}\.?,?\s+1[89][0-9]{{2}}\b", re.IGNORECASE),
     re.compile(rf"\b{_MONTHS}\.?\s+[0-9]{{1,2}}(?:st|nd|rd|th)?,?\s+1[89][0-9]{{2}}\b", re.I),
 )
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
+
+
+def _real_date(year: str, month: str, day: str) -> bool:
+    try:
+        date(int(year), int(month), int(day))
+    except ValueError:
+        return False
+    return True
 
 
 def resident_id_valid(text: str) -> bool:
@@ -136,10 +151,14 @@ def find_phi(text: str) -> Finding | None:
         match = pattern.search(text)
         if match:
             return Finding(what, _mask(match.group(0)))
-    for pattern in _OLD_DATES:
+    for pattern, (year, month, day) in _NUMERIC_OLD_DATES:
+        for match in pattern.finditer(text):
+            if _real_date(match.group(year), match.group(month), match.group(day)):
+                return Finding("a date of birth (a full date before 2000)", match.group(0))
+    for pattern in _WORDED_OLD_DATES:
         match = pattern.search(text)
         if match:
-            return Finding("a date of birth (a full date before 1 January 2000)", match.group(0))
+            return Finding("a date of birth (a full date before 2000)", match.group(0))
     match = _LONG_NUMBER.search(text)
     if match:
         return Finding("a record, ID or phone number (8 or more digits)", _mask(match.group(0)))

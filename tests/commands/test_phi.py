@@ -38,6 +38,7 @@ FREE_TEXT = (
     "repeat on 2027-03-08", "PLT 150000 /uL", "grade 3 per Table 3, section 6.2",
     "patient declined", "patient 2 days later", "case discussed at tumour board",
     "cisplatin 40 mg/m2", "WBC 4.5 x10^9/L", "复查后恢复", "the patient's record shows no change",
+    "ANC 499 /mm3 (1800.0-6300.0)", "ANC 1.5-1950 /uL", "1975-13-40 is no date",
 )  # fmt: skip
 
 
