@@ -124,11 +124,15 @@ class RowProblem:
         return f"{self.table} {self.key}: {self.problem}"
 
 
-def _shown_key(table: str, key: str) -> str:
+def _shown_key(table: str, key: str, row: SQLModel | None = None) -> str:
+    """How a row is named in a report: E5, D3, U0NURSE01, and a patient by study ID
+    (by row id only when the row is gone)."""
     if table == "event":
         return f"E{key}"
     if table == "decision":
         return f"D{key}"
+    if table == "patient" and isinstance(row, Patient):
+        return row.study_id
     return key
 
 
@@ -166,7 +170,7 @@ def verify_rows(session: Session) -> RowProblem | None:
             if row is not None:
                 return RowProblem(
                     table,
-                    _shown_key(table, row_key(row)),
+                    _shown_key(table, row_key(row), row),
                     None,
                     f"the audit trail is empty but the {table} table holds rows: the "
                     "trail was emptied, or the data was written behind the application's back",
@@ -175,7 +179,7 @@ def verify_rows(session: Session) -> RowProblem | None:
         claimed = dict(recorded[table])
         for row in _rows(session, model):
             key = row_key(row)
-            shown = _shown_key(table, key)
+            shown = _shown_key(table, key, row)
             entry = claimed.pop(key, None)
             if entry is None:
                 return RowProblem(

@@ -88,7 +88,7 @@ CASES = {
     ),
     "a patient's day 1 moved": (
         ["UPDATE patient SET day1 = '2027-03-08' WHERE study_id = 'LACC-007'"],
-        ("patient", "1", "changed after it was written"),
+        ("patient", "LACC-007", "changed after it was written"),
     ),
     "the audit trail emptied": (
         ["DELETE FROM audit"],
