@@ -62,8 +62,13 @@ class Reply:
             return EXIT_OK
         return EXIT_FAILED if self.failed else EXIT_REFUSED
 
-    def to_json(self, render_post: Callable[[Post], dict[str, Any]]) -> dict[str, Any]:
-        """The contract; `render_post` gives each post's {"channel", "text", "blocks"}."""
+    def to_json(
+        self, render_post: Callable[[Post], dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """The contract when `render_post` gives each post's {"channel", "text", "blocks"}
+        (what `trialbot chat --json` passes); without it, each post as its data."""
+        if render_post is None:
+            render_post = _post_data
         return {
             "ok": self.ok,
             "error": self.error,
@@ -73,3 +78,7 @@ class Reply:
             "events": self.events,
             "posts": [render_post(post) for post in self.posts],
         }
+
+
+def _post_data(post: Post) -> dict[str, Any]:
+    return post.model_dump(mode="json")
