@@ -384,7 +384,10 @@ def _todo(decision: Decision, decision_id: str | None) -> list[str]:
             f"if immune-related: {conditional.action.upper()} — {what} ({conditional.rule})"
         )
     if decision.ask:
-        lines.append(f"to answer: {decision.ask}")
+        answer = (
+            f" attribute {decision.trigger} irae=yes|no" if conditional and decision.trigger else ""
+        )
+        lines.append(f"to answer: {decision.ask}{answer}")
     if decision_id:
         lines.append(f'investigator: confirm {decision_id}, or override {decision_id} reason="…"')
     return lines

@@ -616,10 +616,9 @@ class _Engine:
                     rule=io.attribution_source,
                     criterion=finding.criterion,
                     conditional=Conditional(action=action, rule=rule, management=management),
-                    ask=(
-                        f"Is {finding.event_id or 'this event'} immune-related? "
-                        f"attribute {finding.event_id or '<event>'} irae=yes|no"
-                    ),
+                    # the question only: how to answer it is each interface's own
+                    # (a typed command on the console, a button on Slack)
+                    ask=f"Is {finding.event_id or 'this event'} immune-related?",
                 ),
             )
             return

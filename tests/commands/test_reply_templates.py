@@ -42,7 +42,7 @@ KINDS = {
     "refer if immune-related": decision(
         "refer",
         drug="toripalimab",
-        ask="Is E4 immune-related? attribute E4 irae=yes|no",
+        ask="Is E4 immune-related?",
         if_immune_related=Conditional(
             action="hold", rule="Table 3, Pneumonitis, grade II", management="Interrupt"
         ),
@@ -89,6 +89,8 @@ def test_every_decision_kind_renders_in_a_lab_reply(renderer, kind):
         assert item["ask"] in text
     if item["if_immune_related"]:
         assert "if immune-related: HOLD — Table 3, Pneumonitis, grade II" in text
+        # the engine asks the question; the console's template says what to type
+        assert "Is E4 immune-related? `attribute E4 irae=yes|no`; then `confirm D12`" in text
     else:
         assert "if immune-related" not in text
 

@@ -12,7 +12,8 @@ def test_unknown_attribution_says_what_would_follow_and_asks(io_story):
     assert decision.action == "refer"
     assert decision.if_immune_related.action == "hold"
     assert "Pneumonitis, grade II" in decision.if_immune_related.rule
-    assert f"attribute {event.id} irae=yes|no" in decision.ask
+    # it asks about this very event, as a question: how to answer is each interface's own
+    assert decision.ask == f"Is {event.id} immune-related?" and decision.trigger == event.id
     assert decision.needs_confirmation
 
 
