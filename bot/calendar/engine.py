@@ -51,6 +51,7 @@ from bot.calendar.schema import (
     Window,
 )
 from bot.calendar.sites import SiteCalendar
+from bot.calendar.status import status_on
 from bot.errors import UserError, closest
 from bot.events import DoseRecord, Event, LabPanel, ResponseAssessment
 from bot.treatment import DrugCourse, TreatmentState
@@ -987,24 +988,14 @@ class _Run:
                 # Kept on the event so a status derived later (stored rows, read on
                 # another day) can tell when the visit counts as presumed done.
                 event.presumed_from = presumed[after]
-            if today is None:
-                event.status = "planned"
-                continue
-            if event.presumed_from is not None and event.presumed_from <= today:
-                event.status = "presumed_done"
-                continue
-            if event.kind in ("radiotherapy", "brachytherapy"):
-                event.status = (
-                    "presumed_given"
-                    if event.date < today
-                    else "due"
-                    if event.date == today
-                    else "planned"
-                )
-                continue
-            low = min(event.window_from, event.date)
-            high = max(event.window_to, event.date)
-            event.status = "overdue" if today > high else "due" if today >= low else "planned"
+            event.status = status_on(
+                kind=event.kind,
+                day=event.date,
+                window_from=event.window_from,
+                window_to=event.window_to,
+                presumed_from=event.presumed_from,
+                today=today,
+            )
 
     # --- summary ------------------------------------------------------------------
     def _summary(self) -> CalendarSummary:

@@ -18,10 +18,10 @@ from typing import Any
 from icalendar import Calendar, Event
 from sqlmodel import select
 
+from bot.calendar.status import stored_status_on
 from bot.errors import UserError
 from bot.services.context import ServiceContext
 from bot.services.exports import patients_of
-from bot.services.queries import status_on
 from bot.storage.models import CalendarRow, Site, normalise_study_id
 
 PRODID = "-//trialbot//trial calendar//EN"
@@ -62,7 +62,7 @@ def _single(study_id: str, row: CalendarRow, stamp: datetime, today: date) -> Ev
     lines = [
         f"{study_id}: {label}",
         _window_text(payload),
-        f"status: {status_on(payload, today) if payload else row.status}",
+        f"status: {stored_status_on(payload, today) if payload else row.status}",
         f"phase: {row.phase}",
     ]
     if dose:
@@ -91,7 +91,7 @@ def _week(study_id: str, rows: list[CalendarRow], stamp: datetime, today: date) 
     lines = [f"{study_id}: {name}, {len(rows)} fraction(s) in week {year}-W{week:02d}"]
     for row in rows:
         payload = row.payload or {}
-        status = status_on(payload, today) if payload else row.status
+        status = stored_status_on(payload, today) if payload else row.status
         lines.append(f"{row.date.isoformat()} {payload.get('label') or row.item} — {status}")
     event.add("description", "\n".join(lines))
     event.add("categories", [first.kind])

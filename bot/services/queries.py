@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from bot.calendar.status import stored_status_on
 from bot.decisions import fold_treatment
 from bot.errors import UserError
 from bot.events import DoseRecord, Event
@@ -21,24 +22,6 @@ from bot.storage.eventlog import patient_events
 from bot.storage.models import DecisionRecord, Member, Patient, Site
 
 ACTIVE_STATUSES = ("planned", "due", "overdue")
-
-
-def status_on(row: dict[str, Any], today: date) -> str:
-    """The status of a stored calendar row on `today`. Rows are stored without a "today",
-    so date-dependent statuses (due, overdue, presumed given) are derived when read, the
-    way the calendar engine derives them."""
-    status = row["status"]
-    if status != "planned":
-        return status
-    day = date.fromisoformat(row["date"])
-    presumed = row.get("presumed_done_from")
-    if presumed and date.fromisoformat(presumed) <= today:
-        return "presumed_done"
-    if row["kind"] in ("radiotherapy", "brachytherapy"):
-        return "presumed_given" if day < today else "due" if day == today else "planned"
-    low, high = (date.fromisoformat(d) for d in row["window"])
-    low, high = min(low, day), max(high, day)
-    return "overdue" if today > high else "due" if today >= low else "planned"
 
 
 def _site_of_user(
@@ -85,7 +68,8 @@ def due(
     events = []
     for item in rows:
         event = {**item.payload, "study_id": item.study_id}
-        event["status"] = status_on(event, today)
+        # rows are stored without a "today": the calendar core's one rule reads them
+        event["status"] = stored_status_on(event, today)
         in_range = first <= item.date <= last
         if in_range or event["status"] == "overdue":
             events.append(event)
