@@ -14,7 +14,10 @@ from bot.services.rules import TrialRules
 from bot.settings import Settings
 from bot.storage.database import Database
 
-SYSTEM_USER = "trialbot"  # who records what the engine derives (proposals, withdrawals)
+# The system principal's user: who records what the engine derives (proposals,
+# withdrawals), and who the scheduler acts as. It is no Slack user (a Slack id is U…/W…),
+# so no member row — hence no role — can ever name it.
+SYSTEM_USER = "trialbot"
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,14 @@ class Request:
     source: str = "console"  # "console", "slack:command:<id>", "slack:action:<id>", "scheduler"
     key: str | None = None
     console: bool = False  # the embedded console (see access.effective_role)
+    system: bool = False  # the system principal (see `Request.scheduler`, access.SYSTEM_RIGHTS)
     # SHA-256 of what the request asks (the dispatcher's `fingerprint`): with `key`, the
     # same key and different content is refused rather than answered with the first.
     content: str | None = None
+
+    @classmethod
+    def scheduler(cls, key: str | None = None) -> Request:
+        """The scheduler's request: the system principal, with exactly
+        `access.SYSTEM_RIGHTS` (read what is due, record derived and time-based
+        proposals, enqueue posts) — never confirm, override or set roles."""
+        return cls(user=SYSTEM_USER, source="scheduler", key=key, system=True)
