@@ -12,6 +12,7 @@ per date, not a holidays computation.
 
 from __future__ import annotations
 
+import threading
 from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import Annotated, Literal
@@ -268,11 +269,18 @@ class SitesFile(StrictModel):
 
 
 class SiteCalendar:
-    """A site's treatment days. Pure; per-year day flags are computed once and cached."""
+    """A site's treatment days. Pure; per-year day flags are computed once and cached.
+
+    Thread-safe: one calendar per site is shared by Bolt's listener threads and the
+    scheduler's thread. The holidays package fills its tables lazily on lookup, so
+    everything that touches it (a year's flags, `published_through`) runs under `_lock`;
+    a year already computed is read without it (a dict lookup of an immutable value).
+    """
 
     def __init__(self, config: SiteConfig) -> None:
         self.config = config
-        self._years: dict[int, tuple[int, bytearray]] = {}
+        self._lock = threading.RLock()
+        self._years: dict[int, tuple[int, bytes]] = {}
         self._closure_reasons: dict[date, str] = {}
         for span in config.closures:
             for day in span.days():
@@ -321,6 +329,10 @@ class SiteCalendar:
     @cached_property
     def published_through(self) -> int | None:
         """The last year whose official make-up workdays are known (None: not applicable)."""
+        with self._lock:
+            return self._published_through()
+
+    def _published_through(self) -> int | None:
         setting = self.config.makeup_days_published_through
         if setting != "auto":
             return setting
@@ -342,10 +354,17 @@ class SiteCalendar:
         return last is not None and day.year > last
 
     # --- per-year flags -----------------------------------------------------------
-    def _year(self, year: int) -> tuple[int, bytearray]:
+    def _year(self, year: int) -> tuple[int, bytes]:
         cached = self._years.get(year)
         if cached is not None:
             return cached
+        with self._lock:
+            cached = self._years.get(year)
+            if cached is None:
+                cached = self._years[year] = self._compute_year(year)
+            return cached
+
+    def _compute_year(self, year: int) -> tuple[int, bytes]:
         first = date(year, 1, 1)
         length = (date(year + 1, 1, 1) - first).days
         flags = bytearray(length)
@@ -365,9 +384,7 @@ class SiteCalendar:
                 open_ = True
             flags[offset] = open_
             day += ONE_DAY
-        cached = (first.toordinal(), flags)
-        self._years[year] = cached
-        return cached
+        return (first.toordinal(), bytes(flags))
 
     def is_treatment_day(self, day: date) -> bool:
         start, flags = self._year(day.year)
@@ -410,9 +427,11 @@ class SiteCalendar:
             return self._closure_reasons[day]
         table = self._holidays
         if table is not None:
-            name = table.get(day)
+            with self._lock:  # the holidays table may fill itself on lookup
+                name = table.get(day)
+                makeup = table.is_weekend(day) and table.is_working_day(day)
             if name:
                 return str(name)
-            if table.is_weekend(day) and table.is_working_day(day):
+            if makeup:
                 return "make-up workday, not a treatment day at this site"
         return "weekend"

@@ -7,6 +7,7 @@ carries the event's immune-related attribution as of now (later `Attribution` ev
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
@@ -140,6 +141,11 @@ class FindingsMemo:
     event as written, its attribution, the baseline and the CTCAE version — so a corrected
     entry or a new baseline is graded afresh, and an answer never depends on the memo.
     Past `max_events` it starts again empty.
+
+    Thread-safe: one memo is shared by Bolt's listener threads and the scheduler's thread.
+    Creating a table and remembering (which may empty every table) hold `_lock`; reading a
+    table (`dict.get`, atomic) does not, and a finding missed because of a concurrent
+    reset is simply graded again — an answer never depends on the memo.
     """
 
     def __init__(self, max_events: int = 50_000) -> None:
@@ -147,20 +153,20 @@ class FindingsMemo:
         self._settings: dict[tuple, dict[tuple[Event, bool | None], tuple[Finding, ...]]] = {}
         self._ctcae: dict[int, object] = {}  # keeps each CTCAE keyed by id() alive
         self._size = 0
+        self._lock = threading.Lock()
 
     def table(self, ctcae, baseline: Mapping[str, LabValue]) -> dict:
         """The memo of one (CTCAE version, baseline): a dict (event, irae) -> findings."""
-        self._ctcae.setdefault(id(ctcae), ctcae)
         key = (ctcae.version, id(ctcae), tuple(sorted(baseline.items())))
-        table = self._settings.get(key)
-        if table is None:
-            table = self._settings[key] = {}
-        return table
+        with self._lock:
+            self._ctcae.setdefault(id(ctcae), ctcae)
+            return self._settings.setdefault(key, {})
 
     def remember(self, table: dict, key: tuple[Event, bool | None], found) -> None:
-        if self._size >= self.max_events:
-            for kept in self._settings.values():
-                kept.clear()
-            self._size = 0
-        table[key] = tuple(found)
-        self._size += 1
+        with self._lock:
+            if self._size >= self.max_events:
+                for kept in self._settings.values():
+                    kept.clear()
+                self._size = 0
+            table[key] = tuple(found)
+            self._size += 1

@@ -29,8 +29,11 @@ class ServiceContext:
     clock: Clock
     settings: Settings
     renderer: Renderer
-    # Site calendars keep a per-year cache of treatment days; building one per call would
-    # ask the holidays package again for every day of a ten-year follow-up.
+    # Both caches are shared by every thread of the process (Bolt's listener threads, the
+    # scheduler's thread) and are thread-safe: see derive.site_calendar_of, SiteCalendar
+    # and FindingsMemo. Site calendars keep a per-year cache of treatment days; building
+    # one per call would ask the holidays package again for every day of a ten-year
+    # follow-up.
     site_calendars: dict[str, SiteCalendar] = field(default_factory=dict, compare=False)
     # Past entries' graded findings, keyed by content: grading a year of lab panels again
     # for every new entry was the decision engine's main cost. Answers never depend on it.

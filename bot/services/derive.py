@@ -53,7 +53,9 @@ def site_calendar_of(site: Site, cache: dict[str, SiteCalendar] | None = None) -
         return cache[key]
     calendar = SiteCalendar(SiteConfig.model_validate(settings))
     if cache is not None:
-        cache[key] = calendar
+        # Threads may race to build the same site's calendar: `setdefault` (atomic on a
+        # dict) keeps the first, so every thread then shares one (thread-safe) calendar.
+        calendar = cache.setdefault(key, calendar)
     return calendar
 
 
