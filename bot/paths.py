@@ -1,12 +1,12 @@
-"""Where the shipped data folders (rules/, templates/) live.
+"""Where the shipped data folders (rules/, templates/) live — the defaults only.
 
 In a checkout (editable install) they sit next to the `bot` package; in a wheel they are
-packed under `bot/_data/`. `TRIALBOT_RULES_DIR` overrides the rules location.
+packed under `bot/_data/`. Nothing here reads the environment: which rules a process
+uses is its `Settings.rules_dir` (`TRIALBOT_RULES_DIR`), built once by the entry point.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -20,9 +20,9 @@ def _data_dir(name: str) -> Path:
 
 
 def rules_root() -> Path:
-    """The folder holding one sub-folder per trial (e.g. `nct05084677/`) and `ctcae/`."""
-    override = os.environ.get("TRIALBOT_RULES_DIR")
-    return Path(override) if override else _data_dir("rules")
+    """The shipped folder holding one sub-folder per trial (e.g. `nct05084677/`) and
+    `ctcae/`: the default of `Settings.rules_dir`."""
+    return _data_dir("rules")
 
 
 def templates_dir() -> Path:
@@ -32,9 +32,10 @@ def templates_dir() -> Path:
 DEFAULT_TRIAL = "nct05084677"
 
 
-def trial_rules_dir(trial: str = DEFAULT_TRIAL) -> Path:
-    return rules_root() / trial
+def trial_rules_dir(trial: str = DEFAULT_TRIAL, root: Path | None = None) -> Path:
+    return (root or rules_root()) / trial
 
 
-def ctcae_dir(version: str = "5.0") -> Path:
-    return rules_root() / "ctcae" / f"v{version}"
+def ctcae_dir(version: str = "5.0", root: Path | None = None) -> Path:
+    """`<root>/ctcae/v<version>/`, beside the trials' folders (default: the shipped root)."""
+    return (root or rules_root()) / "ctcae" / f"v{version}"

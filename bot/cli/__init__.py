@@ -12,6 +12,7 @@ import importlib
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from bot.errors import RulesError, UserError
 
@@ -50,6 +51,15 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(f"bot.cli.{name}")
         module.register(sub)
     return parser
+
+
+def configured_rules() -> tuple[Path, Path]:
+    """The trial's rules folder and the rules root, as the settings say
+    (`TRIALBOT_RULES_DIR`, `TRIALBOT_TRIAL`; default the shipped rules)."""
+    from bot.settings import load_settings
+
+    settings = load_settings()
+    return settings.rules_dir / settings.trial, settings.rules_dir
 
 
 def report_refusal(message: str, as_json: bool) -> int:

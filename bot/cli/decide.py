@@ -22,6 +22,7 @@ from typing import Any
 
 from bot.calendar import SiteCalendar, schedule_of, sites_of
 from bot.calendar.dates import parse_iso_date
+from bot.cli import configured_rules
 from bot.decisions.engine import Review
 from bot.decisions.model import Decision
 from bot.decisions.planning import baseline_of
@@ -40,7 +41,7 @@ from bot.grading import grade_panel, grade_text, load_ctcae
 from bot.grading.analytes import ANALYTES, plain
 from bot.grading.grader import display_unit
 from bot.history_file import EVENT_FORMS, HistoryFile, Vocabulary, load_history, read_event_text
-from bot.paths import trial_rules_dir
+from bot.paths import ctcae_dir
 from bot.protocol.loader import load_trial
 
 Entry = Event | Review
@@ -188,9 +189,10 @@ def _new_entry(
 # --- the run ----------------------------------------------------------------------------
 def _run(args: argparse.Namespace) -> int:
     requested = _requested_date(args.date)
-    trial = load_trial(args.rules or trial_rules_dir())
+    trial_dir, root = configured_rules()
+    trial = load_trial(args.rules or trial_dir)
     rules = trial.get("dose_modifications.yaml")
-    ctcae = load_ctcae(rules.ctcae_version)
+    ctcae = load_ctcae(rules.ctcae_version, ctcae_dir(rules.ctcae_version, root))
     schedule = schedule_of(trial)
     sites = sites_of(trial)
     vocabulary = Vocabulary(

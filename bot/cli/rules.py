@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from bot.cli import configured_rules
 from bot.grading import load_ctcae
-from bot.paths import ctcae_dir, trial_rules_dir
+from bot.paths import ctcae_dir
 from bot.protocol.loader import RULE_FILES, load_trial
 
 
@@ -28,13 +29,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
-    directory = args.directory or trial_rules_dir()
+    trial_dir, root = configured_rules()
+    directory = args.directory or trial_dir
     trial = load_trial(directory)
     names = ", ".join(sorted(trial.files)) or "no files"
     print(f"{directory}: OK ({len(trial.files)} of {len(RULE_FILES)} rules files: {names})")
-    ctcae = load_ctcae()
+    ctcae = load_ctcae(directory=ctcae_dir(root=root))
     print(
-        f"{ctcae_dir(ctcae.version)}: OK (CTCAE v{ctcae.version}: {len(ctcae.terms)} terms, "
+        f"{ctcae_dir(ctcae.version, root)}: OK (CTCAE v{ctcae.version}: {len(ctcae.terms)} terms, "
         f"{len(ctcae.lab)} lab criteria, {len(ctcae.synonyms)} synonyms)"
     )
     return 0

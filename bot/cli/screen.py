@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from bot.cli import configured_rules
 from bot.eligibility import screen
 from bot.eligibility.rules import (
     EligibilityRules,
@@ -23,7 +24,6 @@ from bot.eligibility.rules import (
     YesNo,
 )
 from bot.errors import UserError
-from bot.paths import trial_rules_dir
 from bot.protocol.loader import load_trial
 
 # The keys of rules/nct05084677/eligibility.yaml (a test keeps this list in step with it).
@@ -113,7 +113,7 @@ def parse_answers(items: list[str]) -> dict[str, str]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    trial = load_trial(trial_rules_dir())
+    trial = load_trial(configured_rules()[0])
     rules: EligibilityRules = trial.get("eligibility.yaml")
     if args.keys:
         return _keys(rules, args.json)

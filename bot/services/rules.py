@@ -10,6 +10,7 @@ from bot.decisions.schema import DoseModifications
 from bot.eligibility.rules import EligibilityRules
 from bot.grading import Ctcae, load_ctcae
 from bot.grading.ranges import ReferenceRangesFile
+from bot.paths import ctcae_dir
 from bot.protocol.loader import Trial, load_trial
 
 
@@ -25,6 +26,8 @@ class TrialRules:
 
     @classmethod
     def load(cls, directory: Path | str) -> TrialRules:
+        """The trial in `directory`; its CTCAE version from the same rules root (the
+        folder beside it, `<root>/ctcae/`), never from anywhere else."""
         trial = load_trial(directory)
         dose_modifications: DoseModifications = trial.get("dose_modifications.yaml")
         return cls(
@@ -34,7 +37,10 @@ class TrialRules:
             ranges=trial.get("reference_ranges.yaml"),
             eligibility=trial.get("eligibility.yaml"),
             dose_modifications=dose_modifications,
-            ctcae=load_ctcae(dose_modifications.ctcae_version),
+            ctcae=load_ctcae(
+                dose_modifications.ctcae_version,
+                ctcae_dir(dose_modifications.ctcae_version, Path(directory).parent),
+            ),
         )
 
     @property

@@ -116,3 +116,25 @@ def test_settings_are_built_on_demand_not_at_import():
     instances = [name for name, value in vars(bot.settings).items() if isinstance(value, Settings)]
     assert instances == []
     assert Settings(user="U0ME").user == "U0ME"
+
+
+def test_the_settings_rules_dir_decides_every_rules_file_ctcae_included(monkeypatch, tmp_path):
+    import shutil
+
+    from bot.errors import RulesError
+    from bot.paths import rules_root
+    from bot.services.rules import TrialRules
+
+    monkeypatch.setenv("TRIALBOT_RULES_DIR", str(tmp_path / "elsewhere"))
+    assert rules_root() != tmp_path / "elsewhere"  # only the Settings read the environment
+    assert load_settings().rules_dir == tmp_path / "elsewhere"
+
+    root = tmp_path / "rules"
+    shutil.copytree(rules_root(), root)
+    settings = Settings(rules_dir=root)
+    rules = TrialRules.load(settings.rules_dir / settings.trial)
+    assert rules.ctcae.version == "5.0"
+    # without CTCAE data beside the trial, the load fails: the shipped copy is not used
+    shutil.rmtree(root / "ctcae")
+    with pytest.raises(RulesError, match=r"ctcae/v5\.0"):
+        TrialRules.load(settings.rules_dir / settings.trial)
