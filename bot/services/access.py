@@ -44,9 +44,29 @@ SYSTEM_RIGHTS = frozenset({READ, DERIVE, POST})
 RIGHT_OF_ROLE = {"viewer": READ, "coordinator": ENTER, "investigator": DECIDE, "admin": ADMINISTER}
 SYSTEM = "system"  # what `require_role` / `require_right` answer for the system principal
 
+# Every write, by its operation: the role it needs and what it is called in a refusal.
+# `require_write` checks it up front (so a refusal comes before any complaint about the
+# input); `unit.transaction` checks it again inside the write's own transaction.
+WRITES: dict[str, tuple[str, str]] = {
+    "enroll": ("coordinator", "enrolling a patient"),
+    "lab": ("coordinator", "entering a lab panel"),
+    "ae": ("coordinator", "entering an adverse event"),
+    "dose": ("coordinator", "recording a dose"),
+    "response": ("coordinator", "recording a response assessment"),
+    "correct": ("coordinator", "correcting an entry"),
+    "void": ("coordinator", "voiding an entry"),
+    "attribute": ("investigator", "attributing an event as immune-related or not"),
+    "confirmed": ("investigator", "confirming a decision"),
+    "overridden": ("investigator", "overriding a decision"),
+    "role": ("admin", "setting roles"),
+}
+
 
 class AccessRefused(UserError):
-    """The user's role does not allow the action."""
+    """The user's role does not allow the action (`audit`: what and the details to audit)."""
+
+    audit: tuple[str, dict] = ("?", {})
+    in_transaction: bool = False  # raised inside a write's transaction, not yet audited
 
 
 def effective_role(session: Session, ctx: ServiceContext, request: Request) -> str | None:
@@ -82,13 +102,57 @@ def require_role(ctx: ServiceContext, request: Request, needed: str, what: str) 
         role = effective_role(session, ctx, request)
     if role is not None and RANK[role] >= RANK[needed]:
         return role
-    _audit_refusal(ctx, request, what, {"needed": needed, "role": role})
+    refused = _refusal(request, needed, what, role)
+    audit_refusal(ctx, request, refused)
+    raise refused
+
+
+def require_write(ctx: ServiceContext, request: Request, operation: str) -> str:
+    return require_role(ctx, request, *WRITES[operation])
+
+
+def check_write_in(session: Session, ctx: ServiceContext, request: Request, operation: str) -> None:
+    """Inside the write's transaction: may `request` still do `operation`? On PostgreSQL
+    the member row is share-locked, so a demotion waits for this write (or this write sees
+    it and is refused). Raises `AccessRefused` unaudited: the write rolls back, and
+    `audit_refusal` records the refusal in a transaction of its own."""
+    if operation not in WRITES:
+        return
+    needed, what = WRITES[operation]
+    if is_system(request):
+        if RIGHT_OF_ROLE[needed] not in SYSTEM_RIGHTS:
+            refused = _system_refusal(what)
+            refused.in_transaction = True
+            raise refused
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        session.get(Member, request.user, with_for_update={"read": True})
+    role = effective_role(session, ctx, request)
+    if role is None or RANK[role] < RANK[needed]:
+        refused = _refusal(request, needed, what, role)
+        refused.in_transaction = True
+        raise refused
+
+
+def _refusal(request: Request, needed: str, what: str, role: str | None) -> AccessRefused:
     who = f"your role is {role}" if role else "you have no role in this trial yet"
-    raise AccessRefused(
+    refused = AccessRefused(
         f"sorry — {what} needs the {needed} role or above, and {who}. "
         f"An admin can grant it with: role {request.user} {needed}",
         field="role",
     )
+    refused.audit = (what, {"needed": needed, "role": role})
+    return refused
+
+
+def _system_refusal(what: str) -> AccessRefused:
+    refused = AccessRefused(
+        f"sorry — {what} is not among the system principal's rights "
+        f"({', '.join(sorted(SYSTEM_RIGHTS))}); a person must do it",
+        field="role",
+    )
+    refused.audit = (what, {"role": SYSTEM})
+    return refused
 
 
 def require_right(ctx: ServiceContext, request: Request, right: str, what: str) -> str:
@@ -96,30 +160,28 @@ def require_right(ctx: ServiceContext, request: Request, right: str, what: str) 
     if is_system(request):
         if right in SYSTEM_RIGHTS:
             return SYSTEM
-        _audit_refusal(ctx, request, what, {"needed": right, "role": SYSTEM})
-        raise AccessRefused(
-            f"sorry — {what} is not among the system principal's rights "
-            f"({', '.join(sorted(SYSTEM_RIGHTS))}); a person must do it",
-            field="role",
-        )
+        refused = _system_refusal(what)
+        refused.audit = (what, {"needed": right, "role": SYSTEM})
+        audit_refusal(ctx, request, refused)
+        raise refused
     with ctx.db.transaction(readonly=True) as session:
         role = effective_role(session, ctx, request)
     if role is not None and right in ROLE_RIGHTS[role]:
         return role
-    _audit_refusal(ctx, request, what, {"needed": right, "role": role})
     lowest = next(r for r in ROLES_BY_RANK if right in ROLE_RIGHTS[r])
-    who = f"your role is {role}" if role else "you have no role in this trial yet"
-    raise AccessRefused(
-        f"sorry — {what} needs the {lowest} role or above, and {who}. "
-        f"An admin can grant it with: role {request.user} {lowest}",
-        field="role",
-    )
+    refused = _refusal(request, lowest, what, role)
+    refused.audit = (what, {"needed": right, "role": role})
+    audit_refusal(ctx, request, refused)
+    raise refused
 
 
 ROLES_BY_RANK = sorted(RANK, key=RANK.__getitem__)
 
 
-def _audit_refusal(ctx: ServiceContext, request: Request, what: str, details: dict) -> None:
+def audit_refusal(ctx: ServiceContext, request: Request, refused: AccessRefused) -> None:
+    """Write the refusal to the audit trail, in its own transaction (it stays although the
+    command does not run)."""
+    what, details = getattr(refused, "audit", ("?", {}))
     with ctx.db.transaction() as session:
         add_audit(
             session,

@@ -30,7 +30,7 @@ from bot.history import root_of
 from bot.inputs import check_free_text
 from bot.posts import Post
 from bot.services import enrolment, notify
-from bot.services.access import require_role
+from bot.services.access import require_write
 from bot.services.context import Request, ServiceContext
 from bot.services.derive import log_entries
 from bot.services.entries import DOSE_STATUSES, RECIST, ranges_for, treatments_of
@@ -273,10 +273,10 @@ def _latest_version(unit: PatientUnit, number: int) -> int:
 def correct(
     ctx: ServiceContext, request: Request, event_ref: str, changes: Changes, reason: str
 ) -> Outcome:
-    require_role(ctx, request, "coordinator", "correcting an entry")
+    require_write(ctx, request, "correct")
     return _amend(ctx, request, event_ref, reason, changes=changes)
 
 
 def void(ctx: ServiceContext, request: Request, event_ref: str, reason: str) -> Outcome:
-    require_role(ctx, request, "coordinator", "voiding an entry")
+    require_write(ctx, request, "void")
     return _amend(ctx, request, event_ref, reason, changes=None)

@@ -20,7 +20,7 @@ from bot.grading import parse_panel
 from bot.phi import study_id_problem
 from bot.posts import Post
 from bot.services import notify
-from bot.services.access import require_role
+from bot.services.access import require_write
 from bot.services.context import Request, ServiceContext
 from bot.services.outcome import Outcome
 from bot.services.unit import PatientUnit, Replayed, entry_json, find_patient, transaction
@@ -245,7 +245,7 @@ def enrol(
     site: str | None = None,
     baseline_text: str | None = None,
 ) -> Outcome:
-    require_role(ctx, request, "coordinator", "enrolling a patient")
+    require_write(ctx, request, "enroll")
     sid = check_new_study_id(ctx, normalise_study_id(study_id))
     site_id = _site_id(ctx, site)
     try:

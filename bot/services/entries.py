@@ -25,7 +25,7 @@ from bot.grading import grade_panel, grade_text, match_term, parse_panel
 from bot.inputs import check_free_text
 from bot.posts import Audience, Post
 from bot.services import notify
-from bot.services.access import require_role
+from bot.services.access import require_write
 from bot.services.context import Request, ServiceContext
 from bot.services.outcome import Outcome
 from bot.services.unit import PatientUnit, entry_json, run_patient_write
@@ -133,7 +133,7 @@ def record_lab(
     irae: bool | None = None,
     symptomatic: bool | None = None,
 ) -> Outcome:
-    require_role(ctx, request, "coordinator", "entering a lab panel")
+    require_write(ctx, request, "lab")
 
     def work(unit: PatientUnit) -> Outcome:
         day = unit.clinical_date(on)
@@ -159,7 +159,7 @@ def record_ae(
     irae: bool | None = None,
     steroid_mg: float | None = None,
 ) -> Outcome:
-    require_role(ctx, request, "coordinator", "entering an adverse event")
+    require_write(ctx, request, "ae")
     term = check_free_text(term, "term")
     match = match_term(ctx.rules.ctcae, term)
     meaning = grade_text(match.term, grade)
@@ -229,7 +229,7 @@ def record_dose(
     mg: float | None = None,
     reason: str | None = None,
 ) -> Outcome:
-    require_role(ctx, request, "coordinator", "recording a dose")
+    require_write(ctx, request, "dose")
     if reason is not None:
         reason = check_free_text(reason, "reason")
     known = treatments_of(ctx)
@@ -262,7 +262,7 @@ def record_dose(
 def record_response(
     ctx: ServiceContext, request: Request, study_id: str, category: str, *, on: date | None = None
 ) -> Outcome:
-    require_role(ctx, request, "coordinator", "recording a response assessment")
+    require_write(ctx, request, "response")
     value = category.strip().upper()
     if value not in RECIST:
         raise UserError(
@@ -281,7 +281,7 @@ def record_response(
 
 def attribute(ctx: ServiceContext, request: Request, event_ref: str, irae: bool) -> Outcome:
     """The investigator's call on whether an entry is immune-related; Table 3 then applies."""
-    require_role(ctx, request, "investigator", "attributing an event as immune-related or not")
+    require_write(ctx, request, "attribute")
     from bot.services.lookup import patient_of_event
 
     number = parse_label(event_ref, "E", field="event")

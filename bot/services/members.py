@@ -5,10 +5,11 @@ from __future__ import annotations
 from sqlmodel import select
 
 from bot.errors import UserError
-from bot.services.access import effective_role, require_role
+from bot.services.access import effective_role, require_write
 from bot.services.context import Request, ServiceContext
 from bot.services.enrolment import ensure_sites
 from bot.services.outcome import Outcome
+from bot.services.unit import transaction
 from bot.settings import SLACK_USER_ID
 from bot.storage.audit import add_audit
 from bot.storage.models import ROLES, Member, Site
@@ -23,7 +24,7 @@ def set_role(
     site: str | None = None,
     on_call: bool | None = None,
 ) -> Outcome:
-    require_role(ctx, request, "admin", "setting roles")
+    require_write(ctx, request, "role")
     target = user_id.strip().lstrip("<@").rstrip(">").split("|")[0].upper()
     if not SLACK_USER_ID.match(target):
         raise UserError(
@@ -51,7 +52,7 @@ def set_role(
             allowed=f"admin (to set their site or on-call flag), or first remove {target} "
             "from TRIALBOT_ADMINS",
         )
-    with ctx.db.transaction() as session:
+    with transaction(ctx, request, "role") as session:  # the admin role checked inside
         ensure_sites(session, ctx)
         if site is not None and session.get(Site, site) is None:
             known = [s.id for s in session.exec(select(Site)).all()]

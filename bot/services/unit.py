@@ -23,6 +23,7 @@ from bot.errors import UserError
 from bot.events import Event, Verdict
 from bot.posts import Post
 from bot.services import derive, notify
+from bot.services.access import AccessRefused, audit_refusal, check_write_in
 from bot.services.context import SYSTEM_USER, Request, ServiceContext
 from bot.services.outcome import Outcome
 from bot.storage.audit import add_audit
@@ -236,15 +237,22 @@ def _number(label: str | None) -> int | None:
 
 @contextmanager
 def transaction(ctx: ServiceContext, request: Request, operation: str) -> Iterator[Session]:
-    """A write transaction that honours the request's idempotency key: if the key was
-    already served, `Replayed` carries the first outcome out."""
-    with ctx.db.transaction() as session:
-        if request.key:
-            prior = remembered(session, request.key, operation, request.content)
-            if prior is not None:
-                outcome = Outcome.model_validate(prior.response)
-                raise Replayed(outcome.model_copy(update={"replayed": True}))
-        yield session
+    """A write transaction that checks the role inside it (`access.check_write_in`: a
+    demotion that lands meanwhile stops the write) and honours the request's idempotency
+    key: if the key was already served, `Replayed` carries the first outcome out."""
+    try:
+        with ctx.db.transaction() as session:
+            check_write_in(session, ctx, request, operation)
+            if request.key:
+                prior = remembered(session, request.key, operation, request.content)
+                if prior is not None:
+                    outcome = Outcome.model_validate(prior.response)
+                    raise Replayed(outcome.model_copy(update={"replayed": True}))
+            yield session
+    except AccessRefused as refused:
+        if refused.in_transaction:  # rolled back; the refusal itself is kept
+            audit_refusal(ctx, request, refused)
+        raise
 
 
 def find_patient(session: Session, study_id: str, *, lock: bool) -> Patient:

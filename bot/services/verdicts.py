@@ -6,7 +6,7 @@ from bot.errors import UserError
 from bot.inputs import check_free_text
 from bot.posts import Post
 from bot.services import notify
-from bot.services.access import require_role
+from bot.services.access import require_write
 from bot.services.context import Request, ServiceContext
 from bot.services.lookup import patient_of_decision
 from bot.services.outcome import Outcome
@@ -78,12 +78,12 @@ def _decide(
 
 
 def confirm(ctx: ServiceContext, request: Request, decision_ref: str) -> Outcome:
-    require_role(ctx, request, "investigator", "confirming a decision")
+    require_write(ctx, request, "confirmed")
     return _decide(ctx, request, decision_ref, "confirmed", None)
 
 
 def override(ctx: ServiceContext, request: Request, decision_ref: str, reason: str) -> Outcome:
-    require_role(ctx, request, "investigator", "overriding a decision")
+    require_write(ctx, request, "overridden")
     if not reason or not reason.strip():
         raise UserError(
             "an override needs a reason",

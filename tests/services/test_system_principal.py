@@ -68,3 +68,29 @@ def test_only_admins_among_people_have_the_systems_rights_and_nobody_can_pose_as
         queries.due(ctx, impostor, days=7, site="main")
     with pytest.raises(AccessRefused):
         require_right(ctx, impostor, POST, "queueing a reminder")
+
+
+def test_the_role_is_checked_again_inside_the_writes_own_transaction(ctx, counts):
+    """A demotion that lands after the up-front check stops the write: the unit of work
+    itself refuses (here run without the up-front check, as if the demotion came between),
+    writes nothing, and the refusal is audited."""
+    from bot.events import ResponseAssessment
+    from bot.services.entries import record_entry
+    from bot.services.unit import run_patient_write
+
+    enrolment.enrol(ctx, as_user(NURSE), "LACC-007", start=DAY1, height=160, weight=55)
+    members.set_role(ctx, as_user(ADMIN), NURSE, "viewer")
+    before = counts(ctx)
+
+    def work(unit):
+        return record_entry(unit, ResponseAssessment(date=unit.today, category="SD"), "response")
+
+    with pytest.raises(AccessRefused, match="needs the coordinator role"):
+        run_patient_write(ctx, as_user(NURSE), "response", "LACC-007", work)
+    after = counts(ctx)
+    assert after["audit"] == before["audit"] + 1  # only the refusal
+    assert {k: v for k, v in after.items() if k != "audit"} == {
+        k: v for k, v in before.items() if k != "audit"
+    }
+    [refusal] = _refusals(ctx)
+    assert refusal.actor == NURSE and refusal.details["role"] == "viewer"
