@@ -20,6 +20,7 @@ from bot.errors import RulesError, UserError
 COMMAND_MODULES = (
     "demo",
     "chat",
+    "serve",
     "calendar",
     "grade",
     "screen",

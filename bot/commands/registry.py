@@ -97,6 +97,7 @@ HANDLER_MODULES = (
     "verdicts",
     "amend",
     "role",
+    "site",
 )
 
 

@@ -75,48 +75,36 @@ def record_entry(
 def notify_decisions(
     unit: PatientUnit, entry: Event, decisions: list[dict[str, Any]], grades: list[dict[str, Any]]
 ) -> None:
-    """Each proposal goes to the on-call investigator (else to the site's channel); with
-    someone on call, the channel gets a summary of the entry too."""
+    """Each proposal is one alert with two copies: the site's channel sees it, and the
+    on-call investigator (if anyone is on call) is told directly. Whoever acts first,
+    the Slack transport updates both copies (found by `notify.alert_keys`)."""
     proposed = [d for d in decisions if d["status"] == "proposed"]
     if not proposed:
         return
     channel = notify.channel_of(unit.site)
     on_call = notify.on_call_of(unit.session, unit.site)
-    audience = Audience.on_call(unit.site.id, on_call) if on_call else channel
     recorded = entry_json(entry)
     for decision in proposed:
-        unit.post(
-            Post(
-                kind="decision_alert",
-                audience=audience,
-                study_id=unit.patient.study_id,
-                decision_ids=(decision["id"],),
-                facts={
-                    "decision": decision,
-                    "entry": recorded,
-                    "recorded_by": unit.request.user,
-                    "on_call": on_call,
-                },
-            ),
-            dedupe_key=f"decision:{decision['id']}:alert",
-        )
-    if on_call:
-        unit.post(
-            Post(
-                kind="entry_summary",
-                audience=channel,
-                study_id=unit.patient.study_id,
-                decision_ids=tuple(d["id"] for d in proposed),
-                facts={
-                    "entry": recorded,
-                    "decisions": proposed,
-                    "grades": grades,
-                    "recorded_by": unit.request.user,
-                    "on_call": on_call,
-                },
-            ),
-            dedupe_key=f"event:{entry.id}:summary",
-        )
+        channel_key, dm_key = notify.alert_keys(decision["id"])
+        audiences = [(channel, channel_key)]
+        if on_call:
+            audiences.append((Audience.on_call(unit.site.id, on_call), dm_key))
+        for audience, key in audiences:
+            unit.post(
+                Post(
+                    kind="decision_alert",
+                    audience=audience,
+                    study_id=unit.patient.study_id,
+                    decision_ids=(decision["id"],),
+                    facts={
+                        "decision": decision,
+                        "entry": recorded,
+                        "recorded_by": unit.request.user,
+                        "on_call": on_call,
+                    },
+                ),
+                dedupe_key=key,
+            )
 
 
 def _irae(value: bool | None) -> bool | None:

@@ -32,6 +32,12 @@ def on_call_of(session: Session, site: Site) -> str | None:
     return member.user_id if member else None
 
 
+def alert_keys(decision_id: str) -> tuple[str, str]:
+    """The dedupe keys of a decision alert's two copies: the site channel's and the
+    on-call investigator's direct message."""
+    return (f"decision:{decision_id}:alert", f"decision:{decision_id}:alert:dm")
+
+
 def enqueue_post(session: Session, post: Post, *, dedupe_key: str, now: datetime) -> bool:
     """Queue `post` for its audience's address (the outbox row keeps the post as data)."""
     return enqueue(

@@ -62,6 +62,7 @@ def _decide(
                 facts={"decision": decision, "by": request.user},
             ),
             dedupe_key=f"decision:{record.label}:verdict",
+            decision=record.label,
         )
         unit.audit(
             status,

@@ -123,4 +123,13 @@ def test_every_subcommand_end_to_end(team):
     # role (the admin's reply)
     assert "is now *viewer*" in run(f"role {nurse} viewer", user=admin).text
 
+    # site: the study channel of a site (admin); a channel typed in Slack arrives as a link
+    assert (
+        "study channel is now <#C0STUDY01>"
+        in run("site main channel=<#C0STUDY01|lacc-study>", user=admin).text
+    )
+    assert "main — <#C0STUDY01>" in run("site", user=viewer).text
+    refused = run("site main channel=C0OTHER01", user=nurse)
+    assert not refused.ok and "needs the admin role" in refused.text
+
     assert seen == set(build_registry().names())

@@ -95,7 +95,9 @@ def test_a_lab_panel_is_graded_decided_proposed_posted_and_audited(ctx):
         assert verify_chain(session) is None
     assert [r.drug for r in open_rows] == ["cisplatin"]
     assert kinds == ["enrolment", "lab", "proposal"]
-    assert [a.target for a in alerts] == [DOCTOR]  # the on-call investigator
+    # one alert, two copies: the site channel and the on-call investigator's DM
+    assert sorted(a.target for a in alerts) == ["#trial-main", DOCTOR]
+    assert {tuple(a.payload["decision_ids"]) for a in alerts} == {(open_rows[0].label,)}
     assert actions[-1] == "lab"
 
 

@@ -1,13 +1,26 @@
-"""Posts as Slack Block Kit: the text section, and for a decision alert the buttons that
-answer it.
+"""Posts and replies as Slack Block Kit: mrkdwn escaping, Slack's limits, and for a
+decision alert the buttons that answer it.
 
 A click on a button comes back with its `action_id` (`DECISION_CONFIRM`,
-`DECISION_OVERRIDE`) and the decision id as its `value`; the Slack app routes it to the
-same confirm/override services as the typed commands.
+`DECISION_OVERRIDE`, `ATTRIBUTE_YES` / `ATTRIBUTE_NO`) and, as its `value`, the decision
+id (and for an attribution the entry it asks about, `D12:E45`); the Slack app routes it to
+the same confirm / override / attribute services as the typed commands.
+
+Escaping: the product's texts come from the same templates as the console's and are Slack
+mrkdwn. Whatever a user typed inside them is escaped here: `&`, `<` and `>` become entities
+(Slack's only three), and then the two link forms the templates themselves write — a user
+mention `<@U0123ABCD>` and a channel `<#C0123ABCD>` — are restored. So a reason typed as
+`<!channel>` or `<http://x|click>` shows literally and pings or links nobody.
+
+Limits (Block Kit reference): 3,000 characters in a section's text, 50 blocks in a
+message, 100 in a modal or App Home; messages whose blocks add up to much more than
+~12,000 characters are refused (`msg_blocks_too_long`), so a long text is cut into several
+messages at line boundaries, never in the middle of a code block.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from bot.posts import Post
@@ -16,48 +29,172 @@ from bot.transports.text import post_text
 
 DECISION_CONFIRM = "decision_confirm"
 DECISION_OVERRIDE = "decision_override"
+ATTRIBUTE_YES = "attribute_irae_yes"
+ATTRIBUTE_NO = "attribute_irae_no"
 SECTION_TEXT_LIMIT = 3000  # Slack refuses a section text longer than this
+SECTION_LIMIT = SECTION_TEXT_LIMIT
+MESSAGE_BLOCKS = 50
+VIEW_BLOCKS = 100
+MESSAGE_CHARS = 11000  # summed section text per message, under Slack's undocumented ceiling
+FALLBACK_TEXT = 3000  # the notification text beside the blocks
+
+_RESTORE = re.compile(r"&lt;([@#][UWCGD][A-Z0-9]{2,20})&gt;")
+_FENCE = "```"
+# The console's way to answer an alert; in Slack the buttons are the way.
+_TYPED_ANSWER = "→ investigator:"
 
 Block = dict[str, Any]
 
 
+def escape(text: str) -> str:
+    """mrkdwn-escape `text`; the templates' own user and channel mentions stay links."""
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _RESTORE.sub(r"<\1>", escaped)
+
+
+def section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _pieces(text: str, limit: int) -> list[str]:
+    """Cut `text` into pieces of at most `limit` characters at line ends; a code block
+    cut in two is closed and reopened, so each piece renders on its own."""
+    pieces: list[str] = []
+    current: list[str] = []
+    size = 0
+    in_fence = False
+    reserve = len(_FENCE) + 1  # room to close a fence
+
+    def flush() -> None:
+        nonlocal current, size
+        if current:
+            body = "\n".join(current)
+            if in_fence:
+                body += "\n" + _FENCE
+            pieces.append(body)
+        current = [_FENCE] if in_fence else []
+        size = len(_FENCE) if in_fence else 0
+
+    for raw in text.split("\n"):
+        lines = [raw[i : i + limit - 2 * reserve] for i in range(0, len(raw), limit - 2 * reserve)]
+        for line in lines or [""]:
+            if current and size + 1 + len(line) + reserve > limit:
+                flush()
+            current.append(line)
+            size += len(line) + (1 if size else 0)
+            if line.strip().startswith(_FENCE) and line.strip().count(_FENCE) % 2 == 1:
+                in_fence = not in_fence
+    if current and any(part.strip() for part in current if part != _FENCE):
+        body = "\n".join(current)
+        pieces.append(body + ("\n" + _FENCE if in_fence else ""))
+    return pieces or [""]
+
+
+def text_sections(text: str, *, escape_text: bool = True) -> list[Block]:
+    """The text as sections of ≤ 3,000 characters each."""
+    body = escape(text) if escape_text else text
+    return [section(piece) for piece in _pieces(body, SECTION_LIMIT) if piece.strip()] or [
+        section(" ")
+    ]
+
+
+def messages(blocks: list[Block]) -> list[list[Block]]:
+    """`blocks` split into messages of ≤ 50 blocks and ≤ MESSAGE_CHARS characters."""
+    out: list[list[Block]] = []
+    current: list[Block] = []
+    size = 0
+    for block in blocks:
+        length = len(block.get("text", {}).get("text", "")) if isinstance(block, dict) else 0
+        if current and (len(current) >= MESSAGE_BLOCKS or size + length > MESSAGE_CHARS):
+            out.append(current)
+            current, size = [], 0
+        current.append(block)
+        size += length
+    if current:
+        out.append(current)
+    return out
+
+
+def reply_messages(text: str) -> list[tuple[str, list[Block]]]:
+    """A reply as one or more Slack messages: (fallback text, blocks) each."""
+    chunks = messages(text_sections(text))
+    return [(fallback(blocks), blocks) for blocks in chunks]
+
+
+def fallback(blocks: list[Block]) -> str:
+    """The plain `text` beside the blocks (notifications, screen readers)."""
+    joined = "\n".join(b["text"]["text"] for b in blocks if b.get("type") == "section")
+    return joined[:FALLBACK_TEXT]
+
+
+# --- posts ----------------------------------------------------------------------------
 def text_blocks(text: str) -> list[Block]:
-    return [{"type": "section", "text": {"type": "mrkdwn", "text": text[:SECTION_TEXT_LIMIT]}}]
+    """`text` (already rendered, not yet escaped) as escaped sections."""
+    return text_sections(text)
 
 
-def decision_buttons(decision_id: str) -> Block:
-    """Confirm and override, for one proposed decision."""
-    return {
-        "type": "actions",
-        "block_id": f"decision:{decision_id}",
-        "elements": [
-            {
-                "type": "button",
-                "style": "primary",
-                "action_id": DECISION_CONFIRM,
-                "text": {"type": "plain_text", "text": f"Confirm {decision_id}"},
-                "value": decision_id,
-            },
-            {
-                "type": "button",
-                "style": "danger",
-                "action_id": DECISION_OVERRIDE,
-                "text": {"type": "plain_text", "text": f"Override {decision_id}"},
-                "value": decision_id,
-            },
-        ],
-    }
+def decision_buttons(
+    decision_id: str, *, entry_id: str | None = None, ask_immune: bool = False
+) -> Block:
+    """Confirm and Override… for one proposed decision, and Immune-related yes / no while
+    the attribution of the entry it came from is unknown."""
+    elements: list[Block] = [
+        {
+            "type": "button",
+            "style": "primary",
+            "action_id": DECISION_CONFIRM,
+            "text": {"type": "plain_text", "text": f"Confirm {decision_id}"},
+            "value": decision_id,
+        },
+        {
+            "type": "button",
+            "style": "danger",
+            "action_id": DECISION_OVERRIDE,
+            "text": {"type": "plain_text", "text": f"Override {decision_id}…"},
+            "value": decision_id,
+        },
+    ]
+    if ask_immune and entry_id:
+        for action_id, answer in ((ATTRIBUTE_YES, "yes"), (ATTRIBUTE_NO, "no")):
+            elements.append(
+                {
+                    "type": "button",
+                    "action_id": action_id,
+                    "text": {"type": "plain_text", "text": f"Immune-related: {answer}"},
+                    "value": f"{decision_id}:{entry_id}",
+                }
+            )
+    return {"type": "actions", "block_id": f"decision:{decision_id}", "elements": elements}
+
+
+def without_typed_answer(text: str) -> str:
+    """An alert's text without the console's "→ investigator: `confirm D…`" line: in
+    Slack the buttons (or, once decided, the verdict) take its place."""
+    return "\n".join(line for line in text.splitlines() if _TYPED_ANSWER not in line)
+
+
+def alert_buttons(post: Post) -> list[Block]:
+    decision = post.facts.get("decision") or {}
+    entry = post.facts.get("entry") or {}
+    return [
+        decision_buttons(
+            decision_id,
+            entry_id=entry.get("id"),
+            ask_immune=bool(decision.get("if_immune_related")),
+        )
+        for decision_id in post.decision_ids
+    ]
 
 
 def post_blocks(post: Post, text: str) -> list[Block]:
     """The blocks of `post` whose text is `text`: a decision alert asks for an answer."""
-    blocks = text_blocks(text)
     if post.kind == "decision_alert":
-        blocks.extend(decision_buttons(decision_id) for decision_id in post.decision_ids)
-    return blocks
+        return [*text_sections(without_typed_answer(text)), *alert_buttons(post)]
+    return text_sections(text)
 
 
 def message(renderer: Renderer, post: Post) -> dict[str, Any]:
-    """What `chat.postMessage` is given for `post`: channel, fallback text and blocks."""
+    """What `chat.postMessage` is given for `post`: channel, fallback text and blocks
+    (a notifier splits blocks beyond one message's limits, see `messages`)."""
     text = post_text(renderer, post)
     return {"channel": post.address, "text": text, "blocks": post_blocks(post, text)}

@@ -1,0 +1,98 @@
+"""Alert buttons. A click runs the same command a person would type (`confirm D12`,
+`attribute E45 irae=yes`) through the same dispatcher, roles included: a refusal comes back
+ephemerally to the one who clicked and the alert stays as it was. A successful verdict is
+posted and every copy of the alert is updated in place (see `notifier`). The idempotency
+key is the decision, the action and the person: a double click acts once and the second
+click gets the first answer.
+
+Override… opens the reason modal at once (the trigger expires in about 3 s).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from bot.transports.slack.app import SlackTransport, send_reply
+from bot.transports.slack.views import override_modal
+
+
+def register(app: App, transport: SlackTransport) -> None:
+    @app.action("decision_confirm")
+    def confirm(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+        ack()
+        transport.submit("confirm click", on_confirm, transport, body, action, respond)
+
+    @app.action("decision_override")
+    def override(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        ack()
+        decision = str(action.get("value") or "")
+        client.views_open(trigger_id=body["trigger_id"], view=override_modal(decision))
+
+    for answer in ("yes", "no"):
+
+        @app.action(f"attribute_irae_{answer}")
+        def attribute(
+            ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond
+        ) -> None:
+            ack()
+            transport.submit("attribution click", on_attribute, transport, body, action, respond)
+
+
+def _ephemeral(respond: Respond):
+    def send(**message: Any) -> None:
+        respond(response_type="ephemeral", replace_original=False, **message)
+
+    return send
+
+
+def _user(body: dict[str, Any]) -> str:
+    return str((body.get("user") or {}).get("id") or "")
+
+
+def on_confirm(
+    transport: SlackTransport, body: dict[str, Any], action: dict[str, Any], respond: Respond
+) -> None:
+    decision = str(action.get("value") or "")
+    user = _user(body)
+    reply = transport.run(
+        user,
+        f"confirm {decision}",
+        source=f"slack:action:{body.get('trigger_id', '')}",
+        key=f"slack:click:{decision}:confirm:{user}",
+    )
+    send_reply(_ephemeral(respond), reply)
+    transport.deliver()
+
+
+def on_attribute(
+    transport: SlackTransport, body: dict[str, Any], action: dict[str, Any], respond: Respond
+) -> None:
+    decision, _, entry = str(action.get("value") or "").partition(":")
+    answer = "yes" if str(action.get("action_id")).endswith("yes") else "no"
+    user = _user(body)
+    reply = transport.run(
+        user,
+        f"attribute {entry} irae={answer}",
+        source=f"slack:action:{body.get('trigger_id', '')}",
+        key=f"slack:click:{entry}:attribute:{user}",
+    )
+    send_reply(_ephemeral(respond), reply)
+    if reply.ok:
+        still_open = transport.notifier._verdict(decision) is None and _is_open(transport, decision)
+        transport.notifier.annotate_alert(
+            decision,
+            f"Immune-related: *{answer}* — <@{user}>",
+            keep_verdict_buttons=still_open,
+        )
+    transport.deliver()
+
+
+def _is_open(transport: SlackTransport, decision: str) -> bool:
+    from bot.storage.models import DecisionRecord, parse_label
+
+    with transport.ctx.db.transaction(readonly=True) as session:
+        record = session.get(DecisionRecord, parse_label(decision, "D", field="decision"))
+        return record is not None and record.status == "proposed"

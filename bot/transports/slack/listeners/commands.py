@@ -1,0 +1,37 @@
+"""`/trial …`: ack at once (empty: Slack then shows nothing but the reply), then run the
+command and answer ephemerally through the command's `response_url`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+
+from bot.transports.slack.app import SlackTransport, send_reply
+from bot.transports.slack.text import command_text
+
+
+def register(app: App, transport: SlackTransport) -> None:
+    @app.command("/trial")
+    def trial(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+        ack()
+        transport.submit("command", handle, transport, command, respond)
+
+
+def handle(transport: SlackTransport, command: dict[str, Any], respond: Respond) -> None:
+    def send(**message: Any) -> None:
+        respond(response_type="ephemeral", replace_original=False, **message)
+
+    place = transport.place(command.get("channel_id"), command.get("channel_name"))
+    if not place.accepted:
+        send_reply(send, transport.pointer())
+        return
+    trigger = command.get("trigger_id") or ""
+    reply = transport.run(
+        str(command.get("user_id") or ""),
+        command_text(command.get("text") or ""),
+        source=f"slack:command:{trigger}",
+        key=f"slack:command:{trigger}" if trigger else None,
+    )
+    send_reply(send, reply)
+    transport.deliver()

@@ -1,0 +1,179 @@
+"""The Slack notifier: delivers one outbox post and returns where it landed.
+
+`deliver(post)` posts with `chat.postMessage` (a direct message first gets its channel
+from `conversations.open`, remembered per user), continues a long post in the thread of
+its first message, and returns `"<channel>:<ts>"` — the message id the outbox records, and
+what `chat.update` needs to change the message later.
+
+Alert copies: a decision's alert is posted twice (the site channel, the on-call
+investigator's DM). When the verdict on it is delivered — whether the investigator clicked
+a button or typed `confirm D12` — every delivered copy is updated in place to say who did
+what and when, without its buttons; a copy still waiting in the outbox is delivered
+already closed. The updates happen before the verdict is posted, so a failed update
+leaves the verdict in the outbox to try again (updating twice is harmless; posting twice
+is not).
+
+Transport retries (429, resets) are slack_sdk's handlers on the client; anything that
+still fails raises, and the outbox retries the post later.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from slack_sdk import WebClient
+from sqlmodel import select
+
+from bot.clock import Clock
+from bot.posts import Post
+from bot.render import Renderer
+from bot.services import notify
+from bot.settings import SLACK_USER_ID
+from bot.storage.database import Database
+from bot.storage.models import DecisionRecord, OutboxMessage, parse_label
+from bot.transports.slack import blocks as kit
+from bot.transports.text import post_text
+
+
+def message_id(channel: str, ts: str) -> str:
+    return f"{channel}:{ts}"
+
+
+def split_message_id(value: str) -> tuple[str, str] | None:
+    channel, sep, ts = value.partition(":")
+    return (channel, ts) if sep and channel and ts else None
+
+
+def slack_date(moment: datetime) -> str:
+    """A time every reader sees in their own timezone (Slack's date token)."""
+    epoch = int(moment.timestamp())
+    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{epoch}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def closed_alert_blocks(alert_text: str, verdict_text: str, when: datetime) -> list[kit.Block]:
+    return [
+        *kit.text_sections(kit.without_typed_answer(alert_text)),
+        kit.section(f"{kit.escape(verdict_text)} · {slack_date(when)}"),
+    ]
+
+
+@dataclass
+class SlackNotifier:
+    client: WebClient
+    db: Database
+    clock: Clock
+    renderer: Renderer
+    _dm_channels: dict[str, str] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # --- delivering one post ------------------------------------------------------------
+    def deliver(self, post: Post) -> str:
+        text = post_text(self.renderer, post)
+        if post.kind == "verdict":
+            for decision in post.decision_ids:
+                self.close_alert(decision, text)
+        blocks = kit.post_blocks(post, text)
+        if post.kind == "decision_alert" and post.decision_ids:
+            verdict = self._verdict(post.decision_ids[0])
+            if verdict is not None:
+                blocks = closed_alert_blocks(text, *verdict)
+        return self.post(post.address, blocks)
+
+    def post(self, target: str, blocks: list[kit.Block], *, thread_ts: str | None = None) -> str:
+        """Post `blocks` (as several messages if needed; the rest in the thread)."""
+        channel = self.channel_for(target)
+        first: str | None = None
+        landed = channel
+        for part in kit.messages(blocks):
+            response = self.client.chat_postMessage(
+                channel=landed,
+                text=kit.fallback(part) or " ",
+                blocks=part,
+                thread_ts=thread_ts or first,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+            if first is None:
+                first = str(response["ts"])
+                landed = str(response.get("channel") or channel)
+        assert first is not None
+        return message_id(landed, first)
+
+    def channel_for(self, target: str) -> str:
+        """A channel id as it is; a user id becomes the bot's DM channel with them."""
+        if not SLACK_USER_ID.match(target):
+            return target
+        with self._lock:
+            known = self._dm_channels.get(target)
+        if known:
+            return known
+        opened = self.client.conversations_open(users=target)
+        channel = str(opened["channel"]["id"])
+        with self._lock:
+            self._dm_channels[target] = channel
+        return channel
+
+    # --- alert copies -----------------------------------------------------------------
+    def _verdict(self, decision: str) -> tuple[str, datetime] | None:
+        """(what became of it, when) once the decision is no longer open."""
+        number = parse_label(decision, "D", field="decision")
+        with self.db.transaction(readonly=True) as session:
+            record = session.get(DecisionRecord, number)
+            if record is None or record.status in ("proposed", "info"):
+                return None
+            by = f" by <@{record.decided_by}>" if record.decided_by else ""
+            text = f"{decision} *{record.status}*{by}"
+            return text, record.decided_at or self.clock.now()
+
+    def copies(self, decision: str) -> list[tuple[OutboxMessage, tuple[str, str]]]:
+        """The delivered copies of `decision`'s alert with their (channel, ts)."""
+        with self.db.transaction(readonly=True) as session:
+            rows = session.exec(
+                select(OutboxMessage).where(
+                    OutboxMessage.dedupe_key.in_(notify.alert_keys(decision)),
+                    OutboxMessage.status == "sent",
+                )
+            ).all()
+        found = []
+        for row in rows:
+            where = split_message_id(row.message_id or "")
+            if where is not None:
+                found.append((row, where))
+        return found
+
+    def close_alert(self, decision: str, verdict_text: str, *, when: datetime | None = None) -> int:
+        """Update every delivered copy of the alert: the verdict, its time, no buttons."""
+        moment = when or self.clock.now()
+        updated = 0
+        for row, (channel, ts) in self.copies(decision):
+            alert_text = post_text(self.renderer, Post.model_validate(row.payload))
+            blocks = closed_alert_blocks(alert_text, verdict_text, moment)
+            self.client.chat_update(
+                channel=channel, ts=ts, text=kit.fallback(blocks), blocks=blocks
+            )
+            updated += 1
+        return updated
+
+    def annotate_alert(self, decision: str, note: str, *, keep_verdict_buttons: bool) -> int:
+        """Add `note` to every copy (e.g. the attribution given) and drop the attribution
+        buttons; Confirm / Override stay while the decision is still open."""
+        updated = 0
+        for row, (channel, ts) in self.copies(decision):
+            post = Post.model_validate(row.payload)
+            text = kit.without_typed_answer(post_text(self.renderer, post))
+            actions = []
+            if keep_verdict_buttons:
+                actions = [kit.decision_buttons(d) for d in post.decision_ids]
+            blocks = [
+                *kit.text_sections(text),
+                kit.section(f"{note} · {slack_date(self.clock.now())}"),
+                *actions,
+            ]
+            self.client.chat_update(
+                channel=channel, ts=ts, text=kit.fallback(blocks), blocks=blocks
+            )
+            updated += 1
+        return updated

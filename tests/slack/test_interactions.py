@@ -1,0 +1,176 @@
+"""Tier 2: mentions, DMs, retries, alert buttons and the override modal through signed
+HTTP requests against the fake Slack."""
+
+from __future__ import annotations
+
+import json
+
+from slack_sdk.models.blocks import Block
+
+
+def _alert(server) -> tuple[str, str]:
+    """Record a grade 4 neutropenia; (decision label, trigger entry label)."""
+    server.command(f"lab {server.sid} ANC 0.4 PLT 62")
+    [alert, *_] = [m for m in server.outbox() if m.kind == "decision_alert"]
+    decision = alert.payload["decision_ids"][0]
+    server.fake.reset()
+    return decision, alert.payload["facts"]["entry"]["id"]
+
+
+def test_a_mention_in_the_study_channel_runs_the_command_ephemerally(server):
+    server.mention("whoami", user=server.nurse)
+    [reply] = server.fake.called("chat.postEphemeral")
+    assert reply.params["channel"] == server.study and reply.params["user"] == server.nurse
+    assert "coordinator" in reply.text_of_blocks()
+
+
+def test_a_mention_elsewhere_points_to_the_study_channel(server):
+    before = server.counts()
+    server.mention(f"lab {server.sid} ANC 0.4", channel=server.other)
+    [reply] = server.fake.called("chat.postEphemeral")
+    assert f"<#{server.study}>" in reply.text_of_blocks()
+    assert server.counts()["event"] == before["event"]
+
+
+def test_a_direct_message_is_answered_in_the_dm(server):
+    server.dm("whoami", user=server.doctor)
+    [reply] = server.fake.called("chat.postMessage")
+    assert reply.params["channel"] == "D" + server.doctor[1:]
+    assert "investigator" in reply.text_of_blocks()
+
+
+def test_a_retried_event_records_once_and_a_first_delivery_with_a_retry_header_counts(server):
+    before = server.counts()["event"]
+    # the first attempt never reached us: the first delivery we see carries Retry-Num 1
+    assert server.mention(f"lab {server.sid} ANC 0.4", event_id="Ev0RETRY01", retry=1).status == 200
+    assert server.counts()["event"] == before + 2  # lab + proposal
+    assert server.mention(f"lab {server.sid} ANC 0.4", event_id="Ev0RETRY01", retry=2).status == 200
+    assert server.counts()["event"] == before + 2
+    assert len(server.fake.called("chat.postEphemeral")) == 1
+
+
+def test_edits_and_bot_messages_in_the_dm_are_acknowledged_and_ignored(server):
+    before = server.counts()
+    for extra in ({"subtype": "message_changed"}, {"bot_id": "B0BOT0001"}):
+        event = {
+            "type": "message",
+            "channel_type": "im",
+            "user": server.nurse,
+            "text": f"lab {server.sid} ANC 0.4",
+            "channel": "D0NURSE01",
+            "ts": "1.2",
+            **extra,
+        }
+        assert server.event(event).status == 200
+    assert (
+        server.event({"type": "app_home_opened", "user": server.nurse, "tab": "home"}).status == 200
+    )
+    assert server.counts()["event"] == before["event"]
+    assert server.fake.called("chat.postMessage") == []
+
+
+def test_confirm_by_the_investigator_updates_every_copy_and_removes_the_buttons(server):
+    decision, _ = _alert(server)
+    assert server.click("decision_confirm", decision, user=server.doctor).status == 200
+    assert server.decision(decision).status == "confirmed"
+    updates = server.fake.called("chat.update")
+    assert {u.params["channel"] for u in updates} == {server.study, "D" + server.doctor[1:]}
+    for update in updates:
+        blocks = update.blocks()
+        assert not [b for b in blocks if b["type"] == "actions"]
+        assert (
+            "confirmed" in update.text_of_blocks()
+            and f"<@{server.doctor}>" in update.text_of_blocks()
+        )
+        assert "<!date^" in update.text_of_blocks()  # when, in each reader's timezone
+    # the verdict is posted to the channel too
+    verdicts = [
+        p for p in server.fake.called("chat.postMessage") if "confirmed" in p.text_of_blocks()
+    ]
+    assert [p.params["channel"] for p in verdicts] == [server.study]
+
+
+def test_a_double_click_acts_once(server):
+    decision, _ = _alert(server)
+    before = server.counts()
+    server.click("decision_confirm", decision, user=server.doctor)
+    server.click("decision_confirm", decision, user=server.doctor)
+    after = server.counts()
+    assert after["event"] == before["event"] + 1  # one verdict
+    replies = server.fake.called("response_url")
+    assert len(replies) == 2 and all("confirmed" in r.text_of_blocks() for r in replies)
+    assert len(server.fake.called("chat.update")) == 2  # two copies, updated once
+
+
+def test_a_coordinator_clicking_confirm_is_refused_and_the_alert_stays_open(server):
+    decision, _ = _alert(server)
+    server.click("decision_confirm", decision, user=server.nurse)
+    [reply] = server.fake.called("response_url")
+    assert reply.params["response_type"] == "ephemeral"
+    assert "needs the investigator role" in reply.text_of_blocks()
+    assert server.decision(decision).status == "proposed"
+    assert server.fake.called("chat.update") == []
+
+
+def test_override_opens_a_modal_and_needs_a_reason(server):
+    decision, _ = _alert(server)
+    server.click("decision_override", decision, user=server.doctor)
+    [opened] = server.fake.called("views.open")
+    view = (
+        json.loads(opened.params["view"])
+        if isinstance(opened.params["view"], str)
+        else opened.params["view"]
+    )
+    assert view["private_metadata"] == decision
+    empty = {**view, "state": {"values": {"reason": {"reason_input": {"value": "  "}}}}}
+    answer = server.submit_view(empty, user=server.doctor)
+    assert answer.status == 200
+    assert answer.json() == {
+        "response_action": "errors",
+        "errors": {"reason": "An override needs a reason."},
+    }
+    assert server.decision(decision).status == "proposed"
+    reason = "ANC 1.6 on repeat <!channel> & <http://x|y>"
+    given = {**view, "state": {"values": {"reason": {"reason_input": {"value": reason}}}}}
+    assert server.submit_view(given, user=server.doctor).status == 200
+    record = server.decision(decision)
+    assert record.status == "overridden" and record.override_reason == reason
+    texts = [u.text_of_blocks() for u in server.fake.called("chat.update")]
+    assert len(texts) == 2 and all("overridden" in t for t in texts)
+    verdict = next(
+        p for p in server.fake.called("chat.postMessage") if "overridden" in p.text_of_blocks()
+    )
+    shown = verdict.text_of_blocks()
+    assert "&lt;!channel&gt; &amp; &lt;http://x|y&gt;" in shown and "<!channel>" not in shown
+
+
+def test_a_coordinator_submitting_an_override_sees_the_refusal_on_the_form(server):
+    decision, _ = _alert(server)
+    view = {
+        "type": "modal",
+        "callback_id": "decision_override",
+        "private_metadata": decision,
+        "state": {"values": {"reason": {"reason_input": {"value": "why"}}}},
+    }
+    answer = server.submit_view(view, user=server.nurse)
+    assert answer.json()["response_action"] == "errors"
+    assert "investigator role" in answer.json()["errors"]["reason"]
+    assert server.decision(decision).status == "proposed"
+
+
+def test_typed_confirm_updates_the_alert_copies_too(server):
+    decision, _ = _alert(server)
+    server.command(f"confirm {decision}", user=server.doctor)
+    assert len(server.fake.called("chat.update")) == 2
+
+
+def test_every_message_sent_is_valid_block_kit(server):
+    server.command(f"lab {server.sid} ANC 0.4 PLT 62")
+    server.command("help")
+    server.command(f"calendar {server.sid}")
+    for call in server.fake.calls:
+        if call.method in ("chat.postMessage", "chat.update", "chat.postEphemeral", "response_url"):
+            blocks = call.blocks()
+            assert 0 < len(blocks) <= 50
+            for block in blocks:
+                Block.parse(block).validate_json()
