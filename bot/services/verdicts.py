@@ -62,7 +62,6 @@ def _decide(
                 facts={"decision": decision, "by": request.user},
             ),
             dedupe_key=f"decision:{record.label}:verdict",
-            decision=record.label,
         )
         unit.audit(
             status,

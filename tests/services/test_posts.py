@@ -25,7 +25,11 @@ def _alerted(ctx) -> Post:
     entries.record_lab(ctx, as_user(NURSE), "LACC-007", "ANC 0.4")
     notifier = RecordingNotifier()
     drain_outbox(ctx.db, notifier, now=ctx.now(), owner="test")
-    return next(p for p in notifier.posts if p.kind == "decision_alert")
+    alerts = [p for p in notifier.posts if p.kind == "decision_alert"]
+    # one alert, two copies with the same facts: the site channel and the on-call DM
+    assert sorted(p.audience.kind for p in alerts) == ["on_call", "site_channel"]
+    assert alerts[0].facts == alerts[1].facts
+    return next(p for p in alerts if p.audience.kind == "on_call")
 
 
 def test_the_outbox_holds_the_facts_not_a_rendering(ctx):

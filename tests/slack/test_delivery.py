@@ -27,7 +27,11 @@ def _queue(ctx, target: str, text: str, key: str) -> None:
         study_id="LACC-007",
         facts={
             "site": text,
-            "summary": {"day1": "2027-03-01", "last_fraction": "2027-04-02"},
+            "summary": {
+                "day1": "2027-03-01",
+                "last_fraction": "2027-04-02",
+                "consolidation_start": None,
+            },
             "by": "U0NURSE01",
         },
     )
