@@ -256,3 +256,47 @@ def whoami(ctx: ServiceContext, request: Request) -> dict[str, Any]:
         "site": member.site_id if member else None,
         "on_call": bool(member and member.on_call),
     }
+
+
+def modified_treatment(
+    ctx: ServiceContext, request: Request, site: str | None = None
+) -> dict[str, Any]:
+    """Every patient of the user's site with a drug on hold or at a reduced dose today:
+    [{"study_id", "drug", "status": "held"|"reduced", "since"|"dose_percent", "confirmed"}]."""
+    require_role(ctx, request, "viewer", "reading the site's treatment")
+    with ctx.db.transaction(readonly=True) as session:
+        site_row = _site_of_user(session, ctx, request, site)
+        today = ctx.today_at(site_row.timezone)
+        patients = session.exec(
+            select(Patient).where(Patient.site_id == site_row.id).order_by(Patient.study_id)
+        ).all()
+        histories = [
+            (p.study_id, derive.history_of(patient_events(session, p.id))) for p in patients
+        ]
+    rows: list[dict[str, Any]] = []
+    for study_id, history in histories:
+        for drug, course in sorted(fold_treatment(history).items()):
+            if course.is_discontinued_on(today):
+                continue
+            hold = course.held_on(today)
+            if hold is not None:
+                rows.append(
+                    {
+                        "study_id": study_id,
+                        "drug": drug,
+                        "status": "held",
+                        "since": hold.start.isoformat(),
+                        "confirmed": hold.confirmed,
+                    }
+                )
+            elif course.percent_on(today) < 100:
+                rows.append(
+                    {
+                        "study_id": study_id,
+                        "drug": drug,
+                        "status": "reduced",
+                        "dose_percent": course.percent_on(today),
+                        "confirmed": course.levels[-1].confirmed if course.levels else True,
+                    }
+                )
+    return {"site": site_row.id, "today": today.isoformat(), "rows": rows}

@@ -112,3 +112,25 @@ def test_an_alert_delivered_after_its_verdict_arrives_closed(server):
     assert late.params["channel"] == "D0DOC0001"
     assert "confirmed" in late.text_of_blocks()
     assert not [b for b in late.blocks() if b["type"] == "actions"]
+
+
+def test_in_production_one_delivery_thread_sends_what_listeners_queued(trial, fake_slack):
+    from slack_sdk import WebClient
+
+    from bot.transports.slack.app import create_app
+    from bot.transports.slack.config import SlackConfig
+
+    slack = create_app(
+        trial,
+        SlackConfig(bot_token="xoxb-test-token", api_url=fake_slack.url),
+        WebClient(token="xoxb-test-token", base_url=fake_slack.url, timeout=5),
+    )
+    try:
+        assert slack.transport.delivery is not None
+        _queue(trial, "C0STUDY01", "hello", "k9")
+        slack.transport.posted()  # returns at once; the delivery thread posts it
+        [post] = fake_slack.wait_for("chat.postMessage", timeout=20)
+        assert post.params["channel"] == "C0STUDY01"
+    finally:
+        slack.transport.delivery.stop()
+    assert _rows(trial)["k9"].status == "sent"

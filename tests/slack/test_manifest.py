@@ -21,7 +21,11 @@ def test_socket_mode_command_interactivity_and_events():
     assert settings["interactivity"]["is_enabled"] is True
     [command] = manifest["features"]["slash_commands"]
     assert command["command"] == "/trial" and command["should_escape"] is True
-    assert sorted(settings["event_subscriptions"]["bot_events"]) == ["app_mention", "message.im"]
+    assert sorted(settings["event_subscriptions"]["bot_events"]) == [
+        "app_home_opened",
+        "app_mention",
+        "message.im",
+    ]
     assert sorted(manifest["oauth_config"]["scopes"]["bot"]) == sorted(
         ["commands", "chat:write", "im:write", "im:history", "app_mentions:read"]
     )
@@ -31,6 +35,7 @@ def test_every_subscribed_event_has_a_listener(slack):
     from slack_bolt.request import BoltRequest
 
     samples = {
+        "app_home_opened": {"type": "app_home_opened", "user": "U0VIEW001", "tab": "home"},
         "app_mention": {
             "type": "app_mention",
             "user": "U0VIEW001",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -39,7 +40,10 @@ log = logging.getLogger("trialbot.slack")
 # Bolt's listener threads only ack and hand over; the work pool does the database writes.
 # Two cores and one database: more writers than this only queue on the database's locks.
 LISTENER_THREADS = 16
-WORK_THREADS = 8
+# Work is mostly Python (parsing, grading, deciding, rendering): with the GIL, more threads
+# than this only slow the acks down, which share the interpreter with the work.
+WORK_THREADS = 2
+SWEEP_SECONDS = 30.0
 
 
 class InlineExecutor(Executor):
@@ -93,9 +97,56 @@ class SlackTransport:
         request = Request(user=user, source=source, key=key)
         return dispatch.run(self.ctx, request, text, self.registry)
 
+    delivery: Deliverer | None = None
+
     def deliver(self) -> list[Delivery]:
-        """Deliver what the outbox holds now (the posts the command just caused)."""
+        """Deliver what the outbox holds now, in this thread."""
         return drain_outbox(self.ctx.db, self.notifier, now=self.ctx.now(), owner=self.owner)
+
+    def posted(self) -> None:
+        """A command may have queued posts: the delivery thread sends them now (without
+        one — tests — they are sent here, before the listener returns)."""
+        if self.delivery is None:
+            self.deliver()
+        else:
+            self.delivery.wake()
+
+
+class Deliverer:
+    """One thread that drains the outbox whenever a listener queued posts (and every
+    `sweep` seconds, so a post that failed is retried without waiting for the next
+    command). One drainer per process: concurrent drains would only contend for the
+    outbox rows; the posts of a burst of commands go out in one pass."""
+
+    def __init__(self, transport: SlackTransport, *, sweep: float = SWEEP_SECONDS) -> None:
+        self._transport = transport
+        self._sweep = sweep
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="slack-delivery", daemon=True)
+
+    def start(self) -> Deliverer:
+        self._thread.start()
+        return self
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self._sweep)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self._transport.deliver()
+            except Exception as exc:  # the database went away: try again at the next wake
+                log.error("slack delivery failed: %s", type(exc).__name__)
 
 
 @dataclass
@@ -133,12 +184,16 @@ def create_app(
         notifier=SlackNotifier(client, ctx.db, ctx.clock, ctx.renderer),
         work=work or ThreadPoolExecutor(WORK_THREADS, thread_name_prefix="slack-work"),
     )
+    if work is None:  # a real pool: deliver from a thread of its own
+        transport.delivery = Deliverer(transport).start()
     listeners.register(app, transport)
 
     @app.error
     def _on_error(error: Exception, body: dict) -> None:
         kind = body.get("type") if isinstance(body, dict) else None
-        log.error("slack listener error (%s): %s", kind or "?", type(error).__name__)
+        log.error(
+            "slack listener error (%s): %s", kind or "?", type(error).__name__, exc_info=error
+        )
 
     return SlackApp(app, transport)
 

@@ -126,6 +126,8 @@ def run(options: ServeOptions, env: Mapping[str, str] | None = None) -> int:
             return _serve_http(slack, options, stop, bot)
         return _serve_socket(slack, config, stop, bot)
     finally:
+        if slack.transport.delivery is not None:
+            slack.transport.delivery.stop()
         ctx.db.dispose()
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.transports.slack.app import SlackTransport
-from bot.transports.slack.listeners import actions, commands, events, views
+from bot.transports.slack.listeners import actions, commands, events, forms, options, views
 
 
 def register(app: App, transport: SlackTransport) -> None:
@@ -14,3 +14,5 @@ def register(app: App, transport: SlackTransport) -> None:
     events.register(app, transport)
     actions.register(app, transport)
     views.register(app, transport)
+    forms.register(app, transport)
+    options.register(app, transport)

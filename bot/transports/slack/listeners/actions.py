@@ -64,7 +64,7 @@ def on_confirm(
         key=f"slack:click:{decision}:confirm:{user}",
     )
     send_reply(_ephemeral(respond), reply)
-    transport.deliver()
+    transport.posted()
 
 
 def on_attribute(
@@ -87,7 +87,7 @@ def on_attribute(
             f"Immune-related: *{answer}* — <@{user}>",
             keep_verdict_buttons=still_open,
         )
-    transport.deliver()
+    transport.posted()
 
 
 def _is_open(transport: SlackTransport, decision: str) -> bool:

@@ -6,15 +6,24 @@ from __future__ import annotations
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
 
 from bot.transports.slack.app import SlackTransport, send_reply
+from bot.transports.slack.listeners.forms import open_form
 from bot.transports.slack.text import command_text
+
+FORMS = ("lab", "ae")  # with nothing after them, these open a form
 
 
 def register(app: App, transport: SlackTransport) -> None:
     @app.command("/trial")
-    def trial(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+    def trial(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         ack()
+        which = command_text(command.get("text") or "").lower()
+        if which in FORMS and transport.place(command.get("channel_id")).accepted:
+            # the trigger expires in about 3 s: open the form before any other work
+            open_form(transport, client, which, str(command.get("trigger_id") or ""))
+            return
         transport.submit("command", handle, transport, command, respond)
 
 
@@ -34,4 +43,4 @@ def handle(transport: SlackTransport, command: dict[str, Any], respond: Respond)
         key=f"slack:command:{trigger}" if trigger else None,
     )
     send_reply(send, reply)
-    transport.deliver()
+    transport.posted()

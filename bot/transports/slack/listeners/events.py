@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 
 from bot.transports.slack.app import SlackTransport, send_reply
 from bot.transports.slack.dedupe import first_delivery
+from bot.transports.slack.home import publish
 from bot.transports.slack.text import command_text
 
 
@@ -28,7 +29,9 @@ def register(app: App, transport: SlackTransport) -> None:
 
     @app.event("app_home_opened")
     def home_opened(event: dict[str, Any]) -> None:
-        return  # App Home is not published yet; acknowledged so Slack does not retry
+        if event.get("tab") != "home":
+            return  # the Messages tab: nothing to publish
+        transport.submit("home", publish, transport, str(event.get("user") or ""))
 
 
 def on_mention(
@@ -55,7 +58,7 @@ def on_mention(
         key=f"slack:event:{event_id}" if event_id else None,
     )
     send_reply(send, reply)
-    transport.deliver()
+    transport.posted()
 
 
 def on_dm(
@@ -82,4 +85,4 @@ def on_dm(
             first.append(str(response["ts"]))
 
     send_reply(send, reply)
-    transport.deliver()
+    transport.posted()

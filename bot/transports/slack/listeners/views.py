@@ -47,4 +47,4 @@ def register(app: App, transport: SlackTransport) -> None:
             )
             return
         ack()
-        transport.submit("override delivery", transport.deliver)
+        transport.posted()
