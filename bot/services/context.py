@@ -59,6 +59,9 @@ class Request:
     # SHA-256 of what the request asks (the dispatcher's `fingerprint`): with `key`, the
     # same key and different content is refused rather than answered with the first.
     content: str | None = None
+    # The site the request is made for, when the place says it (a site's study channel in
+    # Slack); otherwise the command's site= or the member's own site decides.
+    site: str | None = None
 
     @classmethod
     def scheduler(cls, key: str | None = None) -> Request:

@@ -247,7 +247,7 @@ def enrol(
 ) -> Outcome:
     require_write(ctx, request, "enroll")
     sid = check_new_study_id(ctx, normalise_study_id(study_id))
-    site_id = _site_id(ctx, site)
+    site_id = _site_id(ctx, site or request.site)
     try:
         with transaction(ctx, request, "enroll") as session:
             ensure_sites(session, ctx)

@@ -29,7 +29,10 @@ def _site_of_user(
 ) -> Site:
     member = session.get(Member, request.user)
     wanted = (
-        site or (member.site_id if member and member.site_id else None) or ctx.settings.default_site
+        site
+        or request.site
+        or (member.site_id if member and member.site_id else None)
+        or ctx.settings.default_site
     )
     row = session.get(Site, wanted)
     if row is None:

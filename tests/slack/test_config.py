@@ -124,3 +124,39 @@ def test_serve_reports_a_token_slack_refuses(monkeypatch, capsys, tmp_path, fake
     assert main(["serve"]) == 2
     err = capsys.readouterr().err
     assert "  SLACK_BOT_TOKEN: Slack did not accept it (invalid_auth)" in err.splitlines()
+
+
+def test_serve_http_runs_until_stopped_and_answers_healthz(monkeypatch, tmp_path, fake_slack):
+    import json
+    import queue
+    import threading
+    from urllib.request import urlopen
+
+    from bot.transports.slack.serve import ServeOptions, run
+
+    monkeypatch.chdir(tmp_path)
+    env = {
+        "SLACK_BOT_TOKEN": "xoxb-1-test",
+        "SLACK_SIGNING_SECRET": "8f742231b10e8888abcd990000ff85a5",
+        "SLACK_API_URL": fake_slack.url,
+        "TRIALBOT_SITE_CHANNELS": "main=C0STUDY01",
+    }
+    monkeypatch.setenv("TRIALBOT_DATABASE_URL", f"sqlite:///{tmp_path / 't.db'}")
+    monkeypatch.setenv("TRIALBOT_ADMINS", "U0ADMIN01")
+    stop, ports, codes = threading.Event(), queue.Queue(), queue.Queue()
+    thread = threading.Thread(
+        target=lambda: codes.put(
+            run(ServeOptions(http=True, port=0), env, stop=stop, ready=ports.put)
+        )
+    )
+    thread.start()
+    try:
+        port = ports.get(timeout=60)
+        with urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
+            report = json.loads(response.read())
+        assert response.status == 200 and report["ok"] and report["schema"] == "current"
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert codes.get(timeout=1) == 0
+    assert [c.method for c in fake_slack.calls][:1] == ["auth.test"]

@@ -131,3 +131,19 @@ def test_a_refused_click_changes_nothing_in_slack(stub):
     )
     assert [name for name, _ in transcript.lines] == ["respond"]
     assert "needs the investigator role" in transcript.text("respond")
+
+
+def test_in_a_study_channel_commands_act_for_its_site(stub):
+    import dataclasses
+
+    transport, transcript = stub
+    # no default site to fall back on, and the admin has no site of their own
+    settings = transport.ctx.settings.model_copy(update={"default_site": "nowhere"})
+    transport.ctx = dataclasses.replace(transport.ctx, settings=settings)
+    commands.handle(transport, _command("today", user="U0ADMIN01"), transcript.respond)
+    assert "at site main" in transcript.text("respond")
+    transcript.lines.clear()
+    commands.handle(
+        transport, _command("today", user="U0ADMIN01", channel="D0ADMIN01"), transcript.respond
+    )
+    assert "unknown site 'nowhere'" in transcript.text("respond")

@@ -92,9 +92,12 @@ class SlackTransport:
     def pointer(self) -> str:
         return pointer(self.ctx)
 
-    def run(self, user: str, text: str, *, source: str, key: str | None) -> Reply:
-        """One command through the same dispatcher the console uses."""
-        request = Request(user=user, source=source, key=key)
+    def run(
+        self, user: str, text: str, *, source: str, key: str | None, site: str | None = None
+    ) -> Reply:
+        """One command through the same dispatcher the console uses (`site`: the study
+        channel's site, for the commands that act for a site)."""
+        request = Request(user=user, source=source, key=key, site=site)
         return dispatch.run(self.ctx, request, text, self.registry)
 
     delivery: Deliverer | None = None

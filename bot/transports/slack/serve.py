@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,7 +106,14 @@ def _slack_error(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"[:200]
 
 
-def run(options: ServeOptions, env: Mapping[str, str] | None = None) -> int:
+def run(
+    options: ServeOptions,
+    env: Mapping[str, str] | None = None,
+    *,
+    stop: threading.Event | None = None,
+    ready: Callable[[int], None] | None = None,
+) -> int:
+    """Serve until SIGINT/SIGTERM (or `stop` is set); `ready(port)` once listening."""
     _log_to_stderr()
     try:
         ctx, config, client, identity = prepare(options, env if env is not None else os.environ)
@@ -118,12 +125,12 @@ def run(options: ServeOptions, env: Mapping[str, str] | None = None) -> int:
     from bot.transports.slack.app import create_app
 
     slack = create_app(ctx, config, client)
-    stop = threading.Event()
+    stop = stop or threading.Event()
     _on_signals(stop)
     bot = identity.get("user_id")
     try:
         if options.http:
-            return _serve_http(slack, options, stop, bot)
+            return _serve_http(slack, options, stop, bot, ready)
         return _serve_socket(slack, config, stop, bot)
     finally:
         if slack.transport.delivery is not None:
@@ -131,7 +138,9 @@ def run(options: ServeOptions, env: Mapping[str, str] | None = None) -> int:
         ctx.db.dispose()
 
 
-def _serve_http(slack, options: ServeOptions, stop: threading.Event, bot: Any) -> int:
+def _serve_http(
+    slack, options: ServeOptions, stop: threading.Event, bot: Any, ready: Callable | None
+) -> int:
     from slack_bolt.adapter.wsgi import SlackRequestHandler
 
     from bot.transports.slack.http_mode import HttpServer, wsgi_app
@@ -152,6 +161,8 @@ def _serve_http(slack, options: ServeOptions, stop: threading.Event, bot: Any) -
         options.host,
         server.port,
     )
+    if ready is not None:
+        ready(server.port)
     server.serve()
     return 0
 

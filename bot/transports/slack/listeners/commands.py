@@ -41,6 +41,7 @@ def handle(transport: SlackTransport, command: dict[str, Any], respond: Respond)
         command_text(command.get("text") or ""),
         source=f"slack:command:{trigger}",
         key=f"slack:command:{trigger}" if trigger else None,
+        site=place.site,
     )
     send_reply(send, reply)
     transport.posted()

@@ -56,6 +56,7 @@ def on_mention(
         command_text(event.get("text") or "", bot_user_id=bot),
         source=f"slack:event:{event_id}",
         key=f"slack:event:{event_id}" if event_id else None,
+        site=place.site,
     )
     send_reply(send, reply)
     transport.posted()
