@@ -125,7 +125,7 @@ def _load(
             pause = start + interval * (i + number / max(clients, 1)) - time.monotonic()
             if pause > 0:
                 time.sleep(pause)
-            study_id = f"B{number:02d}-{i + 1}"
+            study_id = f"LACC-{100 + number * requests + i:03d}"
             body = _command(webhook, number * 1000 + i, study_id if tag else f"X{study_id}")
             sent = time.monotonic()
             with urlopen(_signed(url, body), timeout=30) as response:
@@ -169,7 +169,7 @@ def _prepare(database_url: str, clients: int, requests: int):
     nurse = Request(user=NURSE)
     for number in range(clients):
         for i in range(requests):
-            enrolment.enrol(ctx, nurse, f"B{number:02d}-{i + 1}", start=DAY1, height=160, weight=55)
+            enrolment.enrol(ctx, nurse, f"LACC-{100 + number * requests + i:03d}", start=DAY1, height=160, weight=55)
     from bot.transports.notifier import RecordingNotifier, drain_outbox
 
     drain_outbox(ctx.db, RecordingNotifier(), now=ctx.now(), owner="bench")  # enrolment posts
