@@ -44,6 +44,7 @@ LISTENER_THREADS = 16
 # than this only slow the acks down, which share the interpreter with the work.
 WORK_THREADS = 2
 SWEEP_SECONDS = 30.0
+RETRY_SECONDS = 1.0
 
 
 class InlineExecutor(Executor):
@@ -141,15 +142,18 @@ class Deliverer:
         self._thread.join(timeout=10)
 
     def _run(self) -> None:
+        wait = self._sweep
         while not self._stop.is_set():
-            self._wake.wait(self._sweep)
+            self._wake.wait(wait)
             self._wake.clear()
             if self._stop.is_set():
                 return
             try:
                 self._transport.deliver()
-            except Exception as exc:  # the database went away: try again at the next wake
-                log.error("slack delivery failed: %s", type(exc).__name__)
+                wait = self._sweep
+            except Exception as exc:  # e.g. the database busy or away: try again soon
+                log.error("slack delivery failed: %s; retrying", type(exc).__name__)
+                wait = RETRY_SECONDS
 
 
 @dataclass
