@@ -169,7 +169,14 @@ def _prepare(database_url: str, clients: int, requests: int):
     nurse = Request(user=NURSE)
     for number in range(clients):
         for i in range(requests):
-            enrolment.enrol(ctx, nurse, f"LACC-{100 + number * requests + i:03d}", start=DAY1, height=160, weight=55)
+            enrolment.enrol(
+                ctx,
+                nurse,
+                f"LACC-{100 + number * requests + i:03d}",
+                start=DAY1,
+                height=160,
+                weight=55,
+            )
     from bot.transports.notifier import RecordingNotifier, drain_outbox
 
     drain_outbox(ctx.db, RecordingNotifier(), now=ctx.now(), owner="bench")  # enrolment posts
