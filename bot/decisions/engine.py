@@ -224,7 +224,7 @@ class _Engine:
     def _chemotherapy_discontinue(self, drug: str, findings: list[Finding]) -> bool:
         """Grade IV non-haematological toxicity discontinues chemotherapy; True if it did."""
         chemo = self.rules.chemotherapy
-        haem_terms = set(chemo.haematological_terms)
+        haem_terms = chemo.haematological.terms(self.ctx.ctcae)
         severe_other = [
             f
             for f in findings
@@ -254,7 +254,7 @@ class _Engine:
         if self._chemotherapy_discontinue(drug, findings):
             return
         chemo = self.rules.chemotherapy
-        haem_terms = set(chemo.haematological_terms)
+        haem_terms = chemo.haematological.terms(self.ctx.ctcae)
         haem = [f for f in findings if f.term in haem_terms and f.grade is not None]
         other = [f for f in findings if f.term not in haem_terms and f.grade is not None]
         level = self.level(drug)
@@ -472,15 +472,17 @@ class _Engine:
                 if book.open_episode(finding.term) is not None:
                     recovered_terms.append(finding)
                 continue
-            if not reaches_table3(finding, category_id):
-                continue
             category = io.category_of(finding.term)
             finding = finding.as_table3_reads_it(by_uln)
             outcome = self._table3(category, category_id, finding, grade, book)
+            if not reaches_table3(finding, category_id):
+                self._unattributed_lab_value(finding, outcome)
+                continue
             self._gate_attribution(finding, grade, outcome, hold)
+        acting = [p for p in self.partials.get(self.io_drug, []) if p.action != "continue"]
         if hold is not None and recovered_terms:
             self._maybe_resume(book, recovered_terms, hold)
-        elif hold is not None and not self.partials.get(self.io_drug):
+        elif hold is not None and not acting:
             waiting = ", ".join(f"{e.term} grade {e.last_grade}" for e in book.open_immune())
             self.add(
                 self.io_drug,
@@ -510,6 +512,53 @@ class _Engine:
                     rule=io.source,
                 ),
             )
+
+    def _unattributed_lab_value(
+        self, finding: Finding, outcome: tuple[str, Row | None, str]
+    ) -> None:
+        """A lab value with no Table 3 row of its own, not (yet) attributed: toripalimab
+        goes on, and the answer says what Table 3's "Others" rows give if it is an irAE."""
+        io = self.rules.toripalimab
+        action, row, _ = outcome
+        target = finding.event_id or "<entry>"
+        if action == "continue" or row is None:
+            return
+        if finding.irae is False:
+            self.add(
+                self.io_drug,
+                _Partial(
+                    action="continue",
+                    dose_percent=100,
+                    needs_confirmation=False,
+                    category="other",
+                    reason=(
+                        f"{finding.described}: grade {finding.grade}, not immune-related per the "
+                        f"investigator; Table 3 does not apply"
+                    ),
+                    rule=io.attribution_source,
+                    criterion=finding.criterion,
+                ),
+            )
+            return
+        self.add(
+            self.io_drug,
+            _Partial(
+                action="continue",
+                dose_percent=100,
+                needs_confirmation=False,
+                category="other",
+                reason=(
+                    f"{finding.described}: grade {finding.grade}, a lab value with no Table 3 row of "
+                    f"its own and not attributed as immune-related, so toripalimab goes on; if the "
+                    f"investigator attributes {target} as immune-related, Table 3's Others rows "
+                    f"give: {row.management}"
+                ),
+                rule=io.attribution_source,
+                criterion=finding.criterion,
+                conditional=Conditional(action=action, rule=row.source, management=row.management),
+                ask=f"Is {target} immune-related? attribute {target} irae=yes|no",
+            ),
+        )
 
     def _episodes(self, everything: list[Event], exclude: str | None) -> EpisodeBook:
         book = EpisodeBook(self.rules.toripalimab)

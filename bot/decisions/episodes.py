@@ -72,12 +72,15 @@ class EpisodeBook:
 
     def feed(self, finding: Finding) -> None:
         category, endocrine, by_uln = self._key(finding.term)
-        if not reaches_table3(finding, category):
-            return
         grade = finding.grade_for(by_uln)
         if grade is None:
             return
         current = self.open_episode(finding.term)
+        # An open episode is followed by every later value of its term, attributed or not
+        # (recovery and persistence are facts about the toxicity); only opening one needs
+        # the finding to reach Table 3.
+        if current is None and not reaches_table3(finding, category):
+            return
         if grade <= self.rules.recovered_max_grade:
             if current is not None:
                 current.end = finding.date

@@ -48,10 +48,13 @@ class Finding:
 
 
 def reaches_table3(finding: Finding, category: str) -> bool:
-    """A lab value reaches Table 3 through its lab-based rows only (hepatitis, nephritis,
-    thrombocytopenia, amylase/lipase); any other abnormal value needs an adverse-event
-    entry from a clinician to count as an irAE."""
-    return not (finding.origin == "lab" and category == "other")
+    """Whether a finding can start a Table 3 episode. An adverse event always can, and so
+    can a lab value of Table 3's lab-based rows (hepatitis, nephritis, thrombocytopenia,
+    amylase/lipase) whatever its attribution. Any other abnormal lab value reaches Table 3
+    — its "Others" rows — once the investigator has attributed it as immune-related (on
+    the panel, or later with `attribute`); unattributed, it is left to the chemotherapy
+    rules, and the toripalimab answer says what Table 3 would do if it were an irAE."""
+    return not (finding.origin == "lab" and category == "other" and finding.irae is not True)
 
 
 def _fmt(number: float) -> str:

@@ -51,6 +51,27 @@ class Refer(_Strict):
     per_term_min_grade: dict[str, int] = Field(default_factory=dict)
 
 
+class Haematological(_Strict):
+    """Which CTCAE terms are haematological: whole system organ classes, and the
+    laboratory investigations (of the "Investigations" class) that are blood tests."""
+
+    socs: list[str] = Field(min_length=1)
+    investigations: list[str] = Field(default_factory=list)
+
+    def terms(self, ctcae) -> frozenset[str]:
+        """The haematological terms of `ctcae` (computed once per CTCAE and setting)."""
+        key = (id(ctcae), tuple(self.socs), tuple(self.investigations))
+        found = _HAEM_CACHE.get(key)
+        if found is None or found[0] is not ctcae:
+            socs = set(self.socs)
+            names = {t.term for t in ctcae.terms if t.soc in socs} | set(self.investigations)
+            found = _HAEM_CACHE[key] = (ctcae, frozenset(names))
+        return found[1]
+
+
+_HAEM_CACHE: dict[tuple, tuple[object, frozenset[str]]] = {}
+
+
 class Chemotherapy(_Strict):
     drugs: list[str] = Field(min_length=1)
     source: str = Field(min_length=1)
@@ -58,7 +79,7 @@ class Chemotherapy(_Strict):
     suspend: Suspend
     resume: Resume
     discontinue: Discontinue
-    haematological_terms: list[str] = Field(min_length=1)
+    haematological: Haematological
     refer: Refer
 
 
@@ -180,9 +201,30 @@ def check_terms_exist(trial) -> list[RulesProblem]:
         for i, t in enumerate(chemo.reduce.triggers)
     ]
     named += [(f"chemotherapy.suspend.terms[{i}]", t) for i, t in enumerate(chemo.suspend.terms)]
+    ctcae = load_ctcae(rules.ctcae_version)
+    socs = {t.soc for t in ctcae.terms}
+    for i, soc in enumerate(chemo.haematological.socs):
+        if soc not in socs:
+            problems.append(
+                RulesProblem(
+                    file,
+                    f"chemotherapy.haematological.socs[{i}]",
+                    f"'{soc}' is not a CTCAE v{rules.ctcae_version} system organ class",
+                )
+            )
+    for i, name in enumerate(chemo.haematological.investigations):
+        term = ctcae.term(name)
+        if term is not None and term.soc != "Investigations":
+            problems.append(
+                RulesProblem(
+                    file,
+                    f"chemotherapy.haematological.investigations[{i}]",
+                    f"'{name}' is in '{term.soc}', not 'Investigations'; list its class in socs",
+                )
+            )
     named += [
-        (f"chemotherapy.haematological_terms[{i}]", t)
-        for i, t in enumerate(chemo.haematological_terms)
+        (f"chemotherapy.haematological.investigations[{i}]", t)
+        for i, t in enumerate(chemo.haematological.investigations)
     ]
     named += [
         (f"chemotherapy.refer.per_term_min_grade.{t}", t) for t in chemo.refer.per_term_min_grade
