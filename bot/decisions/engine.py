@@ -811,31 +811,65 @@ class _Engine:
                         rule=persistent.source,
                     ),
                 )
-        steroids = io.steroids
-        if elapsed > steroids.weeks * 7:
-            records = [
-                e
-                for e in chronological(everything)
-                if isinstance(e, AdverseEvent) and e.steroid_mg is not None and e.irae is not False
-            ]
-            if records and records[-1].steroid_mg > steroids.max_prednisone_mg_per_day:
-                latest = records[-1]
-                self.add(
-                    self.io_drug,
-                    _Partial(
-                        action=steroids.action,
-                        needs_confirmation=True,
-                        changes_state=True,
-                        category="steroids",
-                        reason=(
-                            f"corticosteroids still {latest.steroid_mg:g} mg/day prednisone equivalent "
-                            f"(recorded {latest.date.isoformat()}), not ≤{steroids.max_prednisone_mg_per_day:g} "
-                            f"mg/day within {steroids.weeks} weeks of the last toripalimab dose "
-                            f"({last.isoformat()}): {steroids.management}"
-                        ),
-                        rule=steroids.source,
+        if elapsed > io.steroids.weeks * 7:
+            self._steroid_rule(everything, last)
+
+    def _steroid_rule(self, everything: list[Event], last: date) -> None:
+        """Table 3: corticosteroids not down to ≤10 mg/day prednisone equivalent within 12
+        weeks of the last dose. The dose in force is the newest one recorded, whatever entry
+        carried it; the rule is about steroids for an irAE, so it applies once an entry is
+        immune-related as the log says now (attributions and corrections applied)."""
+        steroids = self.rules.toripalimab.steroids
+        records = [
+            e
+            for e in chronological(everything)
+            if isinstance(e, AdverseEvent) and e.steroid_mg is not None
+        ]
+        if not records or records[-1].steroid_mg <= steroids.max_prednisone_mg_per_day:
+            return
+        latest = records[-1]
+        clinical = [e for e in everything if isinstance(e, LabPanel | AdverseEvent)]
+        immune = [e for e in clinical if self._irae(e, everything) is True]
+        unknown = [e for e in records if self._irae(e, everything) is None]
+        dose = (
+            f"corticosteroids still {latest.steroid_mg:g} mg/day prednisone equivalent (the newest "
+            f"dose recorded, {latest.id or 'entry'} on {latest.date.isoformat()}), not "
+            f"≤{steroids.max_prednisone_mg_per_day:g} mg/day within {steroids.weeks} weeks of the "
+            f"last toripalimab dose ({last.isoformat()})"
+        )
+        if immune:
+            named = ", ".join(e.id for e in immune if e.id) or "an entry"
+            self.add(
+                self.io_drug,
+                _Partial(
+                    action=steroids.action,
+                    needs_confirmation=True,
+                    changes_state=True,
+                    category="steroids",
+                    reason=f"{dose}, for the irAE of {named}: {steroids.management}",
+                    rule=steroids.source,
+                ),
+            )
+            return
+        if unknown:
+            asked = " · ".join(f"attribute {e.id} irae=yes|no" for e in unknown if e.id)
+            self.add(
+                self.io_drug,
+                _Partial(
+                    action="refer",
+                    needs_confirmation=True,
+                    category="steroids",
+                    reason=(
+                        f"{dose}; no entry is attributed as immune-related yet — if the steroids "
+                        f"treat an irAE, Table 3 says {steroids.management}"
                     ),
-                )
+                    rule=self.rules.toripalimab.attribution_source,
+                    conditional=Conditional(
+                        action=steroids.action, rule=steroids.source, management=steroids.management
+                    ),
+                    ask=asked or "Say whether the steroids treat an immune-related adverse event",
+                ),
+            )
 
     # ---- other entries -------------------------------------------------------------
     def _dose_while_stopped(self, event: DoseRecord) -> None:

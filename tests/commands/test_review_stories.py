@@ -1,0 +1,50 @@
+"""The independent review's cases (issue 8) through `trialbot chat --json`, on SQLite and
+PostgreSQL: what the investigator is shown after each real entry."""
+
+from __future__ import annotations
+
+
+def _entry_of(answer, drug: str = "toripalimab") -> str:
+    return answer.decision(drug)["trigger"]
+
+
+def test_an_immune_related_lab_value_without_a_row_is_never_silently_continued(enrolled):
+    chat, sid = enrolled, enrolled.sid
+    answer = chat(f"lab {sid} ANC 0.3 irae=yes", on=4)
+    decision = answer.decision("toripalimab")
+    assert decision["action"] == "discontinue"
+    assert "other grade IV irAEs that occur for the first time" in decision["rule"]
+    assert decision["criterion"].startswith("Grade 4")
+
+
+def test_a_lab_value_attributed_later_reaches_the_others_rows(enrolled):
+    chat, sid = enrolled, enrolled.sid
+    first = chat(f"lab {sid} Hb 7.4", on=4)
+    note = first.decision("toripalimab", "continue")
+    assert note["if_immune_related"]["action"] == "hold"
+    attributed = chat(f"attribute {note['trigger']} irae=yes", user=chat.doctor)
+    hold = attributed.decision("toripalimab", "hold")
+    assert "other grade II–III irAEs" in hold["rule"]
+
+
+def test_a_corrected_attribution_ends_the_steroid_and_12_week_rules(enrolled):
+    chat, sid, doctor = enrolled, enrolled.sid, enrolled.doctor
+    assert chat(f"dose {sid} toripalimab", on=0).ok
+    ae = chat(f"ae {sid} colitis grade=2 steroid_mg=40", on=10)
+    entry = _entry_of(ae)
+    hold = chat(f"attribute {entry} irae=yes", user=doctor).decision("toripalimab", "hold")
+    assert chat(f"confirm {hold['id']}", user=doctor).ok
+    corrected = chat(f'correct {entry} irae=no reason="radiation colitis, not an irAE"', on=11)
+    assert corrected.ok, corrected.reply
+    late = chat(f"ae {sid} fatigue grade=1", on=90)
+    assert late.decision("toripalimab")["action"] != "discontinue", late.reply["decisions"]
+
+
+def test_the_newest_steroid_dose_is_the_one_in_force(enrolled):
+    chat, sid = enrolled, enrolled.sid
+    assert chat(f"dose {sid} toripalimab", on=0).ok
+    chat(f"ae {sid} colitis grade=2 irae=yes steroid_mg=40", on=10)
+    chat(f"ae {sid} colitis grade=0 irae=yes", on=30)
+    chat(f"ae {sid} arthralgia grade=1 irae=no steroid_mg=5", on=60)
+    late = chat(f"ae {sid} fatigue grade=1 irae=no", on=90)
+    assert late.decision("toripalimab")["action"] != "discontinue", late.reply["decisions"]
