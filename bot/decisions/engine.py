@@ -28,6 +28,7 @@ from bot.events import (
     Event,
     LabPanel,
     LabValue,
+    Proposal,
     ResponseAssessment,
     chronological,
 )
@@ -177,13 +178,14 @@ class _Engine:
             if self._grade_five(findings):
                 return self._finish()
             next_cycle = self._next_cycle_drugs()
+            chemo_findings = [*findings, *self._febrile_neutropenia(findings, everything)]
             for drug in self.chemo_drugs:
                 if drug in next_cycle:
-                    self._chemotherapy(drug, findings)
+                    self._chemotherapy(drug, chemo_findings)
                 elif self.in_play(drug):
                     # "chemotherapy will be discontinued": every chemotherapy drug still
                     # planned stops, not only the next cycle's (consolidation too).
-                    self._chemotherapy_discontinue(drug, findings)
+                    self._chemotherapy_discontinue(drug, chemo_findings)
             if self.in_play(self.io_drug):
                 self._immunotherapy(findings, everything, exclude=event.id)
                 self._persistence_rules(everything)
@@ -250,10 +252,115 @@ class _Engine:
             return True
         return False
 
+    # ---- febrile neutropenia entered as two entries --------------------------------------
+    def _febrile_neutropenia(
+        self, findings: list[Finding], everything: list[Event]
+    ) -> list[Finding]:
+        """ "Grade III neutropenia with fever" from a fever and a grade >= III neutropenia
+        entered separately within the window (the new entry being one of them): a finding
+        of the CTCAE term Febrile neutropenia, grade 3, naming both entries."""
+        fn = self.rules.chemotherapy.febrile_neutropenia
+
+        def fever(f: Finding) -> bool:
+            return f.term in fn.fever_terms and bool(f.grade)
+
+        def neutropenia(f: Finding) -> bool:
+            return (
+                f.term == fn.neutropenia_term
+                and f.grade is not None
+                and f.grade >= fn.neutropenia_min_grade
+            )
+
+        fevers = [f for f in findings if fever(f)]
+        counts = [f for f in findings if neutropenia(f)]
+        if not fevers and not counts:
+            return []
+        for event in reversed(chronological(everything)):
+            if event is self.event or not isinstance(event, LabPanel | AdverseEvent):
+                continue
+            if abs((event.date - self.day).days) > fn.window_days:
+                continue
+            for partner in self.findings(event, everything):
+                if counts and fever(partner):
+                    return [self._combined(max(counts, key=lambda f: f.grade), partner)]
+                if fevers and neutropenia(partner):
+                    return [self._combined(partner, fevers[0])]
+        return []
+
+    def _combined(self, count: Finding, fever: Finding) -> Finding:
+        fn = self.rules.chemotherapy.febrile_neutropenia
+        term = self.ctx.ctcae.term(fn.counts_as)
+        text = (term.grades.get(3) or "") if term else ""
+        days = abs((count.date - fever.date).days)
+        when = "the same day" if days == 0 else f"{days} day{'s' if days > 1 else ''} apart"
+        return Finding(
+            term=fn.counts_as,
+            grade=3,
+            date=self.day,
+            origin="combined",
+            event_id=getattr(self.event, "id", None),
+            irae=None,
+            criterion=f"{fn.counts_as} grade 3: {text}; {count.criterion}".strip("; "),
+            described=(
+                f"grade {count.grade} neutropenia ({count.described}, {count.event_id} on "
+                f"{count.date.isoformat()}) with fever ({fever.described}, {fever.event_id} on "
+                f"{fever.date.isoformat()}), {when}: grade III neutropenia with fever"
+            ),
+            note=f"{count.event_id} {fever.event_id}",
+        )
+
+    def _same_febrile_episode(self, drug: str, finding: Finding) -> str | None:
+        """If `finding` (febrile neutropenia) belongs to the episode the drug's current
+        reduction was made for, the decision that made it; else None. A fever entered the
+        day after the grade 4 count that already reduced the next cycle is not a second
+        reduction-level toxicity."""
+        fn = self.rules.chemotherapy.febrile_neutropenia
+        course = self.course(drug)
+        if finding.term != fn.counts_as or course is None or not course.levels:
+            return None
+        decision = course.levels[-1].decision_id
+        proposal = next(
+            (
+                e
+                for e in self.prior
+                if isinstance(e, Proposal) and e.decision_id == decision and e.action == "reduce"
+            ),
+            None,
+        )
+        trigger = next(
+            (e for e in self.prior if proposal is not None and e.id == proposal.trigger), None
+        )
+        if trigger is None or abs((trigger.date - self.day).days) > fn.window_days:
+            return None
+        family = {fn.neutropenia_term, fn.counts_as, *fn.fever_terms}
+        if any(f.term in family for f in self.findings(trigger, self.prior)):
+            return decision
+        return None
+
     def _chemotherapy(self, drug: str, findings: list[Finding]) -> None:
         if self._chemotherapy_discontinue(drug, findings):
             return
         chemo = self.rules.chemotherapy
+        same = [(f, self._same_febrile_episode(drug, f)) for f in findings]
+        if any(d for _, d in same):
+            kept = [f for f, d in same if not d]
+            f, decision = next((f, d) for f, d in same if d)
+            self.add(
+                drug,
+                _Partial(
+                    action="continue",
+                    dose_percent=self.level(drug),
+                    needs_confirmation=False,
+                    category="chemotherapy",
+                    reason=(
+                        f"{f.described}: the same episode the next cycle was already reduced for "
+                        f"({decision}); no further reduction — give {self.level(drug)}% of the protocol dose"
+                    ),
+                    rule=chemo.febrile_neutropenia.source,
+                    criterion=f.criterion,
+                ),
+            )
+            findings = kept
         haem_terms = chemo.haematological.terms(self.ctx.ctcae)
         haem = [f for f in findings if f.term in haem_terms and f.grade is not None]
         other = [f for f in findings if f.term not in haem_terms and f.grade is not None]
@@ -265,7 +372,8 @@ class _Engine:
             for f in haem
             if any(t.term == f.term and f.grade >= t.min_grade for t in chemo.reduce.triggers)
         ]
-        watched = [f for f in haem if f.term in chemo.suspend.terms]
+        # the suspension check reads blood counts as entered, not a combined finding
+        watched = [f for f in haem if f.term in chemo.suspend.terms and f.origin != "combined"]
         worst_watched = max(watched, key=lambda f: f.grade) if watched else None
         recovered = (
             worst_watched is not None and worst_watched.grade <= chemo.suspend.recovered_max_grade

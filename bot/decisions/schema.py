@@ -26,6 +26,17 @@ class Reduce(_Strict):
     source: str = Field(min_length=1)
 
 
+class FebrileNeutropenia(_Strict):
+    """A fever and a grade >= III neutropenia entered separately, within a window."""
+
+    fever_terms: list[str] = Field(min_length=1)
+    neutropenia_term: str
+    neutropenia_min_grade: int = Field(ge=1, le=5)
+    window_days: int = Field(ge=0, le=7)
+    counts_as: str
+    source: str = Field(min_length=1)
+
+
 class Suspend(_Strict):
     recovered_max_grade: int = Field(ge=0, le=2)
     terms: list[str] = Field(min_length=1)
@@ -76,6 +87,7 @@ class Chemotherapy(_Strict):
     drugs: list[str] = Field(min_length=1)
     source: str = Field(min_length=1)
     reduce: Reduce
+    febrile_neutropenia: FebrileNeutropenia
     suspend: Suspend
     resume: Resume
     discontinue: Discontinue
@@ -201,6 +213,15 @@ def check_terms_exist(trial) -> list[RulesProblem]:
         for i, t in enumerate(chemo.reduce.triggers)
     ]
     named += [(f"chemotherapy.suspend.terms[{i}]", t) for i, t in enumerate(chemo.suspend.terms)]
+    febrile = chemo.febrile_neutropenia
+    named += [
+        (f"chemotherapy.febrile_neutropenia.fever_terms[{i}]", t)
+        for i, t in enumerate(febrile.fever_terms)
+    ]
+    named += [
+        ("chemotherapy.febrile_neutropenia.neutropenia_term", febrile.neutropenia_term),
+        ("chemotherapy.febrile_neutropenia.counts_as", febrile.counts_as),
+    ]
     ctcae = load_ctcae(rules.ctcae_version)
     socs = {t.soc for t in ctcae.terms}
     for i, soc in enumerate(chemo.haematological.socs):

@@ -48,3 +48,21 @@ def test_the_newest_steroid_dose_is_the_one_in_force(enrolled):
     chat(f"ae {sid} arthralgia grade=1 irae=no steroid_mg=5", on=60)
     late = chat(f"ae {sid} fatigue grade=1 irae=no", on=90)
     assert late.decision("toripalimab")["action"] != "discontinue", late.reply["decisions"]
+
+
+def test_fever_and_a_grade_3_count_entered_apart_reduce_the_next_cycle(enrolled):
+    chat, sid = enrolled, enrolled.sid
+    assert chat(f"dose {sid} cisplatin mg=62", on=0).ok
+    assert chat(f"ae {sid} fever grade=1", on=3).ok
+    lab = chat(f"lab {sid} ANC 0.8 PLT 120", on=4)
+    reduce = lab.decision("cisplatin", "reduce")
+    assert reduce["dose_percent"] == 80
+    assert "grade III neutropenia with fever" in reduce["reason"]
+
+
+def test_a_grade_3_count_then_fever_the_same_day_reduce_the_next_cycle(enrolled):
+    chat, sid = enrolled, enrolled.sid
+    assert chat(f"dose {sid} cisplatin mg=62", on=0).ok
+    assert chat(f"lab {sid} ANC 0.9", on=4).decision("cisplatin")["action"] == "refer"
+    fever = chat(f"ae {sid} fever grade=2", on=4)
+    assert fever.decision("cisplatin", "reduce")["dose_percent"] == 80
