@@ -379,48 +379,19 @@ class _Engine:
             worst_watched is not None and worst_watched.grade <= chemo.suspend.recovered_max_grade
         )
 
-        if hold is not None:
-            if triggers:
-                worst = max(triggers, key=lambda f: f.grade)
-                self.add(drug, self._after_reduction_refer(worst, suspended=True))
-            elif recovered:
-                percent = self._resume_percent(drug, hold.start)
-                self.add(
-                    drug,
-                    _Partial(
-                        action="resume",
-                        dose_percent=percent,
-                        needs_confirmation=True,
-                        changes_state=True,
-                        reason=(
-                            f"haematological toxicity recovered to grade 0–I ({worst_watched.described}, "
-                            f"grade {worst_watched.grade}) → chemotherapy resumed at {percent}% of the protocol dose"
-                        ),
-                        rule=chemo.resume.source,
-                        criterion=worst_watched.criterion,
-                        category="chemotherapy",
-                    ),
-                )
-            else:
-                seen = (
-                    f"{worst_watched.described} is grade {worst_watched.grade}"
-                    if worst_watched
-                    else "no blood count in this entry"
-                )
-                self.add(
-                    drug,
-                    _Partial(
-                        action="hold",
-                        needs_confirmation=False,
-                        reason=f"suspended since {hold.start.isoformat()}; waiting for haematological recovery to grade 0–I ({seen})",
-                        rule=chemo.suspend.source,
-                        criterion=worst_watched.criterion if worst_watched else "",
-                        category="chemotherapy",
-                    ),
-                )
+        suspension = (drug, hold) if hold is not None else self._chemo_suspension()
+        pending = self._chemo_pending()
+
+        if suspension is not None:
+            self._while_suspended(drug, suspension, triggers, worst_watched, recovered)
         elif triggers:
             worst = max(triggers, key=lambda f: f.grade)
-            if level < 100:
+            reduced = [
+                d
+                for d in self.chemo_drugs
+                if self.in_play(d) and (self.level(d) < 100 or (d == drug and level < 100))
+            ]
+            if reduced:
                 self.add(drug, self._after_reduction_refer(worst, suspended=False))
             else:
                 percent = chemo.reduce.percent_of_protocol_dose
@@ -441,8 +412,10 @@ class _Engine:
                         facts=[f.described for f in triggers],
                     ),
                 )
-        elif level < 100 and self._first_cycle_after_reduction(drug) and worst_watched is not None:
-            if recovered:
+        elif pending is not None and worst_watched is not None:
+            source, reduction = pending
+            percent = reduction.percent
+            if recovered and level == percent:
                 self.add(
                     drug,
                     _Partial(
@@ -458,6 +431,24 @@ class _Engine:
                         category="chemotherapy",
                     ),
                 )
+            elif recovered:
+                self.add(
+                    drug,
+                    _Partial(
+                        action="reduce",
+                        dose_percent=percent,
+                        needs_confirmation=True,
+                        changes_state=True,
+                        reason=(
+                            f"recovered to grade 0–I before the next cycle ({worst_watched.described}); the "
+                            f"reduction to {percent}% decided on {reduction.start.isoformat()} for {source} is "
+                            f"for the next cycle's chemotherapy, which includes {drug}: give {drug} at {percent}%"
+                        ),
+                        rule=chemo.reduce.source,
+                        criterion=worst_watched.criterion,
+                        category="chemotherapy",
+                    ),
+                )
             else:
                 self.add(
                     drug,
@@ -469,6 +460,11 @@ class _Engine:
                             f"{worst_watched.described}: {worst_watched.term} grade {worst_watched.grade} — not "
                             f"recovered to grade 0–I before the next cycle after the dose reduction → "
                             f"chemotherapy suspended"
+                            + (
+                                f" (the reduction was decided for {source})"
+                                if source != drug
+                                else ""
+                            )
                         ),
                         rule=chemo.suspend.source,
                         criterion=worst_watched.criterion,
@@ -477,6 +473,135 @@ class _Engine:
                 )
         else:
             self._chemo_without_rule(drug, haem, other, level)
+
+    def _chemo_suspension(self):
+        """The chemotherapy suspension in force, as (drug, hold): the earliest open hold of
+        any chemotherapy drug still planned. "The chemotherapy will be suspended" concerns
+        the next cycle's chemotherapy, whichever drugs it contains."""
+        held = [
+            (d, self.held(d))
+            for d in self.chemo_drugs
+            if self.held(d) is not None and not self.course(d).is_discontinued_on(self.day)
+        ]
+        return min(held, key=lambda pair: pair[1].start) if held else None
+
+    def _chemo_pending(self):
+        """A chemotherapy reduction (or resumption below 100 %) whose cycle has not been
+        given yet, as (drug, level): from it until any chemotherapy dose is given, a blood
+        count before the next cycle decides — for every drug of that cycle."""
+        levels = [
+            (d, course.levels[-1])
+            for d in self.chemo_drugs
+            if (course := self.course(d)) is not None
+            and course.levels
+            and not course.is_discontinued_on(self.day)
+        ]
+        if not levels:
+            return None
+        source, latest = max(levels, key=lambda pair: pair[1].start)
+        if latest.percent >= 100:
+            return None
+        given = any(
+            isinstance(e, DoseRecord)
+            and e.drug in self.chemo_drugs
+            and e.status == "given"
+            and e.date >= latest.start
+            for e in self.prior
+        )
+        return None if given else (source, latest)
+
+    def _while_suspended(self, drug, suspension, triggers, worst_watched, recovered) -> None:
+        chemo = self.rules.chemotherapy
+        source, hold = suspension
+        own = source == drug
+        if triggers:
+            worst = max(triggers, key=lambda f: f.grade)
+            self.add(drug, self._after_reduction_refer(worst, suspended=True))
+            return
+        since = f"suspended since {hold.start.isoformat()}" + ("" if own else f" ({source})")
+        if recovered:
+            # the dose of the chemotherapy when it was first suspended, whichever drug
+            first_drug, first_hold = self._chemo_suspension() or suspension
+            percent = self._resume_percent(first_drug, first_hold.start)
+            if not own and self.level(drug) == percent:
+                self.add(
+                    drug,
+                    _Partial(
+                        action="continue",
+                        dose_percent=percent,
+                        needs_confirmation=False,
+                        reason=(
+                            f"chemotherapy {since}: haematological toxicity recovered to grade 0–I "
+                            f"({worst_watched.described}) → the next cycle's {drug} is given at {percent}%"
+                        ),
+                        rule=chemo.resume.source,
+                        criterion=worst_watched.criterion,
+                        category="chemotherapy",
+                    ),
+                )
+                return
+            self.add(
+                drug,
+                _Partial(
+                    action="resume",
+                    dose_percent=percent,
+                    needs_confirmation=True,
+                    changes_state=True,
+                    reason=(
+                        f"haematological toxicity recovered to grade 0–I ({worst_watched.described}, "
+                        f"grade {worst_watched.grade}) → chemotherapy resumed at {percent}% of the protocol dose"
+                        + ("" if own else f" (chemotherapy {since}; this cycle includes {drug})")
+                        + self._resume_reading(percent)
+                    ),
+                    rule=chemo.resume.source,
+                    criterion=worst_watched.criterion,
+                    category="chemotherapy",
+                ),
+            )
+            return
+        seen = (
+            f"{worst_watched.described} is grade {worst_watched.grade}"
+            if worst_watched
+            else "no blood count in this entry"
+        )
+        if own:
+            self.add(
+                drug,
+                _Partial(
+                    action="hold",
+                    needs_confirmation=False,
+                    reason=f"{since}; waiting for haematological recovery to grade 0–I ({seen})",
+                    rule=chemo.suspend.source,
+                    criterion=worst_watched.criterion if worst_watched else "",
+                    category="chemotherapy",
+                ),
+            )
+            return
+        self.add(
+            drug,
+            _Partial(
+                action="hold",
+                needs_confirmation=True,
+                changes_state=True,
+                reason=(
+                    f"chemotherapy {since}, not recovered to grade 0–I ({seen}): the suspension "
+                    f"concerns the next cycle's chemotherapy, which includes {drug} → {drug} held too"
+                ),
+                rule=chemo.suspend.source,
+                criterion=worst_watched.criterion if worst_watched else "",
+                category="chemotherapy",
+            ),
+        )
+
+    def _resume_reading(self, percent: int) -> str:
+        """Says so when the resumed dose is not the literal "original dosage" (100 %)."""
+        if percent >= 100:
+            return ""
+        return (
+            f" — READING: the protocol says 'the original dosage'; trialbot resumes at the dose in "
+            f"effect before the suspension ({percent}%, the reduced dose), the conservative reading "
+            f"(setting chemotherapy.resume.dose; override to give 100%)"
+        )
 
     def _after_reduction_refer(self, worst: Finding, suspended: bool) -> _Partial:
         chemo = self.rules.chemotherapy
@@ -544,17 +669,6 @@ class _Engine:
                 reason=f"{seen}: below the protocol's modification thresholds; give {level}% of the protocol dose",
                 rule=chemo.source,
             ),
-        )
-
-    def _first_cycle_after_reduction(self, drug: str) -> bool:
-        """True until a dose is given after the latest reduction or resumption."""
-        course = self.course(drug)
-        if course is None or not course.levels:
-            return False
-        since = course.levels[-1].start
-        return not any(
-            isinstance(e, DoseRecord) and e.drug == drug and e.status == "given" and e.date >= since
-            for e in self.prior
         )
 
     def _resume_percent(self, drug: str, hold_start: date) -> int:

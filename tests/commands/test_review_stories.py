@@ -66,3 +66,23 @@ def test_a_grade_3_count_then_fever_the_same_day_reduce_the_next_cycle(enrolled)
     assert chat(f"lab {sid} ANC 0.9", on=4).decision("cisplatin")["action"] == "refer"
     fever = chat(f"ae {sid} fever grade=2", on=4)
     assert fever.decision("cisplatin", "reduce")["dose_percent"] == 80
+
+
+def test_weekly_cisplatin_suspended_holds_the_whole_first_consolidation_cycle(enrolled):
+    chat, sid, doctor = enrolled, enrolled.sid, enrolled.doctor
+    assert chat(f"dose {sid} cisplatin mg=62", on=0).ok
+    reduce = chat(f"lab {sid} ANC 0.4", on=4).decision("cisplatin", "reduce")
+    assert chat(f"confirm {reduce['id']}", user=doctor).ok
+    hold = chat(f"lab {sid} ANC 1.2", on=7).decision("cisplatin", "hold")
+    assert chat(f"confirm {hold['id']}", user=doctor).ok
+    # still grade II on the Friday before consolidation C1 (Mon 26 Apr 2027)
+    before_c1 = chat(f"lab {sid} ANC 1.3", on=53)
+    assert before_c1.decision("cisplatin")["action"] == "hold"
+    paclitaxel = before_c1.decision("paclitaxel", "hold")
+    assert "suspended" in paclitaxel["rule"]
+    assert chat(f"confirm {paclitaxel['id']}", user=doctor).ok
+    calendar = chat(f"calendar {sid}", user=chat.viewer)
+    assert "on hold: cisplatin" in calendar.text and "paclitaxel" in calendar.text
+    recovered = chat(f"lab {sid} ANC 1.9", on=55)
+    assert recovered.decision("cisplatin", "resume")["dose_percent"] == 80
+    assert recovered.decision("paclitaxel", "resume")["dose_percent"] == 80
