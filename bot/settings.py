@@ -12,7 +12,10 @@ nothing in `bot/` keeps a module-level instance, so tests build their own.
 - `TRIALBOT_DEFAULT_SITE`: site id used when a command names none (default `main`);
 - `TRIALBOT_NOW`: an ISO instant with its UTC offset (e.g. `2027-03-08T09:00+08:00`); when
   set, the console runs at that fixed instant instead of the system clock — for replaying
-  a trial from a script and for tests (default: not set).
+  a trial from a script and for tests (default: not set);
+- `TRIALBOT_HOLD_REVIEW_AFTER`: days after which a drug still on hold is listed for review
+  (`holds`, and the scheduler's daily digest): a hold whose toxicity cannot return to grade
+  0–I would otherwise be forgotten (default 21, one toripalimab cycle).
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ class Settings(BaseSettings):
     trial: str = DEFAULT_TRIAL
     default_site: str = "main"
     now: datetime | None = None
+    hold_review_after: int = Field(default=21, ge=1, le=365)
 
     @field_validator("database_url")
     @classmethod
@@ -107,6 +111,7 @@ _ALLOWED = {
     "database_url": SUPPORTED_DATABASES,
     "admins": "comma-separated Slack user ids such as U012ABCDEF,W0456XYZ",
     "now": "an ISO instant with its UTC offset, e.g. 2027-03-08T09:00+08:00",
+    "hold_review_after": "a whole number of days, 1–365 (default 21)",
 }
 
 

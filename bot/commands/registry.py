@@ -95,6 +95,7 @@ HANDLER_MODULES = (
     "decisions",
     "screen",
     "verdicts",
+    "course",
     "amend",
     "role",
     "site",

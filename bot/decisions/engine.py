@@ -947,8 +947,18 @@ class _Engine:
                 reason=f"{explained}: {management}" if management else explained,
                 rule=rule,
                 criterion=finding.criterion,
-                ask="Investigator decision" if action == "refer" else None,
+                ask=self._refer_ask(row) if action == "refer" else None,
             ),
+        )
+
+    def _refer_ask(self, row: Row | None) -> str:
+        if row is None or not row.options:
+            return "Investigator decision"
+        study = "<study ID>"
+        choices = " — or — ".join(f"{i}) {o}" for i, o in enumerate(row.options, 1))
+        return (
+            f"Investigator's choice: {choices}. To interrupt: `hold {study} {self.io_drug} "
+            f'reason="…"`, ended by `resume {study} {self.io_drug} reason="…"`'
         )
 
     def _cat(self, finding: Finding) -> str:

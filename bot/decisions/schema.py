@@ -100,6 +100,8 @@ class Row(_Strict):
     action: RowAction
     management: str = Field(min_length=1)
     source: str = Field(min_length=1)
+    # the choices a `refer` row puts to the investigator, each named
+    options: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _grades_in_range(self) -> Row:

@@ -303,3 +303,58 @@ def modified_treatment(
                     }
                 )
     return {"site": site_row.id, "today": today.isoformat(), "rows": rows}
+
+
+def holds_older_than(
+    ctx: ServiceContext,
+    request: Request,
+    *,
+    days: int | None = None,
+    site: str | None = None,
+) -> Outcome:
+    """Every drug on hold at the site for at least `days` days (default the setting
+    `TRIALBOT_HOLD_REVIEW_AFTER`), oldest first: a hold must have a way to end, and one
+    that has lasted this long is put in front of an investigator (the `holds` view, the
+    scheduler's daily digest). `data["holds"]` holds one dict per hold: study_id, drug,
+    since, days, reason, decision, confirmed."""
+    require_role(ctx, request, "viewer", "reading the holds")
+    limit = days if days is not None else ctx.settings.hold_review_after
+    if limit < 0:
+        raise UserError(f"{limit} days is negative", field="days", allowed="0 or more days")
+    with ctx.db.transaction(readonly=True) as session:
+        site_row = _site_of_user(session, ctx, request, site)
+        today = ctx.today_at(site_row.timezone)
+        patients = session.exec(
+            select(Patient).where(Patient.site_id == site_row.id).order_by(Patient.study_id)
+        ).all()
+        found = []
+        for row in patients:
+            history = derive.history_of(patient_events(session, row.id))
+            for drug, course in sorted(fold_treatment(history).items()):
+                hold = course.open_hold
+                if hold is None or course.is_discontinued_on(today):
+                    continue
+                held_days = (today - hold.start).days
+                if held_days < limit:
+                    continue
+                found.append(
+                    {
+                        "study_id": row.study_id,
+                        "drug": drug,
+                        "since": hold.start.isoformat(),
+                        "days": held_days,
+                        "reason": hold.reason,
+                        "decision": hold.decision_id,
+                        "confirmed": hold.confirmed,
+                    }
+                )
+    found.sort(key=lambda h: (h["since"], h["study_id"], h["drug"]))
+    return Outcome(
+        operation="holds",
+        data={
+            "site": site_row.id,
+            "today": today.isoformat(),
+            "older_than_days": limit,
+            "holds": found,
+        },
+    )

@@ -71,10 +71,8 @@ def test_recurrent_grade_2_colitis_holds_again(io_story):
 def test_endocrine_recurrence_is_exempt(io_story):
     io_story.record(io_story.ae(100, "Hypophysitis", 3, irae=True))
     io_story.record(io_story.ae(110, "Hypophysitis", 1, irae=True))
-    assert (
-        io_story.record(io_story.ae(140, "Hypophysitis", 3, irae=True))["toripalimab"].action
-        == "hold"
-    )
+    again = io_story.record(io_story.ae(140, "Hypophysitis", 3, irae=True))["toripalimab"]
+    assert again.action == "refer" and "Recurrent" not in again.rule
 
 
 def test_recurrent_grade_2_other_irae_is_referred(io_story):

@@ -26,18 +26,18 @@ ROWS = [
     ("Creatinine increased", 2, "hold", "Nephritis, grade II–III"),
     ("Creatinine increased", 3, "hold", "Nephritis, grade II–III"),
     ("Creatinine increased", 4, "discontinue", "Nephritis, grade IV"),
-    ("Hypothyroidism", 2, "hold", "symptomatic grade II–III hypothyroidism"),
-    ("Hypothyroidism", 3, "hold", "symptomatic grade II–III hypothyroidism"),
+    ("Hypothyroidism", 2, "refer", "symptomatic grade II–III hypothyroidism"),
+    ("Hypothyroidism", 3, "refer", "symptomatic grade II–III hypothyroidism"),
     ("Hypothyroidism", 4, "refer", "grade IV hypothyroidism"),
-    ("Hyperthyroidism", 2, "hold", "grade II–III hyperthyroidism"),
+    ("Hyperthyroidism", 2, "refer", "grade II–III hyperthyroidism"),
     ("Hyperthyroidism", 4, "refer", "grade IV hyperthyroidism"),
-    ("Hypophysitis", 3, "hold", "grade II–III hypophysitis"),
+    ("Hypophysitis", 3, "refer", "grade II–III hypophysitis"),
     ("Hypophysitis", 4, "refer", "grade IV hypophysitis"),
-    ("Adrenal insufficiency", 2, "hold", "grade II adrenal insufficiency"),
+    ("Adrenal insufficiency", 2, "refer", "grade II adrenal insufficiency"),
     ("Adrenal insufficiency", 3, "refer", "grade III–IV adrenal insufficiency"),
     ("Adrenal insufficiency", 4, "refer", "grade III–IV adrenal insufficiency"),
     ("Hyperglycemia", 2, "continue", "Table 3"),
-    ("Hyperglycemia", 3, "hold", "grade III hyperglycemia or type 1 diabetes"),
+    ("Hyperglycemia", 3, "refer", "grade III hyperglycemia or type 1 diabetes"),
     ("Hyperglycemia", 4, "refer", "grade IV hyperglycemia or type 1 diabetes"),
     ("Rash maculo-papular", 2, "continue", "Table 3"),
     ("Rash maculo-papular", 3, "hold", "Skin reactions, grade III skin rash"),
@@ -161,3 +161,30 @@ def test_amylase_above_five_times_uln_unknown_symptoms_holds_and_says_grade_4_if
         io_story.lab(100, "AMY 600 U/L (30-110)", irae=True, symptomatic=True)
     )
     assert symptomatic["toripalimab"].action == "discontinue"
+
+
+ENDOCRINE_CHOICE = [
+    ("Hypothyroidism", 2),
+    ("Hypothyroidism", 3),
+    ("Hyperthyroidism", 2),
+    ("Hyperthyroidism", 3),
+    ("Hypophysitis", 2),
+    ("Hypophysitis", 3),
+    ("Hypopituitarism", 2),
+    ("Adrenal insufficiency", 2),
+    ("Hyperglycemia", 3),
+    ("Glucose intolerance", 3),
+]
+
+
+@pytest.mark.parametrize(("term", "grade"), ENDOCRINE_CHOICE)
+def test_endocrine_grade_2_3_puts_both_table3_options_to_the_investigator(io_story, term, grade):
+    """ "Interrupt toripalimab or hormone replacement therapy": a choice, never a hold that
+    the grade (which stays >= II on replacement) could not lift."""
+    decision = io_story.decide(io_story.ae(100, term, grade, irae=True))["toripalimab"]
+    assert decision.action == "refer"
+    assert decision.needs_confirmation and not decision.changes_state
+    assert "interrupt toripalimab" in decision.ask
+    assert "hormone replacement therapy" in decision.ask
+    assert "hold" in decision.ask and "resume" in decision.ask  # how to act on each
+    assert "Endocrine disease" in decision.rule
