@@ -603,6 +603,27 @@ class _Engine:
             f"(setting chemotherapy.resume.dose; override to give 100%)"
         )
 
+    def _threshold_reading(self, findings: list[Finding]) -> str:
+        """Says so when a grade is below the referral threshold only by a reading (grade 3
+        lymphopenia is referred from grade 4)."""
+        refer = self.rules.chemotherapy.refer
+        read = [
+            f
+            for f in findings
+            if f.grade is not None
+            and f.term in refer.per_term_min_grade
+            and refer.haematological_min_grade <= f.grade < refer.per_term_min_grade[f.term]
+        ]
+        if not read:
+            return ""
+        named = ", ".join(
+            f"{f.term} grade {f.grade} (referred from grade {refer.per_term_min_grade[f.term]})"
+            for f in read
+        )
+        return (
+            f" — READING: {named}, not a protocol criterion; override if it should change the dose"
+        )
+
     def _after_reduction_refer(self, worst: Finding, suspended: bool) -> _Partial:
         chemo = self.rules.chemotherapy
         where = (
@@ -666,7 +687,10 @@ class _Engine:
                 dose_percent=level,
                 needs_confirmation=False,
                 category="chemotherapy",
-                reason=f"{seen}: below the protocol's modification thresholds; give {level}% of the protocol dose",
+                reason=(
+                    f"{seen}: below the protocol's modification thresholds; give {level}% of the protocol dose"
+                    + self._threshold_reading([*haem, *other])
+                ),
                 rule=chemo.source,
             ),
         )
@@ -847,7 +871,15 @@ class _Engine:
         if row is not None:
             return row.action, row, ""
         if grade < category.lowest_listed_grade:
-            return "continue", None, f"below the lowest grade Table 3 lists for {category.group}"
+            return (
+                "continue",
+                None,
+                (
+                    f"below the lowest grade Table 3 lists for {category.group} (grade "
+                    f"{category.lowest_listed_grade}); READING: the Others rows are read as covering "
+                    f"only irAEs without a row of their own"
+                ),
+            )
         return "refer", None, f"Table 3 lists no action for grade {grade} in {category.group}"
 
     def _gate_attribution(

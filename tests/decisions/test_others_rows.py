@@ -87,3 +87,15 @@ def test_an_immune_related_grade_4_adverse_event_without_a_row_discontinues(io_s
     decision = io_story.decide(io_story.ae(100, "Hemolysis", 4, irae=True))["toripalimab"]
     assert decision.action == "discontinue"
     assert FIRST_GRADE_4 in decision.rule
+
+
+def test_a_grade_below_a_named_row_continues_and_says_it_is_a_reading(io_story):
+    decision = io_story.decide(io_story.lab(100, "PLT 60", irae=True))["toripalimab"]
+    assert decision.action == "continue"
+    assert "Thrombocytopenia (grade 3)" in decision.reason and "READING" in decision.reason
+
+
+def test_grade_3_lymphopenia_continues_chemotherapy_and_says_it_is_a_reading(story):
+    decision = story.decide(story.lab(5, "LYM 0.3"))["cisplatin"]
+    assert decision.action == "continue"
+    assert "READING" in decision.reason and "referred from grade 4" in decision.reason
