@@ -96,6 +96,13 @@ def test_every_subcommand_end_to_end(team):
     )
     assert overridden.reply["decisions"][0]["status"] == "overridden"
 
+    # hold, holds, resume: the investigator's own interruption, listed, then ended
+    held = run(f'hold {sid} toripalimab reason="investigator interrupts"', user=doctor)
+    assert held.ok and held.reply["decisions"][0]["action"] == "hold"
+    assert f"*{sid}* toripalimab" in run("holds days=0", user=viewer).text
+    resumed = run(f'resume {sid} toripalimab reason="recovered"', user=doctor)
+    assert resumed.ok and resumed.reply["decisions"][0]["action"] == "resume"
+
     # response
     response = run(f"response {sid} PR", on=6)
     assert response.ok and "RECIST 1.1 *PR*" in response.text
