@@ -58,6 +58,8 @@ WRITES: dict[str, tuple[str, str]] = {
     "attribute": ("investigator", "attributing an event as immune-related or not"),
     "confirmed": ("investigator", "confirming a decision"),
     "overridden": ("investigator", "overriding a decision"),
+    "hold": ("investigator", "holding a drug"),
+    "resume": ("investigator", "resuming a drug"),
     "role": ("admin", "setting roles"),
 }
 

@@ -16,7 +16,7 @@ from bot.decisions import Decision, fold_treatment
 from bot.errors import UserError, closest
 from bot.posts import Post
 from bot.services import notify
-from bot.services.access import require_role
+from bot.services.access import require_write
 from bot.services.context import Request, ServiceContext
 from bot.services.outcome import Outcome
 from bot.services.unit import PatientUnit, entry_json, run_patient_write
@@ -66,9 +66,7 @@ def change_course(
     reason: str | None,
 ) -> Outcome:
     """Hold (interrupt) or resume `drug` for the patient, as the investigator decides."""
-    require_role(
-        ctx, request, "investigator", f"{'holding' if action == 'hold' else 'resuming'} a drug"
-    )
+    require_write(ctx, request, action)
     name = _check(ctx, drug, reason, action)
     why = reason.strip() if reason else ""
 
