@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "db",
     "audit",
     "export",
+    "health",
     "report",
 )
 
