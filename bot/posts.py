@@ -26,7 +26,21 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 AudienceKind = Literal["site_channel", "on_call", "user"]
-PostKind = Literal["decision_alert", "entry_summary", "verdict", "amendment", "enrolled"]
+PostKind = Literal[
+    "decision_alert",
+    "entry_summary",
+    "verdict",
+    "amendment",
+    "enrolled",
+    "grade_alert",
+    "review_alert",
+    "digest",
+    "reminder",
+    "reminders_missed",
+]
+# Posts that climb an escalation chain (facts `alert`: the subject, `escalation`: the step
+# beyond the first, or None); each carries an Acknowledge answer.
+ALERT_KINDS = ("decision_alert", "grade_alert", "review_alert")
 
 # The facts each kind of post carries (its template reads exactly these, plus study_id).
 FACTS: dict[str, tuple[str, ...]] = {
@@ -35,6 +49,11 @@ FACTS: dict[str, tuple[str, ...]] = {
     "verdict": ("decision", "by"),
     "amendment": ("operation", "label", "reason", "by", "withdrawn", "review"),
     "enrolled": ("site", "summary", "by"),
+    "grade_alert": ("entry", "grades", "worst", "recorded_by", "on_call"),
+    "review_alert": ("decision", "day", "on_call"),
+    "digest": ("digest",),
+    "reminder": ("reminder",),
+    "reminders_missed": ("site", "day", "missed"),
 }
 
 
@@ -84,4 +103,4 @@ class Post(BaseModel):
         return self.audience.address
 
 
-__all__ = ["FACTS", "Audience", "AudienceKind", "Post", "PostKind"]
+__all__ = ["ALERT_KINDS", "FACTS", "Audience", "AudienceKind", "Post", "PostKind"]

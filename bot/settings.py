@@ -16,12 +16,20 @@ nothing in `bot/` keeps a module-level instance, so tests build their own.
 - `TRIALBOT_HOLD_REVIEW_AFTER`: days after which a drug still on hold is listed for review
   (`holds`, and the scheduler's daily digest): a hold whose toxicity cannot return to grade
   0–I would otherwise be forgotten (default 21, one toripalimab cycle).
+- `TRIALBOT_DIGEST_AT`: site-local time of each site's daily digest (default `07:30`);
+- `TRIALBOT_ESCALATE_AFTER`: how long an alert may stay unacknowledged before the next
+  step of its chain (`30m`, `1h`, `90s`; default `30m`);
+- `TRIALBOT_REMIND_DAYS`: treatment days before an infusion that the pre-dose labs
+  reminder goes out (default 2);
+- `TRIALBOT_CHEMO_HOLD_LIMIT_DAYS`: days a chemotherapy drug may stay on hold before the
+  daily review refers it to the investigator (default 21: one consolidation cycle; the
+  protocol gives no limit, see docs/protocol-readings.md).
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,6 +43,19 @@ ENV_PREFIX = "TRIALBOT_"
 # Slack user ids: U… for workspace members, W… for Enterprise Grid users.
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 SUPPORTED_DATABASES = "sqlite:///<file> or postgresql+psycopg://user@host:port/database"
+_DURATION = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$")
+
+
+def parse_duration(text: str) -> timedelta:
+    """ "30m" → 30 minutes; "1h30m", "90s" too. A bare number is minutes."""
+    value = text.strip().lower()
+    if value.isdigit():
+        return timedelta(minutes=int(value))
+    match = _DURATION.match(value)
+    if not value or match is None:
+        raise ValueError(f"{text.strip()!r} is not a duration")
+    parts = {k: int(v) for k, v in match.groupdict().items() if v}
+    return timedelta(hours=parts.get("h", 0), minutes=parts.get("m", 0), seconds=parts.get("s", 0))
 
 
 def default_database_url() -> str:
@@ -56,6 +77,34 @@ class Settings(BaseSettings):
     default_site: str = "main"
     now: datetime | None = None
     hold_review_after: int = Field(default=21, ge=1, le=365)
+    digest_at: time = time(7, 30)
+    escalate_after: timedelta = timedelta(minutes=30)
+    remind_days: int = Field(default=2, ge=0, le=10)
+    chemo_hold_limit_days: int = Field(default=21, ge=1, le=365)
+
+    @field_validator("digest_at", mode="before")
+    @classmethod
+    def _clock_time(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return time.fromisoformat(value.strip())
+            except ValueError:
+                raise ValueError(f"{value.strip()!r} is not a time of day") from None
+        return value
+
+    @field_validator("escalate_after", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return parse_duration(value)
+        return value
+
+    @field_validator("escalate_after")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be longer than zero")
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -112,6 +161,10 @@ _ALLOWED = {
     "admins": "comma-separated Slack user ids such as U012ABCDEF,W0456XYZ",
     "now": "an ISO instant with its UTC offset, e.g. 2027-03-08T09:00+08:00",
     "hold_review_after": "a whole number of days, 1–365 (default 21)",
+    "digest_at": "a site-local time of day, e.g. 07:30",
+    "escalate_after": "a duration such as 30m, 1h or 90s",
+    "remind_days": "a whole number of treatment days, 0–10",
+    "chemo_hold_limit_days": "a whole number of days, 1–365",
 }
 
 

@@ -31,6 +31,9 @@ COMMAND_MODULES = (
     "export",
     "health",
     "report",
+    "tick",
+    "digest",
+    "outbox",
 )
 
 EXIT_REFUSED = 2

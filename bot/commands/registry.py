@@ -99,6 +99,7 @@ HANDLER_MODULES = (
     "amend",
     "role",
     "site",
+    "oncall",
 )
 
 

@@ -23,8 +23,7 @@ from bot.events import (
 )
 from bot.grading import grade_panel, grade_text, match_term, parse_panel
 from bot.inputs import check_free_text
-from bot.posts import Audience, Post
-from bot.services import notify
+from bot.services import alerts, notify
 from bot.services.access import require_write
 from bot.services.context import Request, ServiceContext
 from bot.services.outcome import Outcome
@@ -72,39 +71,62 @@ def record_entry(
     )
 
 
+SEVERE_GRADE = 3  # an entry graded this or above alerts the on-call investigator
+
+
+def _worst_grade(entry: Event, grades: list[dict[str, Any]]) -> int:
+    found = [g.get("grade") or 0 for g in grades]
+    if isinstance(entry, AdverseEvent):
+        found.append(entry.grade)
+    return max(found, default=0)
+
+
+def _alert(unit: PatientUnit, subject: str, kind: str, decision_ids, facts) -> None:
+    posts = alerts.raise_alert(
+        unit.ctx,
+        unit.session,
+        site=unit.site,
+        patient=unit.patient,
+        subject=subject,
+        kind=kind,
+        decision_ids=decision_ids,
+        facts=facts,
+        now=unit.now,
+    )
+    unit.posts.extend(posts)
+
+
 def notify_decisions(
     unit: PatientUnit, entry: Event, decisions: list[dict[str, Any]], grades: list[dict[str, Any]]
 ) -> None:
-    """Each proposal is one alert with two copies: the site's channel sees it, and the
-    on-call investigator (if anyone is on call) is told directly. Whoever acts first,
-    the Slack transport updates both copies (found by `notify.alert_keys`)."""
+    """Every decision that needs an investigator, and an entry graded 3 or above, raise one
+    alert with two copies at once: the site's channel sees it, and the on-call
+    investigator (if anyone is on call) is told directly. Whoever acts first, the Slack
+    transport updates both copies (found by `notify.alert_keys`); unacknowledged, the
+    alert escalates to the backup and then to the channel with @here (bot.services.alerts)."""
     proposed = [d for d in decisions if d["status"] == "proposed"]
-    if not proposed:
+    worst = _worst_grade(entry, grades)
+    if not proposed and worst < SEVERE_GRADE:
         return
-    channel = notify.channel_of(unit.site)
-    on_call = notify.on_call_of(unit.session, unit.site)
+    on_call = notify.on_call_of(unit.session, unit.site, unit.now)
     recorded = entry_json(entry)
     for decision in proposed:
-        channel_key, dm_key = notify.alert_keys(decision["id"])
-        audiences = [(channel, channel_key)]
-        if on_call:
-            audiences.append((Audience.on_call(unit.site.id, on_call), dm_key))
-        for audience, key in audiences:
-            unit.post(
-                Post(
-                    kind="decision_alert",
-                    audience=audience,
-                    study_id=unit.patient.study_id,
-                    decision_ids=(decision["id"],),
-                    facts={
-                        "decision": decision,
-                        "entry": recorded,
-                        "recorded_by": unit.request.user,
-                        "on_call": on_call,
-                    },
-                ),
-                dedupe_key=key,
-            )
+        facts = {
+            "decision": decision,
+            "entry": recorded,
+            "recorded_by": unit.request.user,
+            "on_call": on_call,
+        }
+        _alert(unit, decision["id"], "decision_alert", (decision["id"],), facts)
+    if not proposed:
+        facts = {
+            "entry": recorded,
+            "grades": grades,
+            "worst": worst,
+            "recorded_by": unit.request.user,
+            "on_call": on_call,
+        }
+        _alert(unit, entry.id, "grade_alert", (), facts)
 
 
 def _irae(value: bool | None) -> bool | None:
@@ -285,6 +307,9 @@ def attribute(ctx: ServiceContext, request: Request, event_ref: str, irae: bool)
                 allowed=f"the id of a lab or ae entry (see: patient {unit.patient.study_id})",
             )
         answered = _close_attribution_questions(unit, number)
+        alerts.acknowledge_event(
+            unit.session, unit.patient.id, number, by=request.user, how="attribute", now=unit.now
+        )
         event = Attribution(date=unit.today, target=label, irae=irae)
         outcome = record_entry(unit, event, "attribute")
         return outcome.model_copy(update={"data": {**outcome.data, "answered": answered}})

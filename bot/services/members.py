@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel import select
 
 from bot.errors import UserError
+from bot.services import rota
 from bot.services.access import effective_role, require_write
 from bot.services.context import Request, ServiceContext
 from bot.services.enrolment import ensure_sites
@@ -90,6 +91,7 @@ def set_role(
                 f"{target} would still be {effective}, not {wanted}: nothing was changed",
                 field="role",
             )
+        rota.follow_role_flag(session, member, on_call, by=request.user, now=now)
         add_audit(
             session,
             actor=request.user,

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from bot.posts import Audience, Post
-from bot.storage.models import Member, Site
+from bot.storage.models import Site
 from bot.storage.outbox import enqueue
 
 
@@ -21,24 +21,29 @@ def channel_of(site: Site) -> Audience:
     return Audience.site_channel(site.id, site.channel_id or f"#trial-{site.id}")
 
 
-def on_call_of(session: Session, site: Site) -> str | None:
-    """The on-call investigator of the site (a Slack user id), if anyone is on call."""
-    member = session.exec(
-        select(Member)
-        .where(Member.on_call.is_(True), Member.role.in_(("investigator", "admin")))
-        .where((Member.site_id == site.id) | (Member.site_id.is_(None)))
-        .order_by(Member.updated_at.desc())
-    ).first()
-    return member.user_id if member else None
+def on_call_of(session: Session, site: Site, now: datetime) -> str | None:
+    """The on-call investigator of the site at `now` (a Slack user id), from the rota."""
+    from bot.services.rota import on_call_at
+
+    current = on_call_at(session, site.id, now)
+    return current.user if current else None
 
 
-def alert_keys(decision_id: str) -> tuple[str, str]:
-    """The dedupe keys of a decision alert's two copies: the site channel's and the
-    on-call investigator's direct message."""
-    return (f"decision:{decision_id}:alert", f"decision:{decision_id}:alert:dm")
+def alert_keys(subject: str) -> tuple[str, str]:
+    """The dedupe keys of an alert's two first copies (`subject` a decision "D12" or an
+    entry "E45"): the site channel's and the on-call investigator's direct message. The
+    escalation steps after them are `alert:{subject}:{step}` (bot.services.alerts)."""
+    return (f"decision:{subject}:alert", f"decision:{subject}:alert:dm")
 
 
-def enqueue_post(session: Session, post: Post, *, dedupe_key: str, now: datetime) -> bool:
+def enqueue_post(
+    session: Session,
+    post: Post,
+    *,
+    dedupe_key: str,
+    now: datetime,
+    expires_at: datetime | None = None,
+) -> bool:
     """Queue `post` for its audience's address (the outbox row keeps the post as data)."""
     return enqueue(
         session,
@@ -48,4 +53,5 @@ def enqueue_post(session: Session, post: Post, *, dedupe_key: str, now: datetime
         dedupe_key,
         not_before=now,
         now=now,
+        expires_at=expires_at,
     )

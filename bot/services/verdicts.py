@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.errors import UserError
 from bot.inputs import check_free_text
 from bot.posts import Post
-from bot.services import notify
+from bot.services import alerts, notify
 from bot.services.access import require_write
 from bot.services.context import Request, ServiceContext
 from bot.services.lookup import patient_of_decision
@@ -45,6 +45,8 @@ def _decide(
     def work(unit: PatientUnit) -> Outcome:
         record = _open(unit, number)
         verdict = unit.verdict(record, status, reason)
+        how = "confirm" if status == "confirmed" else "override"
+        alerts.acknowledge(unit.session, [record.label], by=request.user, how=how, now=unit.now)
         unit.refresh_calendar()
         decision = {
             **record.payload,

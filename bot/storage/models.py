@@ -241,12 +241,26 @@ class DecisionRecord(SQLModel, table=True):
         return decision_label(self.id or 0)
 
 
+OPEN_VISITS = "status = 'planned' AND kind NOT IN ('radiotherapy', 'brachytherapy')"
+
+
 class CalendarRow(SQLModel, table=True):
     """One event of a patient's materialised calendar, replaced whole per patient in the
     transaction that changes the patient (see `replace_calendar_rows`)."""
 
     __tablename__ = "calendar_row"
-    __table_args__ = (Index("ix_calendar_row_site_date", "site_id", "date"),)
+    __table_args__ = (
+        Index("ix_calendar_row_site_date", "site_id", "date"),
+        # What a digest lists (unrecorded visits, infusions and labs) is a sliver of the
+        # rows once a site records what happens: keep it in an index of its own.
+        Index(
+            "ix_calendar_row_open_visits",
+            "site_id",
+            "date",
+            postgresql_where=text(OPEN_VISITS),
+            sqlite_where=text(OPEN_VISITS),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     patient_id: int = Field(foreign_key="patient.id", index=True)
@@ -281,6 +295,8 @@ class OutboxMessage(SQLModel, table=True):
             postgresql_where=text("status IN ('pending', 'sending')"),
             sqlite_where=text("status IN ('pending', 'sending')"),
         ),
+        # Order and pace per channel: "is an earlier message to this target unsent?"
+        Index("ix_outbox_target", "target", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -299,6 +315,58 @@ class OutboxMessage(SQLModel, table=True):
     last_error: str | None = None
     created_at: datetime
     sent_at: datetime | None = None
+
+
+class OnCallEntry(SQLModel, table=True):
+    """One entry of the on-call rota: who answers alerts (and their backup) for a site, or
+    for every site when `site_id` is empty, from `starts_at` until `ends_at` (open-ended
+    when empty). The newest entry covering an instant wins; entries are ended, never
+    deleted (`role … oncall=no` ends the member's open entries)."""
+
+    __tablename__ = "oncall"
+    __table_args__ = (
+        CheckConstraint("ends_at IS NULL OR ends_at > starts_at", name="period"),
+        CheckConstraint("backup_id IS NULL OR backup_id <> user_id", name="backup_differs"),
+        Index("ix_oncall_site_start", "site_id", "starts_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    site_id: str | None = Field(default=None, foreign_key="site.id")
+    user_id: str
+    backup_id: str | None = None
+    starts_at: datetime
+    ends_at: datetime | None = None
+    created_by: str
+    created_at: datetime
+
+
+ALERT_STEPS = ("oncall", "backup", "channel")
+
+
+class AlertRecord(SQLModel, table=True):
+    """An alert that climbs its escalation chain until someone acknowledges it: the on-call
+    investigator (DM), then the backup, then the site's channel with @here. `subject` is
+    the decision ("D12") or the entry ("E45") it is about; `step` the last step taken."""
+
+    __tablename__ = "alert"
+    __table_args__ = (
+        CheckConstraint(_one_of("step", ALERT_STEPS), name="step"),
+        Index("ix_alert_open", "acked_at", "next_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    subject: str = Field(unique=True)
+    site_id: str = Field(foreign_key="site.id")
+    patient_id: int = Field(foreign_key="patient.id")
+    raised_at: datetime
+    step: str
+    next_at: datetime | None = None  # when the next step is due; None at the last step
+    oncall_id: str | None = None  # who the first step went to
+    backup_id: str | None = None
+    acked_at: datetime | None = None
+    acked_by: str | None = None
+    acked_how: str | None = None  # confirm, override, attribute, ack, withdrawn
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
 
 
 class AuditEntry(SQLModel, table=True):

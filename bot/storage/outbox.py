@@ -19,9 +19,10 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, exists, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from bot.clock import as_utc
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
     from bot.storage.database import Database
 
 MAX_ATTEMPTS = 5
+# Delivery to Slack: with the default backoff (30 s doubling to 1 h), 12 attempts span
+# about five hours, so an outage of an hour or two delays messages but never kills them.
+DELIVERY_ATTEMPTS = 12
 ERROR_TEXT_LIMIT = 2000
 
 
@@ -95,6 +99,31 @@ def _claimable(now: datetime):
     )
 
 
+def _in_turn(now: datetime, pace: timedelta | None):
+    """Per-channel order and pace: no earlier message to the same target is still unsent
+    (tried already, or due), and none was sent to it less than `pace` ago."""
+    earlier = aliased(OutboxMessage)
+    blocked = exists().where(
+        earlier.target == OutboxMessage.target,
+        earlier.id < OutboxMessage.id,
+        earlier.status.in_(("pending", "sending")),
+        or_(earlier.attempts > 0, earlier.not_before <= now),
+        or_(earlier.expires_at.is_(None), earlier.expires_at > now),
+    )
+    condition = ~blocked
+    if pace is not None:
+        recent = aliased(OutboxMessage)
+        condition = and_(
+            condition,
+            ~exists().where(
+                recent.target == OutboxMessage.target,
+                recent.status == "sent",
+                recent.sent_at > now - pace,
+            ),
+        )
+    return condition
+
+
 def claim(
     db: Database,
     owner: str,
@@ -103,6 +132,8 @@ def claim(
     limit: int = 10,
     *,
     max_attempts: int = MAX_ATTEMPTS,
+    ordered: bool = False,
+    pace: timedelta | None = None,
 ) -> list[OutboxMessage]:
     """Lease up to `limit` due messages to `owner` until `now + lease`, and commit.
 
@@ -111,6 +142,11 @@ def claim(
     LOCKED) RETURNING`, so concurrent claimers take disjoint rows without waiting. SQLite:
     the same guarded compare-and-set, serialised by BEGIN IMMEDIATE. A message whose
     sender died `max_attempts` times is marked dead rather than tried again.
+
+    `ordered`: a message is claimed only when every earlier message to its target has been
+    sent (or given up), so each channel receives in order and at most one message per
+    channel is in flight across all replicas; `pace` also waits that long after the
+    channel's last delivery (Slack allows about one message a second per channel).
     """
     if not owner.strip():
         raise ValueError("a claim needs an owner")
@@ -132,9 +168,12 @@ def claim(
             )
             .execution_options(synchronize_session=False)
         )
+        where = _claimable(now)
+        if ordered or pace is not None:
+            where = and_(where, _in_turn(now, pace))
         candidates = (
             select(OutboxMessage.id)
-            .where(_claimable(now))
+            .where(where)
             .order_by(OutboxMessage.not_before, OutboxMessage.id)
             .limit(limit)
             .with_for_update(skip_locked=True)  # dropped by SQLAlchemy on SQLite
@@ -192,10 +231,12 @@ def fail(
     error: str,
     max_attempts: int = MAX_ATTEMPTS,
     backoff: Callable[[int], timedelta] = default_backoff,
+    retry_after: timedelta | None = None,
 ) -> str | None:
     """Record a failed delivery: back to pending after `backoff(attempts)`, or dead once
     `max_attempts` have been made. Returns the new status, or None if `owner` no longer
-    holds the message (fenced out; nothing changes)."""
+    holds the message (fenced out; nothing changes). `retry_after` (Slack's Retry-After)
+    delays the next try at least that long."""
     now = as_utc(now, what="now")
     with db.transaction() as session:
         statement = select(OutboxMessage).where(
@@ -209,12 +250,15 @@ def fail(
         if message is None:
             return None
         dead = message.attempts >= max_attempts
+        wait = backoff(message.attempts)
+        if retry_after is not None:
+            wait = max(wait, retry_after)
         session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == outbox_id, OutboxMessage.lease_owner == owner)
             .values(
                 status="dead" if dead else "pending",
-                not_before=message.not_before if dead else now + backoff(message.attempts),
+                not_before=message.not_before if dead else now + wait,
                 lease_owner=None,
                 lease_until=None,
                 last_error=error[:ERROR_TEXT_LIMIT],
@@ -256,3 +300,19 @@ def cancel(session: Session, dedupe_keys: Iterable[str]) -> int:
         .execution_options(synchronize_session=False)
     )
     return result.rowcount
+
+
+def undelivered(session: Session, *, failed_only: bool = False) -> list[OutboxMessage]:
+    """What is still to go or could not go: pending and sending messages (unless
+    `failed_only`) and every message with a failed attempt or marked dead, oldest first."""
+    if failed_only:
+        condition = or_(
+            OutboxMessage.status == "dead",
+            and_(
+                OutboxMessage.status.in_(("pending", "sending")),
+                OutboxMessage.last_error.is_not(None),
+            ),
+        )
+    else:
+        condition = OutboxMessage.status.in_(("pending", "sending", "dead"))
+    return list(session.exec(select(OutboxMessage).where(condition).order_by(OutboxMessage.id)))

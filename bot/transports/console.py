@@ -88,7 +88,7 @@ def plain_text(text: str, *, keep_bold: bool = False) -> str:
     what to type."""
     lines = [line for line in text.splitlines() if not _FENCE.match(line)]
     out = "\n".join(lines)
-    out = _MENTION.sub(r"@\1", out)
+    out = _MENTION.sub(r"@\1", out).replace("<!here>", "@here")
     if not keep_bold:
         out = _BOLD.sub(r"\g<bold>", out)
     for code, sign in EMOJI.items():
@@ -149,6 +149,10 @@ class TextPrinter:
 
     def note(self, text: str) -> None:
         self._print(text, "cyan", slack=False)
+
+    def text(self, text: str) -> None:
+        """Slack-flavoured text (a digest) as it is, plain or styled."""
+        self._print(text)
 
 
 def _styled(text: str, style: str | None):

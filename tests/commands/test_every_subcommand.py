@@ -71,6 +71,17 @@ def test_every_subcommand_end_to_end(team):
     assert reduce["dose_percent"] == 80
     assert {p["channel"] for p in lab.reply["posts"]} == {doctor, "#trial-main"}
 
+    # ack: the on-call investigator stops the alert escalating (the decision stays open)
+    acked = run(f"ack {reduce['id']}", user=doctor)
+    assert acked.ok and "acknowledged" in acked.text
+    assert not run(f"ack {reduce['id']}", user=nurse).ok  # investigators only
+
+    # oncall: who is on call now (the role flag is a rota entry), and setting the rota
+    rota_now = run("oncall", user=viewer)
+    assert f"On call now at site main: <@{doctor}>" in rota_now.text
+    cover = run(f"oncall {doctor} from=2027-03-13 to=2027-03-15", user=doctor)
+    assert cover.ok and "Rota set for site main" in cover.text
+
     # decisions: what awaits the investigator at the site
     waiting = run("decisions", user=doctor)
     assert [d["id"] for d in waiting.reply["decisions"]] == [reduce["id"]]

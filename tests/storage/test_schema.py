@@ -37,6 +37,8 @@ TABLES = {
     "outbox",
     "audit",
     "request",
+    "oncall",
+    "alert",
 }
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.posts import Post
+from bot.posts import ALERT_KINDS, Post
 from bot.render import Renderer
 from bot.transports.text import post_text
 
@@ -31,6 +31,7 @@ DECISION_CONFIRM = "decision_confirm"
 DECISION_OVERRIDE = "decision_override"
 ATTRIBUTE_YES = "attribute_irae_yes"
 ATTRIBUTE_NO = "attribute_irae_no"
+ALERT_ACK = "alert_ack"
 SECTION_TEXT_LIMIT = 3000  # Slack refuses a section text longer than this
 SECTION_LIMIT = SECTION_TEXT_LIMIT
 MESSAGE_BLOCKS = 50
@@ -186,11 +187,32 @@ def alert_buttons(post: Post) -> list[Block]:
     ]
 
 
+def ack_button(subject: str) -> Block:
+    """Acknowledge: stops the alert's escalation (the decision itself stays open)."""
+    return {
+        "type": "actions",
+        "block_id": f"alert:{subject}",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": ALERT_ACK,
+                "text": {"type": "plain_text", "text": "Acknowledge"},
+                "value": subject,
+            }
+        ],
+    }
+
+
 def post_blocks(post: Post, text: str) -> list[Block]:
-    """The blocks of `post` whose text is `text`: a decision alert asks for an answer."""
-    if post.kind == "decision_alert":
-        return [*text_sections(without_typed_answer(text)), *alert_buttons(post)]
-    return text_sections(text)
+    """The blocks of `post` whose text is `text`: a decision alert asks for an answer, and
+    an escalating alert can be acknowledged."""
+    if post.kind in ("decision_alert", "review_alert"):
+        blocks = [*text_sections(without_typed_answer(text)), *alert_buttons(post)]
+    else:
+        blocks = text_sections(text)
+    if post.kind in ALERT_KINDS and post.facts.get("alert"):
+        blocks.append(ack_button(post.facts["alert"]))
+    return blocks
 
 
 def message(renderer: Renderer, post: Post) -> dict[str, Any]:
@@ -198,3 +220,14 @@ def message(renderer: Renderer, post: Post) -> dict[str, Any]:
     (a notifier splits blocks beyond one message's limits, see `messages`)."""
     text = post_text(renderer, post)
     return {"channel": post.address, "text": text, "blocks": post_blocks(post, text)}
+
+
+def post_messages(renderer: Renderer, post: Post) -> list[dict[str, Any]]:
+    """`post` as one or more `chat.postMessage` calls: a long digest is split into
+    paragraphs of sections, at most 50 blocks a message, the rest in the first's thread."""
+    if post.kind != "digest":
+        return [message(renderer, post)]
+    from bot.scheduler.digest import messages as split
+
+    text = post_text(renderer, post)
+    return [{"channel": post.address, **part} for part in split(text)]

@@ -128,14 +128,36 @@ def run(
     stop = stop or threading.Event()
     _on_signals(stop)
     bot = identity.get("user_id")
+    scheduler = start_scheduler(slack) if options.scheduler else None
     try:
         if options.http:
             return _serve_http(slack, options, stop, bot, ready)
         return _serve_socket(slack, config, stop, bot)
     finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=True)
         if slack.transport.delivery is not None:
             slack.transport.delivery.stop()
         ctx.db.dispose()
+
+
+def start_scheduler(slack):
+    """The scheduler (bot/scheduler/timer.py) beside the app: its tick queues digests,
+    reminders, escalations and time-based reviews; the app's one delivery thread sends
+    them (woken after each tick). Any number of replicas may run it against one
+    PostgreSQL; on SQLite exactly one (docs/operations.md)."""
+    from bot.cli.tick import owner_name
+    from bot.scheduler.timer import build_scheduler
+
+    ctx = slack.transport.ctx
+    if ctx.db.dialect == "sqlite":
+        log.warning("trialbot serve: SQLite — run exactly one scheduler replica")
+    scheduler = build_scheduler(
+        ctx, None, owner=owner_name("serve"), after_tick=slack.transport.posted
+    )
+    scheduler.start()
+    log.warning("trialbot serve: scheduler running (--no-scheduler for a bot-only replica)")
+    return scheduler
 
 
 def _serve_http(

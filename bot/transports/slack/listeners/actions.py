@@ -5,6 +5,9 @@ posted and every copy of the alert is updated in place (see `notifier`). The ide
 key is the decision, the action and the person: a double click acts once and the second
 click gets the first answer.
 
+Acknowledge runs `ack D12`: it stops the alert's escalation; the decision stays open and
+its buttons stay.
+
 Override… opens the reason modal at once (the trigger expires in about 3 s).
 """
 
@@ -30,6 +33,13 @@ def register(app: App, transport: SlackTransport) -> None:
         ack()
         decision = str(action.get("value") or "")
         client.views_open(trigger_id=body["trigger_id"], view=override_modal(decision))
+
+    @app.action("alert_ack")
+    def acknowledge(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond
+    ) -> None:
+        ack()
+        transport.submit("acknowledge click", on_ack, transport, body, action, respond)
 
     for answer in ("yes", "no"):
 
@@ -62,6 +72,21 @@ def on_confirm(
         f"confirm {decision}",
         source=f"slack:action:{body.get('trigger_id', '')}",
         key=f"slack:click:{decision}:confirm:{user}",
+    )
+    send_reply(_ephemeral(respond), reply)
+    transport.posted()
+
+
+def on_ack(
+    transport: SlackTransport, body: dict[str, Any], action: dict[str, Any], respond: Respond
+) -> None:
+    subject = str(action.get("value") or "")
+    user = _user(body)
+    reply = transport.run(
+        user,
+        f"ack {subject}",
+        source=f"slack:action:{body.get('trigger_id', '')}",
+        key=f"slack:click:{subject}:ack:{user}",
     )
     send_reply(_ephemeral(respond), reply)
     transport.posted()

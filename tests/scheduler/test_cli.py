@@ -1,0 +1,85 @@
+"""`trialbot tick` to the console and to a (fake) Slack, `trialbot outbox`, and the real
+APScheduler timer calling tick and delivery (the one test that lets real time pass: it
+waits for the first delivery, with a timeout)."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+from bot.cli import main
+from tests.scheduler.conftest import enrol
+from tests.scheduler.fake_slack import FakeSlack
+
+
+def _env(monkeypatch, ctx):
+    monkeypatch.setenv(
+        "TRIALBOT_DATABASE_URL", ctx.db.engine.url.render_as_string(hide_password=False)
+    )
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    monkeypatch.delenv("TRIALBOT_NOW", raising=False)
+
+
+def test_tick_prints_the_digest_like_chat_and_runs_once(ctx, monkeypatch, capsys):
+    enrol(ctx)
+    _env(monkeypatch, ctx)
+    assert main(["tick", "--now", "2027-03-08T07:31+08:00"]) == 0
+    out = capsys.readouterr().out
+    assert "→ #trial-main:" in out and "Daily digest · site main · Mon 08 Mar 2027" in out
+    assert "1 digest(s)" in out
+    assert main(["tick", "--now", "2027-03-08T07:45+08:00", "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["digests"] == [] and again["posts"] == []
+    assert main(["outbox"]) == 0
+    assert "everything was delivered" in capsys.readouterr().out
+    assert main(["tick", "--now", "Monday morning"]) == 2
+    assert "--now" in capsys.readouterr().err
+
+
+def test_tick_delivers_through_slack_when_a_token_is_set(ctx, monkeypatch, capsys):
+    enrol(ctx)
+    _env(monkeypatch, ctx)
+    slack = FakeSlack()
+    url = slack.start()
+    try:
+        monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+        monkeypatch.setenv("SLACK_API_URL", url)
+        assert main(["tick", "--now", "2027-03-08T07:31+08:00", "--json"]) == 0
+        report = json.loads(capsys.readouterr().out)
+    finally:
+        slack.stop()
+    assert report["digests"] == ["main:2027-03-08"]
+    assert "digest:main:2027-03-08" in slack.posted_keys()
+    digest = next(
+        p for p in slack.posts if p["metadata"]["event_payload"]["key"].startswith("digest")
+    )
+    assert digest["channel"] == "#trial-main" and "Daily digest" in digest["text"]
+
+
+def test_the_real_timer_ticks_and_delivers(ctx):
+    from bot.scheduler.timer import build_scheduler
+
+    enrol(ctx)
+    delivered = threading.Event()
+
+    class Notifier:
+        def deliver(self, post):
+            delivered.set()
+            return "ok"
+
+    scheduler = build_scheduler(
+        ctx,
+        Notifier(),
+        owner="timer-test",
+        tick_seconds=0.2,
+        deliver_seconds=0.2,
+        lease_clock=ctx.clock,  # the test's instant, when the rows are due
+    )
+    job_defaults = {job.id: job for job in scheduler.get_jobs()}
+    assert set(job_defaults) == {"tick", "deliver"}
+    scheduler.start()
+    try:
+        assert delivered.wait(timeout=20)  # the enrolment post, drained by the timer
+    finally:
+        scheduler.shutdown(wait=True)
+    assert str(scheduler.timezone) == "UTC"
