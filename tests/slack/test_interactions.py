@@ -174,3 +174,24 @@ def test_every_message_sent_is_valid_block_kit(server):
             assert 0 < len(blocks) <= 50
             for block in blocks:
                 Block.parse(block).validate_json()
+
+
+def test_acknowledge_on_an_alert_stops_its_escalation_and_leaves_the_decision_open(server):
+    from sqlmodel import select
+
+    from bot.storage.models import AlertRecord
+
+    decision, _ = _alert(server)
+    copies = [m for m in server.outbox() if m.kind == "decision_alert"]
+    assert {m.dedupe_key for m in copies} == {
+        f"decision:{decision}:alert",
+        f"decision:{decision}:alert:dm",
+    }
+    assert server.click("alert_ack", decision, user=server.doctor).status == 200
+    [reply] = server.fake.called("response_url")
+    assert f"Alert {decision}" in reply.text_of_blocks()
+    assert "will not escalate further" in reply.text_of_blocks()
+    assert server.decision(decision).status == "proposed"
+    with server.ctx.db.transaction(readonly=True) as session:
+        record = session.exec(select(AlertRecord).where(AlertRecord.subject == decision)).one()
+        assert (record.acked_by, record.acked_how, record.next_at) == (server.doctor, "ack", None)
