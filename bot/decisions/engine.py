@@ -134,6 +134,10 @@ class _Engine:
     def add(self, drug: str, partial: _Partial) -> None:
         self.partials.setdefault(drug, []).append(partial)
 
+    def _add_chemo(self, drug: str, **fields) -> None:
+        """A chemotherapy rule's answer for `drug` (category "chemotherapy")."""
+        self.add(drug, _Partial(category="chemotherapy", **fields))
+
     # ---- findings ----------------------------------------------------------------------
     def _irae(self, event: Event, everything: list[Event]) -> bool | None:
         """`attribution_of(event, everything)`, with the attributions read once per call."""
@@ -236,18 +240,15 @@ class _Engine:
         ]
         if severe_other:
             worst = max(severe_other, key=lambda f: f.grade)
-            self.add(
+            self._add_chemo(
                 drug,
-                _Partial(
-                    action="discontinue",
-                    needs_confirmation=True,
-                    changes_state=True,
-                    reason=f"{worst.described}: grade {worst.grade} non-haematological toxicity → chemotherapy discontinued",
-                    rule=chemo.discontinue.source,
-                    criterion=worst.criterion,
-                    category="chemotherapy",
-                    facts=[f.described for f in severe_other],
-                ),
+                action="discontinue",
+                needs_confirmation=True,
+                changes_state=True,
+                reason=f"{worst.described}: grade {worst.grade} non-haematological toxicity → chemotherapy discontinued",
+                rule=chemo.discontinue.source,
+                criterion=worst.criterion,
+                facts=[f.described for f in severe_other],
             )
             return True
         return False
@@ -345,20 +346,17 @@ class _Engine:
         if any(d for _, d in same):
             kept = [f for f, d in same if not d]
             f, decision = next((f, d) for f, d in same if d)
-            self.add(
+            self._add_chemo(
                 drug,
-                _Partial(
-                    action="continue",
-                    dose_percent=self.level(drug),
-                    needs_confirmation=False,
-                    category="chemotherapy",
-                    reason=(
-                        f"{f.described}: the same episode the next cycle was already reduced for "
-                        f"({decision}); no further reduction — give {self.level(drug)}% of the protocol dose"
-                    ),
-                    rule=chemo.febrile_neutropenia.source,
-                    criterion=f.criterion,
+                action="continue",
+                dose_percent=self.level(drug),
+                needs_confirmation=False,
+                reason=(
+                    f"{f.described}: the same episode the next cycle was already reduced for "
+                    f"({decision}); no further reduction — give {self.level(drug)}% of the protocol dose"
                 ),
+                rule=chemo.febrile_neutropenia.source,
+                criterion=f.criterion,
             )
             findings = kept
         haem_terms = chemo.haematological.terms(self.ctx.ctcae)
@@ -395,81 +393,65 @@ class _Engine:
                 self.add(drug, self._after_reduction_refer(worst, suspended=False))
             else:
                 percent = chemo.reduce.percent_of_protocol_dose
-                self.add(
+                self._add_chemo(
                     drug,
-                    _Partial(
-                        action="reduce",
-                        dose_percent=percent,
-                        needs_confirmation=True,
-                        changes_state=True,
-                        reason=(
-                            f"{worst.described}: {worst.term} grade {worst.grade} → next cycle reduced by "
-                            f"{100 - percent}% (to {percent}% of the protocol dose)"
-                        ),
-                        rule=chemo.reduce.source,
-                        criterion=worst.criterion,
-                        category="chemotherapy",
-                        facts=[f.described for f in triggers],
+                    action="reduce",
+                    dose_percent=percent,
+                    needs_confirmation=True,
+                    changes_state=True,
+                    reason=(
+                        f"{worst.described}: {worst.term} grade {worst.grade} → next cycle reduced by "
+                        f"{100 - percent}% (to {percent}% of the protocol dose)"
                     ),
+                    rule=chemo.reduce.source,
+                    criterion=worst.criterion,
+                    facts=[f.described for f in triggers],
                 )
         elif pending is not None and worst_watched is not None:
             source, reduction = pending
             percent = reduction.percent
             if recovered and level == percent:
-                self.add(
+                self._add_chemo(
                     drug,
-                    _Partial(
-                        action="continue",
-                        dose_percent=level,
-                        needs_confirmation=False,
-                        reason=(
-                            f"recovered to grade 0–I before the next cycle ({worst_watched.described}); "
-                            f"give the reduced dose ({level}%)"
-                        ),
-                        rule=chemo.suspend.source,
-                        criterion=worst_watched.criterion,
-                        category="chemotherapy",
+                    action="continue",
+                    dose_percent=level,
+                    needs_confirmation=False,
+                    reason=(
+                        f"recovered to grade 0–I before the next cycle ({worst_watched.described}); "
+                        f"give the reduced dose ({level}%)"
                     ),
+                    rule=chemo.suspend.source,
+                    criterion=worst_watched.criterion,
                 )
             elif recovered:
-                self.add(
+                self._add_chemo(
                     drug,
-                    _Partial(
-                        action="reduce",
-                        dose_percent=percent,
-                        needs_confirmation=True,
-                        changes_state=True,
-                        reason=(
-                            f"recovered to grade 0–I before the next cycle ({worst_watched.described}); the "
-                            f"reduction to {percent}% decided on {reduction.start.isoformat()} for {source} is "
-                            f"for the next cycle's chemotherapy, which includes {drug}: give {drug} at {percent}%"
-                        ),
-                        rule=chemo.reduce.source,
-                        criterion=worst_watched.criterion,
-                        category="chemotherapy",
+                    action="reduce",
+                    dose_percent=percent,
+                    needs_confirmation=True,
+                    changes_state=True,
+                    reason=(
+                        f"recovered to grade 0–I before the next cycle ({worst_watched.described}); the "
+                        f"reduction to {percent}% decided on {reduction.start.isoformat()} for {source} is "
+                        f"for the next cycle's chemotherapy, which includes {drug}: give {drug} at {percent}%"
                     ),
+                    rule=chemo.reduce.source,
+                    criterion=worst_watched.criterion,
                 )
             else:
-                self.add(
+                self._add_chemo(
                     drug,
-                    _Partial(
-                        action="hold",
-                        needs_confirmation=True,
-                        changes_state=True,
-                        reason=(
-                            f"{worst_watched.described}: {worst_watched.term} grade {worst_watched.grade} — not "
-                            f"recovered to grade 0–I before the next cycle after the dose reduction → "
-                            f"chemotherapy suspended"
-                            + (
-                                f" (the reduction was decided for {source})"
-                                if source != drug
-                                else ""
-                            )
-                        ),
-                        rule=chemo.suspend.source,
-                        criterion=worst_watched.criterion,
-                        category="chemotherapy",
+                    action="hold",
+                    needs_confirmation=True,
+                    changes_state=True,
+                    reason=(
+                        f"{worst_watched.described}: {worst_watched.term} grade {worst_watched.grade} — not "
+                        f"recovered to grade 0–I before the next cycle after the dose reduction → "
+                        f"chemotherapy suspended"
+                        + (f" (the reduction was decided for {source})" if source != drug else "")
                     ),
+                    rule=chemo.suspend.source,
+                    criterion=worst_watched.criterion,
                 )
         else:
             self._chemo_without_rule(drug, haem, other, level)
@@ -524,39 +506,33 @@ class _Engine:
             first_drug, first_hold = self._chemo_suspension() or suspension
             percent = self._resume_percent(first_drug, first_hold.start)
             if not own and self.level(drug) == percent:
-                self.add(
+                self._add_chemo(
                     drug,
-                    _Partial(
-                        action="continue",
-                        dose_percent=percent,
-                        needs_confirmation=False,
-                        reason=(
-                            f"chemotherapy {since}: haematological toxicity recovered to grade 0–I "
-                            f"({worst_watched.described}) → the next cycle's {drug} is given at {percent}%"
-                        ),
-                        rule=chemo.resume.source,
-                        criterion=worst_watched.criterion,
-                        category="chemotherapy",
-                    ),
-                )
-                return
-            self.add(
-                drug,
-                _Partial(
-                    action="resume",
+                    action="continue",
                     dose_percent=percent,
-                    needs_confirmation=True,
-                    changes_state=True,
+                    needs_confirmation=False,
                     reason=(
-                        f"haematological toxicity recovered to grade 0–I ({worst_watched.described}, "
-                        f"grade {worst_watched.grade}) → chemotherapy resumed at {percent}% of the protocol dose"
-                        + ("" if own else f" (chemotherapy {since}; this cycle includes {drug})")
-                        + self._resume_reading(percent)
+                        f"chemotherapy {since}: haematological toxicity recovered to grade 0–I "
+                        f"({worst_watched.described}) → the next cycle's {drug} is given at {percent}%"
                     ),
                     rule=chemo.resume.source,
                     criterion=worst_watched.criterion,
-                    category="chemotherapy",
+                )
+                return
+            self._add_chemo(
+                drug,
+                action="resume",
+                dose_percent=percent,
+                needs_confirmation=True,
+                changes_state=True,
+                reason=(
+                    f"haematological toxicity recovered to grade 0–I ({worst_watched.described}, "
+                    f"grade {worst_watched.grade}) → chemotherapy resumed at {percent}% of the protocol dose"
+                    + ("" if own else f" (chemotherapy {since}; this cycle includes {drug})")
+                    + self._resume_reading(percent)
                 ),
+                rule=chemo.resume.source,
+                criterion=worst_watched.criterion,
             )
             return
         seen = (
@@ -565,32 +541,26 @@ class _Engine:
             else "no blood count in this entry"
         )
         if own:
-            self.add(
+            self._add_chemo(
                 drug,
-                _Partial(
-                    action="hold",
-                    needs_confirmation=False,
-                    reason=f"{since}; waiting for haematological recovery to grade 0–I ({seen})",
-                    rule=chemo.suspend.source,
-                    criterion=worst_watched.criterion if worst_watched else "",
-                    category="chemotherapy",
-                ),
-            )
-            return
-        self.add(
-            drug,
-            _Partial(
                 action="hold",
-                needs_confirmation=True,
-                changes_state=True,
-                reason=(
-                    f"chemotherapy {since}, not recovered to grade 0–I ({seen}): the suspension "
-                    f"concerns the next cycle's chemotherapy, which includes {drug} → {drug} held too"
-                ),
+                needs_confirmation=False,
+                reason=f"{since}; waiting for haematological recovery to grade 0–I ({seen})",
                 rule=chemo.suspend.source,
                 criterion=worst_watched.criterion if worst_watched else "",
-                category="chemotherapy",
+            )
+            return
+        self._add_chemo(
+            drug,
+            action="hold",
+            needs_confirmation=True,
+            changes_state=True,
+            reason=(
+                f"chemotherapy {since}, not recovered to grade 0–I ({seen}): the suspension "
+                f"concerns the next cycle's chemotherapy, which includes {drug} → {drug} held too"
             ),
+            rule=chemo.suspend.source,
+            criterion=worst_watched.criterion if worst_watched else "",
         )
 
     def _resume_reading(self, percent: int) -> str:
@@ -657,42 +627,36 @@ class _Engine:
                 flagged.append((f, "non-haematological"))
         if flagged:
             worst, kind = max(flagged, key=lambda pair: pair[0].grade)
-            self.add(
+            self._add_chemo(
                 drug,
-                _Partial(
-                    action="refer",
-                    needs_confirmation=True,
-                    category="chemotherapy",
-                    reason=(
-                        f"{worst.described}: grade {worst.grade} {kind} toxicity with no protocol rule "
-                        f"(the protocol modifies chemotherapy only for grade IV neutropenia, thrombocytopenia or "
-                        f"leucopenia, grade III febrile neutropenia, or grade IV non-haematological toxicity); "
-                        f"investigator decision"
-                    ),
-                    rule=chemo.source,
-                    criterion=worst.criterion,
-                    ask="Decide whether to give, delay or modify chemotherapy",
-                    facts=[f.described for f, _ in flagged],
+                action="refer",
+                needs_confirmation=True,
+                reason=(
+                    f"{worst.described}: grade {worst.grade} {kind} toxicity with no protocol rule "
+                    f"(the protocol modifies chemotherapy only for grade IV neutropenia, thrombocytopenia or "
+                    f"leucopenia, grade III febrile neutropenia, or grade IV non-haematological toxicity); "
+                    f"investigator decision"
                 ),
+                rule=chemo.source,
+                criterion=worst.criterion,
+                ask="Decide whether to give, delay or modify chemotherapy",
+                facts=[f.described for f, _ in flagged],
             )
             return
         graded = [f for f in [*haem, *other] if f.grade]
         seen = (
             ", ".join(f"{f.term} grade {f.grade}" for f in graded) or "no toxicity graded above 0"
         )
-        self.add(
+        self._add_chemo(
             drug,
-            _Partial(
-                action="continue",
-                dose_percent=level,
-                needs_confirmation=False,
-                category="chemotherapy",
-                reason=(
-                    f"{seen}: below the protocol's modification thresholds; give {level}% of the protocol dose"
-                    + self._threshold_reading([*haem, *other])
-                ),
-                rule=chemo.source,
+            action="continue",
+            dose_percent=level,
+            needs_confirmation=False,
+            reason=(
+                f"{seen}: below the protocol's modification thresholds; give {level}% of the protocol dose"
+                + self._threshold_reading([*haem, *other])
             ),
+            rule=chemo.source,
         )
 
     def _resume_percent(self, drug: str, hold_start: date) -> int:
