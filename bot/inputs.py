@@ -19,9 +19,16 @@ how identifiers and numbers are normalised. Pure functions; every refusal is a
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from bot.errors import UserError
+
+# What a study ID is (the only patient identifier trialbot keeps; see
+# `bot.storage.models.normalise_study_id`). ASCII only: `\d` would also match
+# Arabic-Indic and other scripts' digits.
+STUDY_ID_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{1,9}-[0-9]{1,5}$", re.ASCII)
+STUDY_ID_EXAMPLE = "LACC-007"
 
 COMMAND_LIMIT = 4000  # characters in one command (Slack: 4,000 for a message's text)
 FREE_TEXT_LIMIT = 500  # a reason, a stage, a site, an adverse-event term

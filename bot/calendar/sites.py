@@ -12,6 +12,7 @@ per date, not a holidays computation.
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import date, datetime, timedelta
 from functools import cached_property
@@ -22,6 +23,8 @@ from pydantic import Field, field_validator, model_validator
 
 from bot.calendar.strict import StrictModel, custom_error, raise_errors
 from bot.errors import UserError, closest
+from bot.inputs import STUDY_ID_PATTERN
+from bot.phi import PHI_LIKE_IDS, study_id_problem
 
 ONE_DAY = timedelta(days=1)
 
@@ -176,11 +179,6 @@ class StudyIdRule(StrictModel):
 
     @model_validator(mode="after")
     def _sound(self) -> StudyIdRule:
-        import re
-
-        from bot.phi import PHI_LIKE_IDS, study_id_problem
-        from bot.storage.models import STUDY_ID_PATTERN
-
         errors = []
         try:
             compiled = re.compile(self.pattern, re.ASCII)

@@ -37,11 +37,10 @@ from bot.events import (
     ResponseAssessment,
     Verdict,
 )
-from bot.grading import grade_panel, grade_text, load_ctcae
+from bot.grading import grade_panel, grade_text
 from bot.grading.analytes import ANALYTES, plain
 from bot.grading.grader import display_unit
 from bot.history_file import EVENT_FORMS, HistoryFile, Vocabulary, load_history, read_event_text
-from bot.paths import ctcae_dir
 from bot.protocol.loader import load_trial
 
 Entry = Event | Review
@@ -189,10 +188,10 @@ def _new_entry(
 # --- the run ----------------------------------------------------------------------------
 def _run(args: argparse.Namespace) -> int:
     requested = _requested_date(args.date)
-    trial_dir, root = configured_rules()
+    trial_dir, _ = configured_rules()
     trial = load_trial(args.rules or trial_dir)
     rules = trial.get("dose_modifications.yaml")
-    ctcae = load_ctcae(rules.ctcae_version, ctcae_dir(rules.ctcae_version, root))
+    ctcae = trial.ctcae  # read beside the trial, from the same rules root
     schedule = schedule_of(trial)
     sites = sites_of(trial)
     vocabulary = Vocabulary(

@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 from bot.cli import configured_rules
-from bot.grading import load_ctcae
 from bot.paths import ctcae_dir
 from bot.protocol.loader import RULE_FILES, load_trial
 
@@ -29,14 +28,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
-    trial_dir, root = configured_rules()
+    trial_dir, _ = configured_rules()
     directory = args.directory or trial_dir
-    trial = load_trial(directory)
+    trial = load_trial(directory)  # never the start-up cache: every file is read and checked
     names = ", ".join(sorted(trial.files)) or "no files"
     print(f"{directory}: OK ({len(trial.files)} of {len(RULE_FILES)} rules files: {names})")
-    ctcae = load_ctcae(directory=ctcae_dir(root=root))
+    ctcae = trial.ctcae
+    assert ctcae is not None
     print(
-        f"{ctcae_dir(ctcae.version, root)}: OK (CTCAE v{ctcae.version}: {len(ctcae.terms)} terms, "
+        f"{ctcae_dir(ctcae.version, trial.root)}: OK (CTCAE v{ctcae.version}: {len(ctcae.terms)} terms, "
         f"{len(ctcae.lab)} lab criteria, {len(ctcae.synonyms)} synonyms)"
     )
     return 0

@@ -75,7 +75,7 @@ def _run(args: argparse.Namespace) -> int:
     ctx = build_context(settings, clock=clock)
     try:
         report = tick(ctx, clock.now())
-        client = client_from_environment()
+        client = client_from_environment(os.environ)
         recorder = None
         if client is not None:
             notifier = SlackSender(client, ctx.renderer)

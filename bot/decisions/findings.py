@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from bot.events import AdverseEvent, Event, LabPanel, LabValue, attribution_of
+from bot.grading.grader import display_unit, grade_value
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +65,6 @@ def _fmt(number: float) -> str:
 def lab_findings(
     ctcae, panel: LabPanel, baseline: Mapping[str, LabValue], irae: bool | None
 ) -> list[Finding]:
-    from bot.grading import grade_value
-    from bot.grading.grader import display_unit
-
     found = []
     for value in panel.results:
         graded = grade_value(

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.calendar.dosing import RoundingMode
+from bot.calendar.dosing import RoundingMode, dose_mg, round_to_step
 from bot.events import Action, Proposal
 
 # How strongly an action restricts treatment: when several rules fire for one drug, the
@@ -48,8 +48,6 @@ class NextDose(BaseModel):
 
     def mg_at(self, percent: int) -> float | None:
         """The dose in mg at `percent` of the protocol dose, rounded as the rules say."""
-        from bot.calendar.dosing import dose_mg, round_to_step
-
         if self.amount is not None and self.basis is not None:
             return dose_mg(
                 self.amount,

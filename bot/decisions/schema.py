@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from bot.errors import RulesProblem
+from bot.errors import RulesProblem, closest
 
 RowAction = Literal["hold", "discontinue", "refer"]
 
@@ -202,11 +202,12 @@ class DoseModifications(_Strict):
 
 
 def check_terms_exist(trial) -> list[RulesProblem]:
-    """Every CTCAE term the rules name must be in the trial's CTCAE term list."""
-    from bot.grading import load_ctcae
-
+    """Every CTCAE term the rules name must be in the trial's CTCAE term list: the CTCAE
+    data the loader read beside the trial (`trial.ctcae`, from the Settings' rules root),
+    never the shipped copy."""
     rules: DoseModifications = trial.get("dose_modifications.yaml")
-    known = {t.term for t in load_ctcae(rules.ctcae_version).terms}
+    ctcae = trial.ctcae
+    known = {t.term for t in ctcae.terms}
     file = f"{trial.name}/dose_modifications.yaml"
     problems: list[RulesProblem] = []
     chemo = rules.chemotherapy
@@ -224,7 +225,6 @@ def check_terms_exist(trial) -> list[RulesProblem]:
         ("chemotherapy.febrile_neutropenia.neutropenia_term", febrile.neutropenia_term),
         ("chemotherapy.febrile_neutropenia.counts_as", febrile.counts_as),
     ]
-    ctcae = load_ctcae(rules.ctcae_version)
     socs = {t.soc for t in ctcae.terms}
     for i, soc in enumerate(chemo.haematological.socs):
         if soc not in socs:
@@ -258,8 +258,6 @@ def check_terms_exist(trial) -> list[RulesProblem]:
         ]
     for field, term in named:
         if term not in known:
-            from bot.errors import closest
-
             hint = closest(term, known)
             reason = f"'{term}' is not a CTCAE v{rules.ctcae_version} term"
             problems.append(

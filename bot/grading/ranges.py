@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from bot.errors import RulesError, UserError, closest
 from bot.grading.analytes import ANALYTES, Analyte, plain
 from bot.grading.validation import Problem, raise_problems
+from bot.rulefile import problems_from_validation, read_yaml
 
 
 class _Strict(BaseModel):
@@ -146,8 +147,6 @@ NO_RANGES = ReferenceRanges(site="none", limits={})
 
 def load_reference_ranges(path: Path | str) -> ReferenceRangesFile:
     """Read one reference_ranges.yaml on its own (the trial loader does this for a whole trial)."""
-    from bot.protocol.loader import problems_from_validation, read_yaml
-
     path = Path(path)
     data, problems = read_yaml(path, path.name)
     if problems:

@@ -15,9 +15,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.errors import RulesError, RulesProblem, UserError
+from bot.errors import RulesError, RulesProblem, UserError, closest
 from bot.grading.criteria import LabCriteriaFile, LabCriterion
 from bot.grading.synonyms import Spelling, SynonymsFile, normalise, word_bag
+from bot.paths import ctcae_dir
+from bot.rulefile import problems_from_validation, read_yaml
 
 TERMS_FILE = "terms.json"
 CRITERIA_FILE = "lab_criteria.yaml"
@@ -114,8 +116,6 @@ class Ctcae:
         if isinstance(term, str):
             found = self.term(term)
             if found is None:
-                from bot.errors import closest
-
                 raise UserError(
                     f"unknown term '{term}'",
                     field="term",
@@ -140,15 +140,7 @@ class Ctcae:
         return self._by_bag.get(self.word_bag(text), ())
 
 
-def _read_yaml(path: Path, display: str):
-    from bot.protocol.loader import read_yaml
-
-    return read_yaml(path, display)
-
-
 def _validate(model, data, display: str) -> tuple[object | None, list[RulesProblem]]:
-    from bot.protocol.loader import problems_from_validation
-
     try:
         return model.model_validate(data if data is not None else {}), []
     except ValidationError as exc:
@@ -156,9 +148,9 @@ def _validate(model, data, display: str) -> tuple[object | None, list[RulesProbl
 
 
 def load_ctcae(version: str = "5.0", directory: Path | str | None = None) -> Ctcae:
-    """Read and cross-check `rules/ctcae/v<version>/`; raise RulesError listing all problems."""
-    from bot.paths import ctcae_dir
-
+    """Read and cross-check `<directory>` (default: the shipped `rules/ctcae/v<version>/`;
+    a running trialbot passes the one beside its trial, see `bot.protocol.loader`); raise
+    RulesError listing all problems."""
     folder = Path(directory) if directory is not None else ctcae_dir(version)
     prefix = f"ctcae/v{version}"
     problems: list[RulesProblem] = []
@@ -180,7 +172,7 @@ def load_ctcae(version: str = "5.0", directory: Path | str | None = None) -> Ctc
     loaded = {}
     for name, model in ((CRITERIA_FILE, LabCriteriaFile), (SYNONYMS_FILE, SynonymsFile)):
         display = f"{prefix}/{name}"
-        data, found = _read_yaml(folder / name, display)
+        data, found = read_yaml(folder / name, display)
         problems += found
         if not found:
             loaded[name], found = _validate(model, data, display)

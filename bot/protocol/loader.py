@@ -3,44 +3,60 @@
 A rules directory holds one YAML file per concern (schedule, dose modifications,
 eligibility, reference ranges, sites). Each file is validated against its typed schema
 (a pydantic model owned by the module that uses it); then cross-file checks run (e.g. a
-dose-modification rule names a drug the schedule defines). Every problem is collected and
-reported with file, field and reason; if there is any, nothing is returned.
+dose-modification rule names a drug the schedule defines, every CTCAE term the rules name
+is in the CTCAE data beside the trial). Every problem is collected and reported with
+file, field and reason; if there is any, nothing is returned.
+
+The loader sits above the schemas it validates with: it imports them, they never import
+it (they read their files through `bot.rulefile`), so there is no import cycle to hide.
+The CTCAE data comes from the same rules root as the trial (`<root>/ctcae/v<version>/`,
+the root being the trial folder's parent, i.e. `Settings.rules_dir`), never from the
+shipped copy.
 """
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
+from bot.calendar.schema import Schedule
+from bot.calendar.sites import SitesFile
+from bot.decisions.schema import DoseModifications, check_terms_exist
+from bot.eligibility.rules import EligibilityRules, check_against_ranges
 from bot.errors import RulesError, RulesProblem
+from bot.grading.ranges import ReferenceRangesFile
+from bot.grading.terms import Ctcae, load_ctcae
+from bot.paths import ctcae_dir
+from bot.rulefile import problems_from_validation, read_yaml
 
-# file name -> ("module:Model", required). The model validates the whole file.
-RULE_FILES: dict[str, tuple[str, bool]] = {
-    "schedule.yaml": ("bot.calendar.schema:Schedule", True),
-    "sites.yaml": ("bot.calendar.sites:SitesFile", True),
-    "reference_ranges.yaml": ("bot.grading.ranges:ReferenceRangesFile", True),
-    "eligibility.yaml": ("bot.eligibility.rules:EligibilityRules", True),
-    "dose_modifications.yaml": ("bot.decisions.schema:DoseModifications", True),
+# file name -> (the model that validates the whole file, required).
+RULE_FILES: dict[str, tuple[type[BaseModel], bool]] = {
+    "schedule.yaml": (Schedule, True),
+    "sites.yaml": (SitesFile, True),
+    "reference_ranges.yaml": (ReferenceRangesFile, True),
+    "eligibility.yaml": (EligibilityRules, True),
+    "dose_modifications.yaml": (DoseModifications, True),
 }
 
 # Functions (trial -> list[RulesProblem]) run once every file has validated.
-CROSS_CHECKS: list[str] = [
-    "bot.eligibility.rules:check_against_ranges",
-    "bot.decisions.schema:check_terms_exist",
+CROSS_CHECKS: list[Callable[[Trial], list[RulesProblem]]] = [
+    check_against_ranges,
+    check_terms_exist,
 ]
 
 
 @dataclass(frozen=True)
 class Trial:
-    """A loaded rules directory: `files` maps each file name to its validated model."""
+    """A loaded rules directory: `files` maps each file name to its validated model;
+    `ctcae` is the CTCAE version its dose modifications name, read from the same root."""
 
     directory: Path
     files: dict[str, BaseModel] = field(default_factory=dict)
+    ctcae: Ctcae | None = None
 
     def get(self, name: str) -> Any:
         return self.files[name]
@@ -49,58 +65,15 @@ class Trial:
     def name(self) -> str:
         return self.directory.name
 
-
-def _dotted(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out
-
-
-def _describe(error: dict[str, Any]) -> str:
-    reason = error["msg"]
-    if error["type"] not in ("missing",) and "input" in error:
-        given = error["input"]
-        if isinstance(given, str | int | float | bool) or given is None:
-            reason += f" (got {given!r})"
-    return reason
-
-
-def problems_from_validation(file: str, exc: ValidationError) -> list[RulesProblem]:
-    return [RulesProblem(file, _dotted(err["loc"]), _describe(err)) for err in exc.errors()]
-
-
-def read_yaml(path: Path, display: str) -> tuple[Any, list[RulesProblem]]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        return None, [RulesProblem(display, "", f"cannot be read: {exc.strerror}")]
-    try:
-        return yaml.safe_load(text), []
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        return None, [RulesProblem(display, where, f"is not valid YAML: {problem}")]
-    except ValueError as exc:  # PyYAML builds dates itself: `2026-13-01` raises here
-        return None, [RulesProblem(display, "", f"holds an impossible value: {exc}")]
-
-
-def _model(spec: str) -> type[BaseModel]:
-    module_name, _, attr = spec.partition(":")
-    return getattr(importlib.import_module(module_name), attr)
-
-
-def _callable(spec: str):
-    module_name, _, attr = spec.partition(":")
-    return getattr(importlib.import_module(module_name), attr)
+    @property
+    def root(self) -> Path:
+        """The rules root the trial folder sits in (where `ctcae/` is)."""
+        return self.directory.parent
 
 
 def load_trial(directory: Path | str) -> Trial:
-    """Validate every rules file of `directory`; raise `RulesError` listing all problems."""
+    """Validate every rules file of `directory` and the CTCAE data beside it; raise
+    `RulesError` listing all problems."""
     directory = Path(directory)
     if not directory.is_dir():
         raise RulesError([RulesProblem(str(directory), "", "is not a directory")])
@@ -116,7 +89,7 @@ def load_trial(directory: Path | str) -> Trial:
                     f"unknown rules file; expected one of: {', '.join(sorted(known))}",
                 )
             )
-    for name, (spec, required) in RULE_FILES.items():
+    for name, (model, required) in RULE_FILES.items():
         path = directory / name
         display = f"{directory.name}/{name}"
         if not path.exists():
@@ -128,14 +101,16 @@ def load_trial(directory: Path | str) -> Trial:
         if read_problems:
             continue
         try:
-            files[name] = _model(spec).model_validate(data if data is not None else {})
+            files[name] = model.model_validate(data if data is not None else {})
         except ValidationError as exc:
             problems.extend(problems_from_validation(display, exc))
     if problems:
         raise RulesError(problems)
-    trial = Trial(directory=directory, files=files)
-    for spec in CROSS_CHECKS:
-        problems.extend(_callable(spec)(trial))
+    version = files["dose_modifications.yaml"].ctcae_version  # type: ignore[attr-defined]
+    ctcae = load_ctcae(version, ctcae_dir(version, directory.parent))
+    trial = Trial(directory=directory, files=files, ctcae=ctcae)
+    for check in CROSS_CHECKS:
+        problems.extend(check(trial))
     if problems:
         raise RulesError(problems)
     return trial

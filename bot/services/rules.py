@@ -8,9 +8,8 @@ from pathlib import Path
 from bot.calendar import Schedule, SitesFile
 from bot.decisions.schema import DoseModifications
 from bot.eligibility.rules import EligibilityRules
-from bot.grading import Ctcae, load_ctcae
+from bot.grading import Ctcae
 from bot.grading.ranges import ReferenceRangesFile
-from bot.paths import ctcae_dir
 from bot.protocol.loader import Trial, load_trial
 
 
@@ -28,8 +27,13 @@ class TrialRules:
     def load(cls, directory: Path | str) -> TrialRules:
         """The trial in `directory`; its CTCAE version from the same rules root (the
         folder beside it, `<root>/ctcae/`), never from anywhere else."""
-        trial = load_trial(directory)
+        return cls.of(load_trial(directory))
+
+    @classmethod
+    def of(cls, trial: Trial) -> TrialRules:
+        """The rules of a loaded trial (its CTCAE is the one the loader read beside it)."""
         dose_modifications: DoseModifications = trial.get("dose_modifications.yaml")
+        assert trial.ctcae is not None
         return cls(
             trial=trial,
             schedule=trial.get("schedule.yaml"),
@@ -37,10 +41,7 @@ class TrialRules:
             ranges=trial.get("reference_ranges.yaml"),
             eligibility=trial.get("eligibility.yaml"),
             dose_modifications=dose_modifications,
-            ctcae=load_ctcae(
-                dose_modifications.ctcae_version,
-                ctcae_dir(dose_modifications.ctcae_version, Path(directory).parent),
-            ),
+            ctcae=trial.ctcae,
         )
 
     @property

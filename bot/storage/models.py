@@ -27,6 +27,7 @@ from sqlmodel import Field, SQLModel
 
 from bot import inputs
 from bot.errors import UserError
+from bot.inputs import STUDY_ID_EXAMPLE, STUDY_ID_PATTERN
 
 # Constraint names are part of the schema: migrations refer to them by name, so they are
 # generated the same way on every database ("The Importance of Naming Constraints").
@@ -46,10 +47,6 @@ ROLES = ("admin", "investigator", "coordinator", "viewer")
 DECISION_STATUSES = ("proposed", "confirmed", "overridden", "withdrawn", "superseded", "info")
 DECISION_ACTIONS = ("continue", "hold", "reduce", "resume", "discontinue", "refer")
 OUTBOX_STATUSES = ("pending", "sending", "sent", "dead", "expired", "cancelled")
-
-# ASCII only: `\d` would also match Arabic-Indic and other scripts' digits.
-STUDY_ID_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{1,9}-[0-9]{1,5}$", re.ASCII)
-STUDY_ID_EXAMPLE = "LACC-007"
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:

@@ -9,7 +9,7 @@ the outbox with its Retry-After instead of blocking the sender.
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,12 +32,13 @@ def slack_client(token: str, base_url: str | None = None):
     return WebClient(**options)
 
 
-def client_from_environment():
-    """A WebClient when `SLACK_BOT_TOKEN` is set (pointed at `SLACK_API_URL` if given)."""
-    token = os.environ.get("SLACK_BOT_TOKEN", "").strip()
+def client_from_environment(env: Mapping[str, str]):
+    """A WebClient when `SLACK_BOT_TOKEN` is set in `env` (pointed at `SLACK_API_URL` if
+    given). The entry point passes its environment: nothing below it reads `os.environ`."""
+    token = env.get("SLACK_BOT_TOKEN", "").strip()
     if not token:
         return None
-    return slack_client(token, os.environ.get("SLACK_API_URL", "").strip() or None)
+    return slack_client(token, env.get("SLACK_API_URL", "").strip() or None)
 
 
 @dataclass

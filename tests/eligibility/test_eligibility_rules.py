@@ -141,13 +141,12 @@ def test_a_broken_ranges_file_never_loads(tmp_path):
 
 
 def test_the_trial_loader_validates_both_files_and_their_cross_check(tmp_path):
+    from bot.eligibility.rules import check_against_ranges
     from bot.protocol.loader import CROSS_CHECKS, RULE_FILES
 
-    assert RULE_FILES["eligibility.yaml"] == ("bot.eligibility.rules:EligibilityRules", True)
-    assert RULE_FILES["reference_ranges.yaml"] == ("bot.grading.ranges:ReferenceRangesFile", True)
-    assert "bot.eligibility.rules:check_against_ranges" in CROSS_CHECKS
-
-    from bot.eligibility.rules import check_against_ranges
+    assert RULE_FILES["eligibility.yaml"] == (EligibilityRules, True)
+    assert RULE_FILES["reference_ranges.yaml"] == (ReferenceRangesFile, True)
+    assert check_against_ranges in CROSS_CHECKS
 
     class _Trial:
         name = "t"

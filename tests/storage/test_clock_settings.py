@@ -138,3 +138,70 @@ def test_the_settings_rules_dir_decides_every_rules_file_ctcae_included(monkeypa
     shutil.rmtree(root / "ctcae")
     with pytest.raises(RulesError, match=r"ctcae/v5\.0"):
         TrialRules.load(settings.rules_dir / settings.trial)
+
+
+def test_the_rules_terms_are_checked_against_the_ctcae_of_the_settings_rules_dir(tmp_path):
+    """`bot.decisions.schema.check_terms_exist` reads the CTCAE data beside the trial (the
+    Settings' rules dir), not the shipped copy: a term missing from that copy is named."""
+    import json
+    import shutil
+
+    from bot.errors import RulesError
+    from bot.paths import rules_root
+    from bot.protocol.loader import load_trial
+
+    root = tmp_path / "rules"
+    shutil.copytree(rules_root(), root)
+    terms = root / "ctcae" / "v5.0" / "terms.json"
+    data = json.loads(terms.read_text(encoding="utf-8"))
+    for term in data["terms"]:
+        if term["term"] == "Hypopituitarism":
+            term["term"] = "Hypopituitarism of this copy"
+    terms.write_text(json.dumps(data), encoding="utf-8")
+    settings = Settings(rules_dir=root)
+    with pytest.raises(RulesError) as refused:
+        load_trial(settings.rules_dir / settings.trial)
+    problems = [str(p) for p in refused.value.problems]
+    assert any(
+        p.startswith("nct05084677/dose_modifications.yaml: toripalimab.categories[")
+        and "'Hypopituitarism' is not a CTCAE v5.0 term" in p
+        for p in problems
+    ), problems
+
+
+# Modules that may read the process environment: the settings, the Slack transport's
+# settings, and the entry points that hand it to them (`bot/cli/`, `trialbot serve`).
+ENVIRONMENT_READERS = ("bot/settings.py", "bot/transports/slack/config.py", "bot/cli/")
+_ENV_NAMES = {"environ", "environb", "getenv", "getenvb"}
+
+
+def _reads_environment(tree: ast.AST) -> bool:
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "os"
+            and node.attr in _ENV_NAMES
+        ):
+            return True
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module == "os"
+            and any(alias.name in _ENV_NAMES for alias in node.names)
+        ):
+            return True
+    return False
+
+
+def test_only_the_settings_and_the_entry_points_read_the_environment(repo):
+    readers = []
+    for path in sorted((repo / "bot").rglob("*.py")):
+        relative = path.relative_to(repo).as_posix()
+        if relative.startswith(ENVIRONMENT_READERS) or relative == "bot/transports/slack/serve.py":
+            continue
+        if _reads_environment(ast.parse(path.read_text(encoding="utf-8"))):
+            readers.append(relative)
+    assert readers == []
+    # the check would see one: the entry points do read it
+    assert _reads_environment(ast.parse((repo / "bot" / "cli" / "tick.py").read_text()))
+    assert _reads_environment(ast.parse("from os import getenv"))
