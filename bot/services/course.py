@@ -14,12 +14,11 @@ from typing import Any, Literal
 
 from bot.decisions import Decision, fold_treatment
 from bot.errors import UserError, closest
-from bot.posts import Post
-from bot.services import notify
 from bot.services.access import require_write
 from bot.services.context import Request, ServiceContext
 from bot.services.outcome import Outcome
 from bot.services.unit import PatientUnit, entry_json, run_patient_write
+from bot.services.verdicts import announce_verdict
 from bot.storage.models import DecisionRecord
 
 CourseAction = Literal["hold", "resume"]
@@ -136,20 +135,11 @@ def change_course(
             "decided_by": request.user,
             "override_reason": why,
         }
-        unit.post(
-            Post(
-                kind="verdict",
-                audience=notify.channel_of(unit.site),
-                study_id=unit.patient.study_id,
-                decision_ids=(record.label,),
-                facts={"decision": shown, "by": request.user},
-            ),
-            dedupe_key=f"decision:{record.label}:verdict",
-        )
-        unit.audit(
+        announce_verdict(
+            unit,
+            shown,
             action,
             {
-                "decision": record.label,
                 "drug": name,
                 "reason": why,
                 "held_since": held.start.isoformat() if held is not None else None,

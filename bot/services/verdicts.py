@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.errors import UserError
 from bot.inputs import check_free_text
 from bot.posts import Post
@@ -36,6 +38,26 @@ def _open(unit: PatientUnit, number: int) -> DecisionRecord:
     return record
 
 
+def announce_verdict(
+    unit: PatientUnit, decision: dict[str, Any], action: str, details: dict[str, Any]
+) -> None:
+    """What every decided decision leaves behind, in the write's transaction: the post to
+    the site channel (once per decision) and the audit row `action` naming the decision.
+    A confirm, an override and an investigator's own hold or resume all end this way."""
+    label = decision["id"]
+    unit.post(
+        Post(
+            kind="verdict",
+            audience=notify.channel_of(unit.site),
+            study_id=unit.patient.study_id,
+            decision_ids=(label,),
+            facts={"decision": decision, "by": unit.request.user},
+        ),
+        dedupe_key=f"decision:{label}:verdict",
+    )
+    unit.audit(action, {"decision": label, **details})
+
+
 def _decide(
     ctx: ServiceContext, request: Request, decision_ref: str, status: str, reason: str | None
 ) -> Outcome:
@@ -55,24 +77,11 @@ def _decide(
             "decided_by": request.user,
             "override_reason": reason,
         }
-        unit.post(
-            Post(
-                kind="verdict",
-                audience=notify.channel_of(unit.site),
-                study_id=unit.patient.study_id,
-                decision_ids=(record.label,),
-                facts={"decision": decision, "by": request.user},
-            ),
-            dedupe_key=f"decision:{record.label}:verdict",
-        )
-        unit.audit(
+        announce_verdict(
+            unit,
+            decision,
             status,
-            {
-                "decision": record.label,
-                "drug": record.drug,
-                "action": record.action,
-                "reason": reason,
-            },
+            {"drug": record.drug, "action": record.action, "reason": reason},
         )
         return Outcome(operation=status, event=entry_json(verdict), decisions=[decision])
 
