@@ -18,6 +18,7 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
+from bot.commands.reply import Reply
 from bot.transports.slack.app import SlackTransport, send_reply
 from bot.transports.slack.views import override_modal
 
@@ -62,34 +63,42 @@ def _user(body: dict[str, Any]) -> str:
     return str((body.get("user") or {}).get("id") or "")
 
 
-def on_confirm(
-    transport: SlackTransport, body: dict[str, Any], action: dict[str, Any], respond: Respond
-) -> None:
-    decision = str(action.get("value") or "")
+def _click(
+    transport: SlackTransport,
+    body: dict[str, Any],
+    respond: Respond,
+    command: str,
+    subject: str,
+    verb: str,
+) -> Reply:
+    """Run `command` for the person who clicked, keyed on what was clicked, the verb and
+    the person (a double click acts once), and answer them ephemerally."""
     user = _user(body)
     reply = transport.run(
         user,
-        f"confirm {decision}",
+        command,
         source=f"slack:action:{body.get('trigger_id', '')}",
-        key=f"slack:click:{decision}:confirm:{user}",
+        key=f"slack:click:{subject}:{verb}:{user}",
     )
     send_reply(_ephemeral(respond), reply)
-    transport.posted()
+    return reply
 
 
-def on_ack(
-    transport: SlackTransport, body: dict[str, Any], action: dict[str, Any], respond: Respond
-) -> None:
-    subject = str(action.get("value") or "")
-    user = _user(body)
-    reply = transport.run(
-        user,
-        f"ack {subject}",
-        source=f"slack:action:{body.get('trigger_id', '')}",
-        key=f"slack:click:{subject}:ack:{user}",
-    )
-    send_reply(_ephemeral(respond), reply)
-    transport.posted()
+def _decision_click(verb: str):
+    """A button whose value is what it acts on (`D12`): runs `<verb> D12`, as typed."""
+
+    def on_click(
+        transport: SlackTransport, body: dict[str, Any], action: dict[str, Any], respond: Respond
+    ) -> None:
+        subject = str(action.get("value") or "")
+        _click(transport, body, respond, f"{verb} {subject}", subject, verb)
+        transport.posted()
+
+    return on_click
+
+
+on_confirm = _decision_click("confirm")
+on_ack = _decision_click("ack")
 
 
 def on_attribute(
@@ -97,19 +106,13 @@ def on_attribute(
 ) -> None:
     decision, _, entry = str(action.get("value") or "").partition(":")
     answer = "yes" if str(action.get("action_id")).endswith("yes") else "no"
-    user = _user(body)
-    reply = transport.run(
-        user,
-        f"attribute {entry} irae={answer}",
-        source=f"slack:action:{body.get('trigger_id', '')}",
-        key=f"slack:click:{entry}:attribute:{user}",
-    )
-    send_reply(_ephemeral(respond), reply)
+    command = f"attribute {entry} irae={answer}"
+    reply = _click(transport, body, respond, command, entry, "attribute")
     if reply.ok:
         still_open = transport.notifier._verdict(decision) is None and _is_open(transport, decision)
         transport.notifier.annotate_alert(
             decision,
-            f"Immune-related: *{answer}* — <@{user}>",
+            f"Immune-related: *{answer}* — <@{_user(body)}>",
             keep_verdict_buttons=still_open,
         )
     transport.posted()
