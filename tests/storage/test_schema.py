@@ -4,7 +4,9 @@ out-of-date database says what to run."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
 from typing import get_args
 
 import pytest
@@ -42,6 +44,20 @@ TABLES = {
 }
 
 
+def _revisions_on_disk() -> tuple[str, ...]:
+    """Every migration file's revision, oldest first, read from the files themselves (not
+    through Alembic): what an empty database has pending, exactly."""
+    versions = Path(migrate.__file__).parent / "migrations" / "versions"
+    found = []
+    for path in sorted(versions.glob("[0-9][0-9][0-9][0-9]_*.py")):
+        match = re.search(r'^revision: str = "([^"]+)"$', path.read_text(), re.MULTILINE)
+        assert match is not None, f"{path.name} names no revision"
+        assert path.name.startswith(match.group(1) + "_"), path.name
+        found.append(match.group(1))
+    assert found, f"no migrations found in {versions}"
+    return tuple(found)
+
+
 def _tables(database: Database) -> set[str]:
     return set(inspect(database.engine).get_table_names()) - {"alembic_version"}
 
@@ -51,8 +67,9 @@ def test_migrations_build_the_schema_from_empty(database_url):
     try:
         assert _tables(database) == set()
         status = database.schema_status()
-        assert status.current is None and status.pending[0] == "0001"
-        assert status.pending[-1] == migrate.head_revision()
+        assert status.current is None
+        assert status.pending == _revisions_on_disk()
+        assert status.pending[0] == "0001" and status.pending[-1] == migrate.head_revision()
         assert database.upgrade() == (None, migrate.head_revision())
         assert _tables(database) == TABLES
         assert database.schema_status().up_to_date
@@ -249,7 +266,11 @@ def test_db_status_and_upgrade_commands(database_url, monkeypatch, capsys):
 
     assert main(["db", "status"]) == 1
     out = capsys.readouterr().out
-    assert f"schema revision (empty), newest {head}; " in out and "migration(s) pending" in out
+    pending = _revisions_on_disk()
+    assert (
+        f"schema revision (empty), newest {head}; {len(pending)} migration(s) pending "
+        f"({', '.join(pending)}): run `trialbot db upgrade`"
+    ) in out
     assert "run `trialbot db upgrade`" in out
 
     assert main(["db", "upgrade"]) == 0
