@@ -54,6 +54,29 @@ class Command:
             raise ValueError(f"{self.name}: group {self.group!r} is not one of {list(GROUPS)}")
 
 
+def decision_command(
+    name: str,
+    *,
+    usage: str,
+    summary: str,
+    help: str,
+    handler: Handler,
+    examples: tuple[str, ...],
+) -> Command:
+    """A subcommand of the investigator's part (`help`'s "decide" group, the investigator
+    role): confirm, override, attribute, ack, hold, resume."""
+    return Command(
+        name=name,
+        usage=usage,
+        summary=summary,
+        help=help,
+        role="investigator",
+        group="decide",
+        handler=handler,
+        examples=examples,
+    )
+
+
 @dataclass
 class Registry:
     commands: list[Command] = field(default_factory=list)

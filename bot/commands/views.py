@@ -12,8 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from bot.grading.analytes import ANALYTES, plain
-from bot.grading.grader import display_unit
+from bot.services import labs
 
 STATUS_WORDS = {
     "planned": "planned",
@@ -44,11 +43,10 @@ def short_day(value: str | date) -> str:
 # --- grades ------------------------------------------------------------------------------
 def grade_view(grade: Mapping[str, Any]) -> dict[str, Any]:
     """One graded analyte: what was measured, the term and grade, the criterion applied."""
-    analyte = ANALYTES.get(grade["analyte"])
-    label = analyte.label if analyte else grade["analyte"].upper()
-    value = f"{label} {plain(grade['value'])} {display_unit(grade['unit'])}"
-    against_uln = analyte is not None and not analyte.is_count and analyte.code != "hb"
-    multiple = f"{plain(grade['x_uln'])}×ULN" if against_uln and grade.get("x_uln") else None
+    code = grade["analyte"]
+    value = labs.measured(code, grade["value"], grade["unit"], unknown=code.upper())
+    against_uln = labs.against_uln(code)
+    multiple = f"{labs.plain(grade['x_uln'])}×ULN" if against_uln and grade.get("x_uln") else None
     criterion = grade.get("criterion") or ""
     if grade.get("grade") is None:
         applied = criterion.removeprefix("Not graded: ")
@@ -201,11 +199,10 @@ def entry_text(kind: str, payload: Mapping[str, Any]) -> str:
     if kind == "lab":
         values = []
         for result in payload.get("results", []):
-            analyte = ANALYTES.get(result["analyte"])
-            label = analyte.label if analyte else result["analyte"]
+            code = result["analyte"]
             values.append(
                 result.get("entered")
-                or f"{label} {plain(result['value'])} {display_unit(result['unit'])}"
+                or labs.measured(code, result["value"], result["unit"], unknown=code)
             )
         text = ", ".join(values)
         if payload.get("irae") is not None:

@@ -34,7 +34,7 @@ from bot.services.access import require_write
 from bot.services.context import Request, ServiceContext
 from bot.services.derive import log_entries
 from bot.services.entries import DOSE_STATUSES, RECIST, ranges_for, treatments_of
-from bot.services.lookup import patient_of_event
+from bot.services.lookup import kind_of_entry, patient_of_event
 from bot.services.outcome import Outcome
 from bot.services.unit import PatientUnit, entry_json, run_patient_write
 from bot.storage.models import DecisionRecord, parse_label
@@ -268,6 +268,14 @@ def _latest_version(unit: PatientUnit, number: int) -> int:
     """The newest row of the entry's correction chain: the one the log lets us amend."""
     roots = root_of(log_entries(unit.rows))
     return max(row.id for row in unit.rows if roots.get(row.id) == number and row.voids is None)
+
+
+def kind_to_correct(ctx: ServiceContext, request: Request, event_ref: str) -> str:
+    """The kind of entry `event_ref` is (lab, ae, dose, …), so that `correct` reads its words
+    the way that kind is written. The role comes first: the kind of an entry is told only
+    to someone who may correct it."""
+    require_write(ctx, request, "correct")
+    return kind_of_entry(ctx, parse_label(event_ref, "E", field="event"))
 
 
 def correct(

@@ -127,3 +127,9 @@ def channels(ctx: ServiceContext) -> dict[str, str | None]:
     """Every site and its study channel (None before one is set)."""
     with ctx.db.transaction(readonly=True) as session:
         return {s.id: s.channel_id for s in session.exec(select(Site).order_by(Site.id)).all()}
+
+
+def listing(ctx: ServiceContext, request: Request) -> dict[str, str | None]:
+    """Every site and its study channel, for any member (`site` without arguments)."""
+    require_role(ctx, request, "viewer", "listing the sites")
+    return channels(ctx)

@@ -6,12 +6,12 @@ import re
 
 from bot import inputs
 from bot.commands.args import Args
-from bot.commands.handlers._common import site_today
 from bot.commands.registry import Command
 from bot.commands.reply import Reply
 from bot.errors import UserError
 from bot.services import entries
 from bot.services.context import Request, ServiceContext
+from bot.services.today import today_at_site
 
 USAGE = "ae LACC-007 <CTCAE term> grade=0-5 [date=YYYY-MM-DD] [irae=yes|no|unknown] [steroid_mg=20]"
 OPTIONS = ("grade", "date", "irae", "steroid_mg")
@@ -54,7 +54,7 @@ def ae(ctx: ServiceContext, request: Request, args: Args) -> Reply:
         study_id,
         term,
         grade,
-        on=args.date("date", site_today(ctx, study_id=study_id)),
+        on=args.date("date", today_at_site(ctx, study_id=study_id)),
         irae=args.yes_no("irae", unknown=True),
         steroid_mg=args.number("steroid_mg", low=0, high=2000, unit="mg/day prednisone-equivalent"),
     )

@@ -8,22 +8,20 @@ RECIST word for a response; options as the entry took them (`grade=`, `date=`, `
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from bot import inputs
 from bot.commands.args import Args
-from bot.commands.handlers._common import site_today
 from bot.commands.handlers.dose import STATUS_WORDS
 from bot.commands.handlers.lab import is_analyte, panel_text
 from bot.commands.registry import Command
 from bot.commands.reply import Reply
 from bot.errors import UserError
 from bot.events import AMENDABLE_KINDS
-from bot.services import amend, lookup
-from bot.services.access import require_role
+from bot.services import amend
 from bot.services.context import Request, ServiceContext
 from bot.services.enrolment import PLAN_FIELDS
+from bot.services.today import today_of_entry
 
 CORRECT_USAGE = 'correct E45 <what the entry should say> reason="what was wrong"'
 VOID_USAGE = 'void E45 reason="what was wrong"'
@@ -43,14 +41,6 @@ def _reason(args: Args, what: str) -> str:
     if reason is None:
         raise UserError(f"{what} needs a reason", field="reason", allowed=REASON)
     return reason
-
-
-def _today_of(ctx: ServiceContext, label: str):
-    def today() -> date:
-        study_id = lookup.patient_of_event(ctx, int(label[1:]))
-        return site_today(ctx, study_id=study_id)()
-
-    return today
 
 
 def _plan(args: Args, today) -> dict[str, Any]:
@@ -75,7 +65,7 @@ def _plan(args: Args, today) -> dict[str, Any]:
 
 def read_changes(ctx: ServiceContext, label: str, kind: str, args: Args) -> amend.Changes:
     """What `correct` should set, read as entry `label` (of `kind`) is written."""
-    today = _today_of(ctx, label)
+    today = today_of_entry(ctx, int(label[1:]))
     values: dict[str, Any] = {}
     analytes = [key for key in args.options if is_analyte(key)]
     if analytes and kind != "lab":
@@ -125,12 +115,10 @@ def read_changes(ctx: ServiceContext, label: str, kind: str, args: Args) -> amen
 
 
 def correct(ctx: ServiceContext, request: Request, args: Args) -> Reply:
-    # The role first: reading the entry's kind must not answer someone who may not correct.
-    require_role(ctx, request, "coordinator", "correcting an entry")
     args.only(("reason", *ENTRY_OPTIONS, *PLAN_OPTIONS), also=is_analyte)
     label = args.label("E", "event", "entry")
     reason = _reason(args, "a correction")
-    kind = lookup.kind_of_entry(ctx, int(label[1:]))
+    kind = amend.kind_to_correct(ctx, request, label)
     if kind not in AMENDABLE_KINDS:
         # a proposal or verdict: the service says why it cannot be amended
         changes = amend.Changes()

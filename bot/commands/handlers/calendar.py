@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from bot.commands.args import Args
-from bot.commands.handlers._common import site_today
 from bot.commands.registry import Command
 from bot.commands.reply import Reply
 from bot.commands.views import by_patient, by_week, day
 from bot.services import queries
 from bot.services.context import Request, ServiceContext
+from bot.services.today import today_at_site
 
 CALENDAR_USAGE = "calendar LACC-007 [from=YYYY-MM-DD] [weeks=N]"
 TODAY_USAGE = "today [site=main]"
@@ -22,7 +22,7 @@ def calendar(ctx: ServiceContext, request: Request, args: Args) -> Reply:
     args.only(("from", "weeks"))
     study_id = args.study_id()
     args.done(CALENDAR_USAGE)
-    first = args.date("from", site_today(ctx, study_id=study_id))
+    first = args.date("from", today_at_site(ctx, study_id=study_id))
     weeks = args.whole("weeks", low=1, high=200)
     outcome = queries.calendar(ctx, request, study_id)
     events = outcome.events
@@ -53,7 +53,7 @@ def _due(ctx: ServiceContext, request: Request, args: Args, days: int, usage: st
     args.only(options)
     args.done(usage)
     site = args.text("site", allowed="a site id, e.g. main")
-    start = args.date("from", site_today(ctx, site=site)) if days > 1 else None
+    start = args.date("from", today_at_site(ctx, site=site)) if days > 1 else None
     outcome = queries.due(ctx, request, days=days, site=site, start=start)
     data = outcome.data
     return Reply.of(

@@ -4,9 +4,9 @@ reason; `holds`: the drugs on hold for longer than the review time."""
 from __future__ import annotations
 
 from bot.commands.args import Args
-from bot.commands.registry import Command
+from bot.commands.handlers._common import reason_option
+from bot.commands.registry import Command, decision_command
 from bot.commands.reply import Reply
-from bot.errors import UserError
 from bot.services import course, queries
 from bot.services.context import Request, ServiceContext
 
@@ -19,15 +19,8 @@ def _change(ctx: ServiceContext, request: Request, args: Args, action: str, usag
     args.only(("reason",))
     study_id = args.study_id()
     drug = args.word("drug", "which drug", ", ".join(course.drugs_of(ctx)))
-    if args.words and not args.has("reason"):
-        raise UserError(
-            'the reason goes in reason="…"',
-            field="reason",
-            allowed=f'{action} {study_id} {drug} reason="{" ".join(args.words)}"',
-        )
-    args.done(usage)
     why = "why the drug is held" if action == "hold" else "why the hold ends"
-    reason = args.text("reason", allowed=f'reason="{why}"')
+    reason = reason_option(args, f"{action} {study_id} {drug}", why, usage)
     outcome = course.change_course(ctx, request, study_id, drug, action, reason)
     return Reply.of("replies/course.j2", outcome)
 
@@ -53,8 +46,8 @@ def holds(ctx: ServiceContext, request: Request, args: Args) -> Reply:
 
 
 COMMANDS = (
-    Command(
-        name="resume",
+    decision_command(
+        "resume",
         usage=RESUME_USAGE,
         summary="end a hold by investigator decision, with the reason (investigator)",
         help=(
@@ -65,13 +58,11 @@ COMMANDS = (
             "confirmed by them), audited like an override, and posted to the site channel. "
             "The calendar gives the drug's next dose from today."
         ),
-        role="investigator",
-        group="decide",
         handler=resume,
         examples=('resume LACC-007 toripalimab reason="stable on levothyroxine"',),
     ),
-    Command(
-        name="hold",
+    decision_command(
+        "hold",
         usage=HOLD_USAGE,
         summary="interrupt a drug by investigator decision, with the reason (investigator)",
         help=(
@@ -80,8 +71,6 @@ COMMANDS = (
             "replacement therapy'. The reason is required; recorded, audited and posted "
             "like `resume`, which ends it. The calendar has no dose of the drug until then."
         ),
-        role="investigator",
-        group="decide",
         handler=hold,
         examples=('hold LACC-007 toripalimab reason="hypothyroidism grade 2: interrupt"',),
     ),

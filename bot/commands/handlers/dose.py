@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from bot.commands.args import Args
-from bot.commands.handlers._common import site_today
 from bot.commands.registry import Command
 from bot.commands.reply import Reply
 from bot.errors import UserError
 from bot.services import entries
 from bot.services.context import Request, ServiceContext
+from bot.services.today import today_at_site
 
 USAGE = 'dose LACC-007 <drug> [given|held|skipped] [mg=52] [date=YYYY-MM-DD] [reason="…"]'
 OPTIONS = ("mg", "date", "reason", "status")
@@ -42,7 +42,7 @@ def dose(ctx: ServiceContext, request: Request, args: Args) -> Reply:
         study_id,
         drug,
         status=status or "given",
-        on=args.date("date", site_today(ctx, study_id=study_id)),
+        on=args.date("date", today_at_site(ctx, study_id=study_id)),
         mg=args.number("mg", low=0, high=2000, unit="mg"),
         reason=args.text("reason", allowed='reason="why"'),
     )

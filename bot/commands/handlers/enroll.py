@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from bot.commands.args import Args
-from bot.commands.handlers._common import site_today
 from bot.commands.registry import Command
 from bot.commands.reply import Reply
 from bot.errors import UserError
 from bot.services import enrolment
 from bot.services.context import Request, ServiceContext
 from bot.services.enrolment import PLAN_FIELDS
+from bot.services.today import today_at_site
 
 USAGE = (
     "enroll LACC-007 start=YYYY-MM-DD [fractions=25] [boost=yes|no] "
@@ -24,7 +24,7 @@ def enroll(ctx: ServiceContext, request: Request, args: Args) -> Reply:
     study_id = args.study_id()
     args.done(USAGE)
     site = args.text("site", allowed="a site id, e.g. main")
-    today = site_today(ctx, site=site)
+    today = today_at_site(ctx, site=site)
     start = args.date("start", today)
     if start is None:
         raise UserError(

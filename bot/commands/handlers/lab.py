@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from bot import inputs
 from bot.commands.args import Args
-from bot.commands.handlers._common import site_today
 from bot.commands.registry import Command
 from bot.commands.reply import Reply
 from bot.commands.views import grade_view
 from bot.errors import UserError
-from bot.grading.analytes import ALIASES, ANALYTES, GLUCOSE_ALIASES, plain
-from bot.grading.grader import display_unit
-from bot.services import entries
+from bot.services import entries, labs
 from bot.services.context import Request, ServiceContext
+from bot.services.labs import is_analyte
+from bot.services.today import today_at_site
 
 USAGE = (
     "lab LACC-007 [date=YYYY-MM-DD] ANC 0.4 PLT 62 Hb 9.1 ALT 130 U/L (7-40) "
@@ -24,27 +21,16 @@ OPTIONS = ("date", "irae", "symptomatic")
 PANEL_EXAMPLE = "e.g. ANC 0.4 PLT 62 Hb 9.1 ALT 130 U/L (7-40)"
 
 
-def is_analyte(key: str) -> bool:
-    """`ALT=130` is a lab value written as an option."""
-    return key.lower() in ALIASES or key.lower() in GLUCOSE_ALIASES
-
-
-def _as_written(key: str, value: str) -> str:
-    """`alt=130` (keys arrive lower-cased) reads back as `ALT 130`."""
-    code = ALIASES.get(key.lower())
-    return f"{ANALYTES[code].label if code else key} {value}"
-
-
 def panel_text(args: Args) -> str:
     """The panel: the free words and the analytes written as options, in the order typed."""
-    text = " ".join(args.rest_in_order(is_analyte, _as_written)).strip()
+    text = " ".join(args.rest_in_order(is_analyte, labs.written_as)).strip()
     return inputs.check_free_text(text, "panel", inputs.LAB_TEXT_LIMIT)
 
 
 def lab(ctx: ServiceContext, request: Request, args: Args) -> Reply:
     args.only(OPTIONS, also=is_analyte)
     study_id = args.study_id()
-    on = args.date("date", site_today(ctx, study_id=study_id))
+    on = args.date("date", today_at_site(ctx, study_id=study_id))
     irae = args.yes_no("irae")
     symptomatic = args.yes_no("symptomatic")
     text = panel_text(args)
@@ -58,31 +44,6 @@ def lab(ctx: ServiceContext, request: Request, args: Args) -> Reply:
         outcome,
         grades=[grade_view(g) for g in outcome.grades],
     )
-
-
-def lab_details(ctx: ServiceContext) -> dict[str, Any]:
-    """The analytes, their aliases and units, and the default site's units and ranges."""
-    ranges = ctx.rules.ranges.for_site(None)
-    rows = []
-    for code, analyte in ANALYTES.items():
-        limit = ranges.get(code)
-        shown_range = ""
-        if limit is not None and (limit.lln is not None or limit.uln is not None):
-            unit = limit.default_unit
-            low = "" if limit.lln is None else plain(analyte.from_canonical(limit.lln, unit))
-            high = "" if limit.uln is None else plain(analyte.from_canonical(limit.uln, unit))
-            shown_range = f"{low}–{high} {display_unit(unit)}"
-        rows.append(
-            {
-                "label": analyte.label,
-                "name": analyte.name,
-                "aliases": [a for a in analyte.aliases if a != analyte.label.lower()],
-                "units": [display_unit(u) for u in analyte.units],
-                "default_unit": display_unit(ranges.default_unit(code)),
-                "range": shown_range,
-            }
-        )
-    return {"analytes": rows, "site": ranges.site}
 
 
 COMMANDS = (
@@ -109,7 +70,7 @@ COMMANDS = (
             "lab LACC-007 date=yesterday hb=102 g/L wbc=2.1",
         ),
         aliases=("labs",),
-        details=lab_details,
+        details=labs.reference,
         details_template="replies/help_lab.j2",
     ),
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.commands.args import Args
-from bot.commands.registry import Command
+from bot.commands.registry import Command, decision_command
 from bot.commands.reply import Reply
 from bot.services import alerts, rota
 from bot.services.context import Request, ServiceContext
@@ -65,8 +65,8 @@ COMMANDS = (
             "oncall U0DOC0002 site=main from=2027-03-13 to=2027-03-15",
         ),
     ),
-    Command(
-        name="ack",
+    decision_command(
+        "ack",
         usage=ACK_USAGE,
         summary="acknowledge an alert so it stops escalating (investigator)",
         help=(
@@ -74,8 +74,6 @@ COMMANDS = (
             "attributing counts too). The decision itself stays open until confirmed or "
             "overridden."
         ),
-        role="investigator",
-        group="decide",
         handler=ack,
         examples=("ack D12", "ack E45"),
     ),

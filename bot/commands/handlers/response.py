@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from bot.commands.args import Args
-from bot.commands.handlers._common import site_today
 from bot.commands.registry import Command
 from bot.commands.reply import Reply
 from bot.services import entries
 from bot.services.context import Request, ServiceContext
+from bot.services.today import today_at_site
 
 USAGE = "response LACC-007 CR|PR|SD|PD|NE [date=YYYY-MM-DD]"
 
@@ -18,7 +18,11 @@ def response(ctx: ServiceContext, request: Request, args: Args) -> Reply:
     category = args.word("response", "the RECIST 1.1 response", ", ".join(entries.RECIST))
     args.done(USAGE)
     outcome = entries.record_response(
-        ctx, request, study_id, category, on=args.date("date", site_today(ctx, study_id=study_id))
+        ctx,
+        request,
+        study_id,
+        category,
+        on=args.date("date", today_at_site(ctx, study_id=study_id)),
     )
     return Reply.of("replies/response.j2", outcome)
 

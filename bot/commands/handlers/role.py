@@ -7,7 +7,6 @@ from bot.commands.registry import Command
 from bot.commands.reply import Reply
 from bot.services import members, queries
 from bot.services.context import Request, ServiceContext
-from bot.storage.models import ROLES
 
 ROLE_USAGE = "role U0123ABCD admin|investigator|coordinator|viewer [site=main] [oncall=yes|no]"
 WHOAMI_USAGE = "whoami"
@@ -18,7 +17,7 @@ def role(ctx: ServiceContext, request: Request, args: Args) -> Reply:
     user = args.word(
         "user", "whose role", "a Slack user id such as U0123ABCD, or an @mention", ascii=False
     )
-    wanted = args.word("role", "which role", ", ".join(ROLES))
+    wanted = args.word("role", "which role", ", ".join(members.ROLES))
     args.done(ROLE_USAGE)
     outcome = members.set_role(
         ctx,

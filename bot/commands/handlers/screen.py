@@ -8,50 +8,25 @@ from bot import inputs
 from bot.commands.args import Args
 from bot.commands.registry import Command
 from bot.commands.reply import Reply
-from bot.eligibility import screen as screen_answers
-from bot.errors import UserError, closest
-from bot.services.access import require_role
+from bot.errors import UserError
+from bot.services import screening
 from bot.services.context import Request, ServiceContext
 
 USAGE = "screen age=52 stage=IIIC1 ecog=1 hb=10.2 anc=3.1 … [site=main]"
 
 
 def screen(ctx: ServiceContext, request: Request, args: Args) -> Reply:
-    require_role(ctx, request, "viewer", "screening a candidate")
-    rules = ctx.rules.eligibility
     answers = {
         key: inputs.check_free_text(value, key, inputs.LAB_TEXT_LIMIT)
         for key, value in args.options.items()
     }
-    site = None
-    if "site" in answers and "site" not in rules.by_name():
-        site = answers.pop("site")
     if args.words:
         raise UserError(
             f"'{args.words[0]}' is not an answer",
             field="answers",
             allowed='key=value answers, e.g. age=52 stage=IIIC1 "alt=35 U/L (7-40)"',
         )
-    if not answers:
-        raise UserError(
-            "no answers given",
-            field="answers",
-            allowed="key=value answers; `help screen` lists the keys",
-        )
-    ranges = ctx.rules.ranges
-    known = [config.id for config in ctx.rules.sites.sites]
-    if site is not None and site.strip().lower() not in known:
-        raise UserError(
-            f"unknown site '{site}'",
-            field="site",
-            allowed=", ".join(known),
-            suggestion=closest(site, known),
-        )
-    if site is not None:
-        site = site.strip().lower()
-    if site is not None and site not in ranges.sites:
-        site = None  # a calendar site without ranges of its own reads with the default's
-    result = screen_answers(answers, rules, ranges.for_site(site))
+    result = screening.screen(ctx, request, answers)
     by_status: dict[str, list[dict[str, Any]]] = {"fail": [], "unanswered": [], "pass": []}
     for criterion in result.criteria:
         by_status[criterion.status].append(criterion.to_json())

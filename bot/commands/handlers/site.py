@@ -5,8 +5,8 @@ from __future__ import annotations
 from bot.commands.args import Args
 from bot.commands.registry import Command
 from bot.commands.reply import Reply
+from bot.errors import UserError
 from bot.services import sites
-from bot.services.access import require_role
 from bot.services.context import Request, ServiceContext
 
 SITE_USAGE = "site [SITE channel=#channel]"
@@ -16,21 +16,18 @@ def site(ctx: ServiceContext, request: Request, args: Args) -> Reply:
     args.only(("channel",))
     if not args.words and not args.has("channel"):
         args.done(SITE_USAGE)
-        require_role(ctx, request, "viewer", "listing the sites")
-        return Reply.of("replies/site.j2", sites=sites.channels(ctx), changed=None)
+        return Reply.of("replies/site.j2", sites=sites.listing(ctx, request), changed=None)
     site_id = args.word("site", "which site", "a site id, e.g. main")
     channel = args.text("channel", allowed=sites.CHANNEL_ALLOWED)
     args.done(SITE_USAGE)
     if channel is None:
-        from bot.errors import UserError
-
         raise UserError(
             "say which channel",
             field="channel",
             allowed=f"channel=#channel ({sites.CHANNEL_ALLOWED})",
         )
     outcome = sites.set_channel(ctx, request, site_id, sites.parse_channel(channel))
-    return Reply.of("replies/site.j2", outcome, sites=sites.channels(ctx), changed=outcome.data)
+    return Reply.of("replies/site.j2", outcome, changed=outcome.data)
 
 
 COMMANDS = (

@@ -4,7 +4,8 @@ an event as immune-related or not."""
 from __future__ import annotations
 
 from bot.commands.args import Args
-from bot.commands.registry import Command
+from bot.commands.handlers._common import reason_option
+from bot.commands.registry import decision_command
 from bot.commands.reply import Reply
 from bot.errors import UserError
 from bot.services import entries, verdicts
@@ -13,6 +14,7 @@ from bot.services.context import Request, ServiceContext
 CONFIRM_USAGE = "confirm D12"
 OVERRIDE_USAGE = 'override D12 reason="why the protocol action is not taken"'
 ATTRIBUTE_USAGE = "attribute E45 irae=yes|no"
+OVERRIDE_WHY = "why the protocol action is not taken"
 
 
 def confirm(ctx: ServiceContext, request: Request, args: Args) -> Reply:
@@ -26,19 +28,12 @@ def confirm(ctx: ServiceContext, request: Request, args: Args) -> Reply:
 def override(ctx: ServiceContext, request: Request, args: Args) -> Reply:
     args.only(("reason",))
     decision = args.label("D", "decision", "decision")
-    if args.words and not args.has("reason"):
-        raise UserError(
-            'the reason goes in reason="…"',
-            field="reason",
-            allowed=f'override {decision} reason="{" ".join(args.words)}"',
-        )
-    args.done(OVERRIDE_USAGE)
-    reason = args.text("reason", allowed='reason="why the protocol action is not taken"')
+    reason = reason_option(args, f"override {decision}", OVERRIDE_WHY, OVERRIDE_USAGE)
     if reason is None:
         raise UserError(
             "an override needs a reason",
             field="reason",
-            allowed='reason="why the protocol action is not taken"',
+            allowed=f'reason="{OVERRIDE_WHY}"',
         )
     outcome = verdicts.override(ctx, request, decision, reason)
     return Reply.of("replies/verdict.j2", outcome)
@@ -62,8 +57,8 @@ def attribute(ctx: ServiceContext, request: Request, args: Args) -> Reply:
 
 
 COMMANDS = (
-    Command(
-        name="confirm",
+    decision_command(
+        "confirm",
         usage=CONFIRM_USAGE,
         summary="confirm a proposed decision (investigator)",
         help=(
@@ -71,13 +66,11 @@ COMMANDS = (
             "discontinuation takes effect in the calendar as confirmed, and the site channel "
             "is told."
         ),
-        role="investigator",
-        group="decide",
         handler=confirm,
         examples=("confirm D12",),
     ),
-    Command(
-        name="override",
+    decision_command(
+        "override",
         usage=OVERRIDE_USAGE,
         summary="override a proposed decision, with the reason (investigator)",
         help=(
@@ -85,13 +78,11 @@ COMMANDS = (
             "audit trail and posted to the site channel. The calendar goes on as if the "
             "decision had not been proposed."
         ),
-        role="investigator",
-        group="decide",
         handler=override,
         examples=('override D12 reason="ANC 1.6 on repeat the same day"',),
     ),
-    Command(
-        name="attribute",
+    decision_command(
+        "attribute",
         usage=ATTRIBUTE_USAGE,
         summary="say whether a lab or adverse event is immune-related (investigator)",
         help=(
@@ -100,8 +91,6 @@ COMMANDS = (
             "only to immune-related events, so a referral that asked this question is "
             "followed by the Table 3 decision."
         ),
-        role="investigator",
-        group="decide",
         handler=attribute,
         examples=("attribute E45 irae=yes", "attribute E45 irae=no"),
     ),
