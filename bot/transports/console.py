@@ -119,6 +119,12 @@ class TextPrinter:
                 file=self.stream, highlight=False, markup=False, emoji=False, soft_wrap=True
             )
 
+    @property
+    def rich_console(self):
+        """The rich console styled output goes to (None when plain): a progress bar
+        shares it so that printed lines scroll above the bar."""
+        return self._rich
+
     def _print(self, text: str, style: str | None = None, *, slack: bool = True) -> None:
         """`text` is Slack-flavoured when `slack` (replies, posts): plain on a pipe,
         styled on a terminal. Otherwise it is printed as it is (what the user typed)."""

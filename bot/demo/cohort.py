@@ -1,0 +1,258 @@
+"""The demo's synthetic cohort: pure data from a seed, no I/O, no clock.
+
+`build_cohort(seed, patients, start, days)` returns who is enrolled when, each patient's
+lab values for every day of the simulation (drawn only when the calendar says labs are
+due), the clinical events of the script (adverse events, response assessments), and
+how the simulated investigators answer. The runner (`bot.demo.runner`) feeds it through
+the real services; what the protocol does with it is the engine's business, not this
+module's.
+
+The scripted clinical features, by patient slot (`SLOTS`: any cohort of at least
+four patients has them all, within the first 110 days):
+
+- `reduce_then_hold`: grade 4 neutropenia before week 2's cisplatin (next cycle reduced
+  by 20%), not recovered a week later (chemotherapy suspended), recovered (resumed);
+  the on-call investigator is slow on the suspension and nobody answers the backup's
+  message either, so the alert reaches the channel with @here.
+- `thrombocytopenia`: grade 3 platelets in CCRT week 3 (referred: no protocol row); the
+  on-call investigator is in theatre, the backup answers.
+- `pneumonitis`: grade 2 pneumonitis after the second toripalimab dose, attributed as
+  immune-related (Table 3: toripalimab interrupted), back to grade 1 (resumed).
+- `hepatitis`: ALT above 5×ULN in consolidation, immune-related (Table 3: toripalimab
+  discontinued).
+- `progression`: progressive disease at the month-3 efficacy assessment.
+- `holiday`: day 1 set so that consolidation would start in China's National Day
+  holiday (1–8 Oct 2026); the site calendar moves it to the next treatment day.
+- `anaemia`: grade 3 anaemia at the end of CCRT (referred).
+
+Study IDs are LACC-001, LACC-002, … (the site's `LACC-[0-9]{3}` numbering).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+SLOTS = (
+    ("reduce_then_hold", "progression"),
+    ("thrombocytopenia", "hepatitis"),
+    ("pneumonitis", "anaemia"),
+    ("holiday",),
+)
+FEATURES = tuple(feature for slot in SLOTS for feature in slot)
+DEFAULT_START = date(2026, 7, 1)  # the simulation's first day (a Wednesday)
+DEFAULT_DAYS = 183  # about six months
+DEFAULT_PATIENTS = 12
+# Day 1 of the `holiday` patient: consolidation would start on Thu 1 Oct 2026 (last
+# brachytherapy fraction + 7 days), inside the National Day holiday; the site calendar
+# moves it to Thu 8 Oct 2026.
+HOLIDAY_DAY1 = date(2026, 8, 10)
+STAGES = ("IIIA", "IIIB", "IIIC1", "IIIC2", "IVA")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """How the investigators answer one alert: who acts, how many minutes after it was
+    raised. `by` is "oncall", "backup" or "nobody" (then the on-call investigator acts
+    after `minutes`, once the channel has been called)."""
+
+    by: str
+    minutes: int
+
+
+ON_TIME = Answer("oncall", 12)
+
+
+@dataclass(frozen=True)
+class Scripted:
+    """A clinical event of the script on a day: an adverse event, or a response
+    assessment recorded when the calendar has one due (`kind` "ae" or "response")."""
+
+    kind: str
+    study_id: str
+    term: str = ""
+    grade: int = 0
+    irae: bool | None = None  # what the investigator answers when asked
+    response: str = ""
+
+
+@dataclass(frozen=True)
+class SimPatient:
+    study_id: str
+    enrol_on: date
+    day1: date
+    height: float
+    weight: float
+    stage: str
+    ecog: int
+    age: int
+    features: tuple[str, ...]
+    # lab text for each day from enrolment to the end of the simulation
+    labs: dict[date, str] = field(repr=False, compare=False, default_factory=dict)
+    # RECIST category for each scheduled assessment, by schedule item
+    responses: dict[str, str] = field(default_factory=dict)
+    # the Table 3 categories the investigator attributes as immune-related when asked
+    # ("pneumonitis", "hepatitis"); any other question is answered "not immune-related"
+    irae: frozenset[str] = frozenset()
+    # how the investigators answer this patient's alerts, in order; then ON_TIME
+    answers: tuple[Answer, ...] = ()
+    # days the nurse draws labs although the calendar has none due (a re-check)
+    extra_labs: frozenset[date] = frozenset()
+
+
+@dataclass(frozen=True)
+class Cohort:
+    seed: int
+    start: date
+    days: int
+    patients: tuple[SimPatient, ...]
+    events: dict[date, tuple[Scripted, ...]]  # the adverse events of each day
+
+    @property
+    def end(self) -> date:
+        return self.start + timedelta(days=self.days - 1)
+
+    def dates(self) -> list[date]:
+        return [self.start + timedelta(days=n) for n in range(self.days)]
+
+    def enrolments_on(self, day: date) -> list[SimPatient]:
+        return [p for p in self.patients if p.enrol_on == day]
+
+
+def _monday_on_or_after(day: date) -> date:
+    return day + timedelta(days=(7 - day.weekday()) % 7)
+
+
+def _nadir(study_day: int) -> float:
+    """How far blood counts are down on a study day (0 = baseline, 1 = the deepest):
+    falling through concurrent chemoradiotherapy, partly recovering, then a dip in the
+    middle of every three-week consolidation cycle."""
+    if study_day < 0:
+        return 0.0
+    if study_day <= 49:
+        return min(1.0, study_day / 35)
+    if study_day <= 60:
+        return 1.0 - 0.5 * (study_day - 49) / 11
+    phase = (study_day - 60) % 21
+    return 0.35 + 0.4 * math.sin(math.pi * min(phase, 14) / 14)
+
+
+def _lab_text(anc: float, plt: float, hb: float, alt: float) -> str:
+    return f"ANC {anc:.1f} PLT {round(plt)} Hb {hb:.1f} ALT {round(alt)}"
+
+
+def _labs(rng: random.Random, patient_day1: date, start: date, end: date, features):
+    anc0 = rng.uniform(3.2, 5.5)
+    plt0 = rng.uniform(190, 320)
+    hb0 = rng.uniform(11.0, 13.2)
+    alt0 = rng.uniform(12, 30)
+    # the depth of this patient's nadir: most stay above grade 3, a few dip into it
+    depth_anc = rng.uniform(0.45, 0.72)
+    depth_plt = rng.uniform(0.35, 0.55)
+    labs = {}
+    day = start
+    while day <= end:
+        n = (day - patient_day1).days
+        down = _nadir(n)
+        noise = lambda: rng.uniform(0.92, 1.08)  # noqa: E731 — one draw per value
+        anc = max(1.1, anc0 * (1 - depth_anc * down) * noise())
+        plt = max(80, plt0 * (1 - depth_plt * down) * noise())
+        hb = max(8.2, (hb0 - 2.2 * down) * noise())
+        alt = alt0 * noise()
+        if "reduce_then_hold" in features:
+            if 2 <= n <= 6:
+                anc, plt = 0.4, 62
+            elif 7 <= n <= 12:
+                anc, plt = 1.2, 98
+            elif 13 <= n <= 20:
+                anc, plt = 1.9, 160
+        if "thrombocytopenia" in features and 15 <= n <= 19:
+            plt = 38
+        if "hepatitis" in features and 72 <= n <= 80:
+            alt = 260
+        if "anaemia" in features and 36 <= n <= 44:
+            hb = 7.6
+        labs[day] = _lab_text(anc, plt, hb, alt)
+        day += timedelta(days=1)
+    return labs
+
+
+def build_cohort(
+    seed: int = 1,
+    patients: int = DEFAULT_PATIENTS,
+    start: date = DEFAULT_START,
+    days: int = DEFAULT_DAYS,
+) -> Cohort:
+    rng = random.Random(seed)
+    end = start + timedelta(days=days - 1)
+    people = []
+    events: dict[date, list[Scripted]] = {}
+    enrol_on = start
+    for index in range(patients):
+        study_id = f"LACC-{index + 1:03d}"
+        features = SLOTS[index] if index < len(SLOTS) else ()
+        if "holiday" in features:
+            day1 = HOLIDAY_DAY1
+            enrolled = day1 - timedelta(days=4)
+        else:
+            enrolled = enrol_on
+            day1 = _monday_on_or_after(enrolled + timedelta(days=3))
+            if day1 == HOLIDAY_DAY1:  # only the holiday patient starts that day
+                day1 += timedelta(days=7)
+        enrol_on = enrol_on + timedelta(days=rng.randint(5, 9))
+        enrolled = min(enrolled, end)
+        height = round(rng.uniform(150, 168))
+        weight = round(rng.uniform(45, 72))
+        best = rng.choice(("CR", "PR", "PR", "SD"))
+        responses = {
+            "end_of_ebrt_evaluation": "PR" if best in ("CR", "PR") else "SD",
+            "efficacy_assessment": "PD" if "progression" in features else best,
+        }
+        answers: tuple[Answer, ...] = ()
+        irae: frozenset[str] = frozenset()
+        extra: frozenset[date] = frozenset()
+        if "reduce_then_hold" in features:
+            answers = (ON_TIME, Answer("nobody", 70))
+            # blood counts re-checked on the morning of weeks 2 and 3's cisplatin
+            extra = frozenset({day1 + timedelta(days=7), day1 + timedelta(days=14)})
+        if "thrombocytopenia" in features:
+            answers = (Answer("backup", 42),)
+        if "pneumonitis" in features:
+            irae = irae | {"pneumonitis"}
+            onset, better = day1 + timedelta(days=26), day1 + timedelta(days=40)
+            for on, grade in ((onset, 2), (better, 1)):
+                if start <= on <= end:
+                    events.setdefault(on, []).append(
+                        Scripted("ae", study_id, term="pneumonitis", grade=grade)
+                    )
+        if "hepatitis" in features:
+            irae = irae | {"hepatitis"}
+        labs = _labs(rng, day1, enrolled, end, features)
+        people.append(
+            SimPatient(
+                study_id=study_id,
+                enrol_on=enrolled,
+                day1=day1,
+                height=height,
+                weight=weight,
+                stage=rng.choice(STAGES),
+                ecog=rng.choice((0, 0, 1)),
+                age=rng.randint(31, 68),
+                features=features,
+                labs=labs,
+                responses=responses,
+                irae=irae,
+                answers=answers,
+                extra_labs=extra,
+            )
+        )
+    ordered = tuple(sorted(people, key=lambda p: (p.enrol_on, p.study_id)))
+    return Cohort(
+        seed=seed,
+        start=start,
+        days=days,
+        patients=ordered,
+        events={day: tuple(items) for day, items in sorted(events.items())},
+    )
