@@ -10,6 +10,7 @@ import re
 import shlex
 from collections import Counter
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from sqlmodel import select
@@ -273,3 +274,17 @@ def test_the_cohort_is_pure_data_from_its_seed():
 def test_study_ids_follow_the_sites_file(kept):
     pattern = kept["ctx"].rules.sites.study_ids.pattern
     assert all(re.fullmatch(pattern, p.study_id) for p in build_cohort().patients)
+
+
+def test_the_readme_shows_what_this_demo_prints(kept):
+    """The README's digest, alert and escalation are pasted from this very run
+    (`--seed 3 --patients 4 --days 110`): each block's lines appear, in order, in its output."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert f"trialbot demo --seed {SEED} --patients {PATIENTS} --days {DAYS}" in readme
+    blocks = re.findall(r"```text\n(.*?)```", readme, flags=re.S)
+    assert len(blocks) >= 3
+    out = [line.rstrip() for line in kept["out"].splitlines()]
+    for block in blocks:
+        position = 0
+        for line in (line.rstrip() for line in block.splitlines()):
+            position = out.index(line, position) + 1  # ValueError: not printed (in order)
