@@ -190,9 +190,15 @@ def test_the_demo_shows_the_trial_as_the_team_sees_it(kept):
         "Daily digest · site main",
         "Due today",
         "LACC-001 enrolled at site main",
-        "Neutrophil count decreased",
-        "cisplatin REDUCE",
+        "Neutrophil count decreased grade 4",
+        "cisplatin — REDUCE at 80% of the protocol dose",
+        "cisplatin REDUCE — confirmed by @U0DOC0001",
         "needs the investigator role",  # the research nurse may not confirm
+        "chemotherapy suspended",
+        "cisplatin — RESUME at 80%",
+        "toripalimab — HOLD",
+        "toripalimab — RESUME at 100%",
+        "toripalimab — DISCONTINUE",
         "you are the backup",
         "@here",
         "Is E",  # the attribution question
