@@ -102,3 +102,31 @@ def test_a_role_that_would_not_take_effect_is_refused_and_changes_nothing(chat):
     answer = chat(f"role {chat.admin} admin site=main oncall=yes", user=chat.admin)
     assert answer.ok, answer.reply
     assert "on call" in answer.text
+
+
+def test_the_services_check_the_role_before_reading_anything(enrolled):
+    """`correct`, `screen` and `site` check the role in the service layer: a viewer asking
+    to correct learns neither an entry's kind nor whether it exists, a stranger is told no
+    screening and no site list; each refusal is audited and nothing else is written."""
+    chat = enrolled
+    stranger = "U0STRANGE1"
+    before = chat.counts()
+    for text, user, needed in (
+        ('correct E2 grade=1 reason="re-graded"', chat.viewer, "coordinator"),
+        ('correct E999 grade=1 reason="re-graded"', chat.viewer, "coordinator"),
+        ("screen age=52 stage=IIIC1 site=main", stranger, "viewer"),
+        ("site", stranger, "viewer"),
+    ):
+        answer = chat(text, user=user)
+        _refused_politely(answer, needed, user)
+        assert "E2" not in answer.reply["error"] and "E999" not in answer.reply["error"]
+    after = chat.counts()
+    assert after.pop("audit") == before.pop("audit") + 4
+    assert after == before
+    subjects = [r.subject for r in sorted(_refusals(chat), key=lambda r: r.id)[-4:]]
+    assert subjects == [
+        "correcting an entry",
+        "correcting an entry",
+        "screening a candidate",
+        "listing the sites",
+    ]
