@@ -290,7 +290,12 @@ def test_the_readme_shows_what_this_demo_prints(kept):
     blocks = re.findall(r"```text\n(.*?)```", readme, flags=re.S)
     assert len(blocks) >= 3
     out = [line.rstrip() for line in kept["out"].splitlines()]
+    command = f"trialbot demo --seed {SEED} --patients {PATIENTS} --days {DAYS}"
     for block in blocks:
         position = 0
         for line in (line.rstrip() for line in block.splitlines()):
-            position = out.index(line, position) + 1  # ValueError: not printed (in order)
+            assert line in out[position:], (
+                f"README.md shows {line!r}, which `{command}` no longer prints (in that "
+                "order): paste the block again from its output"
+            )
+            position = out.index(line, position) + 1
