@@ -854,97 +854,75 @@ class _Engine:
         rule = row.source if row else io.source
         management = row.management if row else ""
         explained = f"{finding.described}" + (f" ({note})" if note else "")
-        if action == "continue":
+
+        def answer(**fields) -> None:
+            """Toripalimab's answer to this finding: its category and criterion."""
             self.add(
                 self.io_drug,
-                _Partial(
-                    action="continue",
-                    dose_percent=100,
-                    needs_confirmation=False,
-                    category=self._cat(finding),
-                    reason=f"{explained}: no toripalimab change",
-                    rule=rule,
-                    criterion=finding.criterion,
-                ),
+                _Partial(category=self._cat(finding), criterion=finding.criterion, **fields),
+            )
+
+        if action == "continue":
+            answer(
+                action="continue",
+                dose_percent=100,
+                needs_confirmation=False,
+                reason=f"{explained}: no toripalimab change",
+                rule=rule,
             )
             return
         attributed = finding.irae if io.requires_immune_attribution else True
         if attributed is None:
-            self.add(
-                self.io_drug,
-                _Partial(
-                    action="refer",
-                    needs_confirmation=True,
-                    category=self._cat(finding),
-                    reason=(
-                        f"{explained}: if immune-related, Table 3 says {management or action}; "
-                        f"immune-related attribution is the investigator's call"
-                    ),
-                    rule=io.attribution_source,
-                    criterion=finding.criterion,
-                    conditional=Conditional(action=action, rule=rule, management=management),
-                    # the question only: how to answer it is each interface's own
-                    # (a typed command on the console, a button on Slack)
-                    ask=f"Is {finding.event_id or 'this event'} immune-related?",
+            answer(
+                action="refer",
+                needs_confirmation=True,
+                reason=(
+                    f"{explained}: if immune-related, Table 3 says {management or action}; "
+                    f"immune-related attribution is the investigator's call"
                 ),
+                rule=io.attribution_source,
+                conditional=Conditional(action=action, rule=rule, management=management),
+                # the question only: how to answer it is each interface's own
+                # (a typed command on the console, a button on Slack)
+                ask=f"Is {finding.event_id or 'this event'} immune-related?",
             )
             return
         if attributed is False:
             if grade >= 3:
-                self.add(
-                    self.io_drug,
-                    _Partial(
-                        action="refer",
-                        needs_confirmation=True,
-                        category=self._cat(finding),
-                        reason=(
-                            f"{explained}: attributed as not immune-related, so Table 3 does not apply; "
-                            f"grade {grade} toxicity on toripalimab — investigator decision"
-                        ),
-                        rule=io.attribution_source,
-                        criterion=finding.criterion,
+                answer(
+                    action="refer",
+                    needs_confirmation=True,
+                    reason=(
+                        f"{explained}: attributed as not immune-related, so Table 3 does not apply; "
+                        f"grade {grade} toxicity on toripalimab — investigator decision"
                     ),
+                    rule=io.attribution_source,
                 )
             else:
-                self.add(
-                    self.io_drug,
-                    _Partial(
-                        action="continue",
-                        dose_percent=100,
-                        needs_confirmation=False,
-                        category=self._cat(finding),
-                        reason=f"{explained}: not immune-related per the investigator; Table 3 does not apply",
-                        rule=io.attribution_source,
-                        criterion=finding.criterion,
-                    ),
+                answer(
+                    action="continue",
+                    dose_percent=100,
+                    needs_confirmation=False,
+                    reason=f"{explained}: not immune-related per the investigator; Table 3 does not apply",
+                    rule=io.attribution_source,
                 )
             return
         if action == "hold" and hold is not None:
-            self.add(
-                self.io_drug,
-                _Partial(
-                    action="hold",
-                    needs_confirmation=False,
-                    category=self._cat(finding),
-                    reason=f"{explained}: {management}; toripalimab already on hold since {hold.start.isoformat()}",
-                    rule=rule,
-                    criterion=finding.criterion,
-                ),
+            answer(
+                action="hold",
+                needs_confirmation=False,
+                reason=f"{explained}: {management}; toripalimab already on hold since {hold.start.isoformat()}",
+                rule=rule,
             )
             return
-        self.add(
-            self.io_drug,
-            _Partial(
-                action=action,
-                needs_confirmation=True,
-                changes_state=action in ("hold", "discontinue"),
-                category=self._cat(finding),
-                dose_percent=None,
-                reason=f"{explained}: {management}" if management else explained,
-                rule=rule,
-                criterion=finding.criterion,
-                ask=self._refer_ask(row) if action == "refer" else None,
-            ),
+        answer(
+            action=action,
+            needs_confirmation=True,
+            changes_state=action in ("hold", "discontinue"),
+            dose_percent=None,
+            reason=f"{explained}: {management}" if management else explained,
+            rule=rule,
+            ask=self._refer_ask(row) if action == "refer" else None,
         )
 
     def _refer_ask(self, row: Row | None) -> str:
