@@ -12,15 +12,24 @@ both are the *safe* loader and build the same data.
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from bot.errors import RulesProblem
 
-SafeLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# PyYAML is imported on the first read (lazy: a process whose rules come from the cache,
+# bot.protocol.cache, never parses YAML).
+
+
+@cache
+def safe_loader() -> type:
+    """libyaml's `CSafeLoader` when PyYAML has it, else the pure-Python `SafeLoader`."""
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _dotted(loc: tuple[Any, ...]) -> str:
@@ -49,7 +58,9 @@ def problems_from_validation(file: str, exc: ValidationError) -> list[RulesProbl
 
 def load_yaml(text: str) -> Any:
     """`yaml.safe_load`, with the C loader when available."""
-    return yaml.load(text, Loader=SafeLoader)
+    import yaml
+
+    return yaml.load(text, Loader=safe_loader())
 
 
 def read_yaml(path: Path, display: str) -> tuple[Any, list[RulesProblem]]:
@@ -59,6 +70,8 @@ def read_yaml(path: Path, display: str) -> tuple[Any, list[RulesProblem]]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         return None, [RulesProblem(display, "", f"cannot be read: {exc.strerror}")]
+    import yaml
+
     try:
         return load_yaml(text), []
     except yaml.YAMLError as exc:

@@ -24,11 +24,17 @@ nothing in `bot/` keeps a module-level instance, so tests build their own.
 - `TRIALBOT_CHEMO_HOLD_LIMIT_DAYS`: days a chemotherapy drug may stay on hold before the
   daily review refers it to the investigator (default 21: one consolidation cycle; the
   protocol gives no limit, see docs/protocol-readings.md).
+- `TRIALBOT_CACHE_DIR`: where the validated rules are cached between processes, keyed by
+  the rules files' content (`bot.protocol.cache`); a folder private to the user running
+  trialbot (default: the platform's user cache folder, e.g. `~/.cache/trialbot`; `off`
+  turns the cache off).
 """
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -58,6 +64,24 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(hours=parts.get("h", 0), minutes=parts.get("m", 0), seconds=parts.get("s", 0))
 
 
+def default_cache_dir() -> Path:
+    """The user's cache folder for trialbot: `$XDG_CACHE_HOME/trialbot` (else
+    `~/.cache/trialbot`) on Linux and other Unix, `~/Library/Caches/trialbot` on macOS,
+    `%LOCALAPPDATA%\\trialbot\\Cache` on Windows."""
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        return Path(base) / "trialbot" / "Cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "trialbot"
+    base = os.environ.get("XDG_CACHE_HOME", "").strip()
+    return (
+        Path(base) if base and Path(base).is_absolute() else Path.home() / ".cache"
+    ) / "trialbot"
+
+
+_OFF = ("off", "none", "no", "false", "0")
+
+
 def default_database_url() -> str:
     """A SQLite file `trialbot.db` in the working directory at start-up."""
     return f"sqlite:///{Path.cwd() / 'trialbot.db'}"
@@ -81,6 +105,21 @@ class Settings(BaseSettings):
     escalate_after: timedelta = timedelta(minutes=30)
     remind_days: int = Field(default=2, ge=0, le=10)
     chemo_hold_limit_days: int = Field(default=21, ge=1, le=365)
+    cache_dir: Path | None = Field(default_factory=default_cache_dir)
+
+    @field_validator("cache_dir", mode="before")
+    @classmethod
+    def _cache_off(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() in _OFF:
+            return None
+        return value
+
+    @field_validator("cache_dir")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.expanduser().is_absolute():
+            raise ValueError(f"{str(value)!r} is not an absolute path")
+        return None if value is None else value.expanduser()
 
     @field_validator("digest_at", mode="before")
     @classmethod
@@ -165,6 +204,7 @@ _ALLOWED = {
     "escalate_after": "a duration such as 30m, 1h or 90s",
     "remind_days": "a whole number of treatment days, 0–10",
     "chemo_hold_limit_days": "a whole number of days, 1–365",
+    "cache_dir": "an absolute folder path, or off",
 }
 
 

@@ -25,6 +25,16 @@ def repo() -> Path:
     return REPO
 
 
+@pytest.fixture(scope="session", autouse=True)
+def rules_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The validated-rules cache (TRIALBOT_CACHE_DIR) of the whole test run: a folder of
+    its own, never the user's cache. In-process runs and `trialbot` subprocesses share it."""
+    folder = tmp_path_factory.mktemp("rules-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TRIALBOT_CACHE_DIR", str(folder))
+        yield folder
+
+
 def postgres_url() -> str | None:
     return os.environ.get("TRIALBOT_TEST_POSTGRES_URL")
 

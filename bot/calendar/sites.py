@@ -65,10 +65,20 @@ class DateSpan(StrictModel):
         return out
 
 
-def _supported_countries() -> dict[str, list[str]]:
-    from holidays.utils import list_supported_countries
+def _country_codes() -> list[str]:
+    """The country codes the holidays package supports (aliases included), read from its
+    registry: `holidays.utils.list_supported_countries` would import all ~250 country
+    modules to list their subdivisions, for a check that needs one country's."""
+    from holidays.registry import EntityLoader
 
-    return list_supported_countries()
+    return list(EntityLoader.get_country_codes())
+
+
+def _subdivisions(country: str) -> list[str]:
+    """The subdivisions of one supported country (importing that country only)."""
+    import holidays
+
+    return list(getattr(holidays, country).subdivisions)
 
 
 class SiteConfig(StrictModel):
@@ -105,7 +115,7 @@ class SiteConfig(StrictModel):
     def _country_and_dates(self) -> SiteConfig:
         errors = []
         if self.country is not None:
-            countries = _supported_countries()
+            countries = _country_codes()
             if self.country not in countries:
                 guess = closest(self.country, countries)
                 hint = f" — did you mean {guess!r}?" if guess else ""
@@ -118,8 +128,10 @@ class SiteConfig(StrictModel):
                         self.country,
                     )
                 )
-            elif self.subdivision is not None and self.subdivision not in countries[self.country]:
-                allowed = ", ".join(countries[self.country]) or "none for this country"
+            elif self.subdivision is not None and self.subdivision not in (
+                subdivisions := _subdivisions(self.country)
+            ):
+                allowed = ", ".join(subdivisions) or "none for this country"
                 errors.append(
                     custom_error(
                         "subdivision",

@@ -31,7 +31,7 @@ def raise_errors(title: str, errors: list[InitErrorDetails]) -> None:
 
 
 class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     @model_validator(mode="wrap")
     @classmethod

@@ -49,13 +49,23 @@ class _Parser(argparse.ArgumentParser):
         super().error(message)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The `trialbot` parser; with `only`, just that sub-command's module is imported and
+    registered (start-up: `trialbot chat` need not import what `report` or `serve` do).
+    The parser answers the same either way: its usage names COMMAND, not the list."""
     parser = _Parser(prog="trialbot", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMAND_MODULES:
+    for name in COMMAND_MODULES if only is None else (only,):
         module = importlib.import_module(f"bot.cli.{name}")
         module.register(sub)
     return parser
+
+
+def _command_named(argv: Sequence[str]) -> str | None:
+    """The sub-command `argv` runs, when its first word names one; else None (then
+    `--help`, a typo or nothing: the full parser answers)."""
+    first = argv[0] if argv else None
+    return first if first in COMMAND_MODULES else None
 
 
 def configured_rules() -> tuple[Path, Path]:
@@ -67,6 +77,19 @@ def configured_rules() -> tuple[Path, Path]:
     return settings.rules_dir / settings.trial, settings.rules_dir
 
 
+def load_configured_trial(directory: Path | None = None):
+    """The trial in `directory` (default: the one the settings name), through the
+    validated-rules cache of `Settings.cache_dir` (`bot.protocol.cache`)."""
+    from bot.protocol.cache import load_cached
+    from bot.protocol.loader import load_trial
+    from bot.settings import load_settings
+
+    settings = load_settings()
+    return load_cached(
+        directory or settings.rules_dir / settings.trial, settings.cache_dir, load_trial
+    )
+
+
 def report_refusal(message: str, as_json: bool) -> int:
     if as_json:
         print(json.dumps({"error": message}, ensure_ascii=False))
@@ -76,8 +99,9 @@ def report_refusal(message: str, as_json: bool) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(only=_command_named(words))
+    args = parser.parse_args(words)
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_REFUSED

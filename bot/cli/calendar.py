@@ -33,12 +33,9 @@ from bot.calendar import (
 from bot.calendar.dates import parse_iso_date, week_start
 from bot.calendar.dosing import BSA_M2_RANGE, HEIGHT_CM_RANGE, WEIGHT_KG_RANGE, check_range
 from bot.calendar.schema import CountSpec, Schedule
-from bot.cli import configured_rules
+from bot.cli import load_configured_trial
 from bot.errors import UserError, closest
-from bot.grading import load_ctcae
 from bot.history_file import HistoryFile, Vocabulary, load_history
-from bot.paths import ctcae_dir
-from bot.protocol.loader import load_trial
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -159,7 +156,7 @@ def _counts(schedule: Schedule, pairs: list[str]) -> dict[str, int]:
     return counts
 
 
-def _history(path: Path | None, trial, site: str | None, root: Path) -> HistoryFile | None:
+def _history(path: Path | None, trial, site: str | None) -> HistoryFile | None:
     """The history file (docs/decide.md): a list of events, or a plan with its events."""
     if path is None:
         return None
@@ -167,7 +164,7 @@ def _history(path: Path | None, trial, site: str | None, root: Path) -> HistoryF
         schedule=schedule_of(trial),
         sites=sites_of(trial),
         ranges=trial.get("reference_ranges.yaml"),
-        ctcae_loader=lambda: load_ctcae(directory=ctcae_dir(root=root)),
+        ctcae_loader=lambda: trial.ctcae,  # read beside the trial by the loader
         site=site,  # lab text in a file without a plan reads with --site's ranges
     )
     return load_history(path, vocabulary, replayable=False)
@@ -241,10 +238,9 @@ def _run(args: argparse.Namespace) -> int:
     # cheap checks on the arguments first, so a typo is named before anything is loaded
     _date(args.start, "start")
     today = _date(args.today, "today")
-    trial_dir, root = configured_rules()
-    trial = load_trial(args.rules or trial_dir)
+    trial = load_configured_trial(args.rules)
     schedule = schedule_of(trial)
-    history = _history(args.history, trial, args.site, root)
+    history = _history(args.history, trial, args.site)
     if history is not None and history.plan is not None:
         plan = _plan_from_file(args, history)
         site = SiteCalendar(sites_of(trial).config(plan.site))

@@ -22,7 +22,7 @@ from typing import Any
 
 from bot.calendar import SiteCalendar, schedule_of, sites_of
 from bot.calendar.dates import parse_iso_date
-from bot.cli import configured_rules
+from bot.cli import load_configured_trial
 from bot.decisions.engine import Review
 from bot.decisions.model import Decision
 from bot.decisions.planning import baseline_of
@@ -41,7 +41,6 @@ from bot.grading import grade_panel, grade_text
 from bot.grading.analytes import ANALYTES, plain
 from bot.grading.grader import display_unit
 from bot.history_file import EVENT_FORMS, HistoryFile, Vocabulary, load_history, read_event_text
-from bot.protocol.loader import load_trial
 
 Entry = Event | Review
 
@@ -188,8 +187,7 @@ def _new_entry(
 # --- the run ----------------------------------------------------------------------------
 def _run(args: argparse.Namespace) -> int:
     requested = _requested_date(args.date)
-    trial_dir, _ = configured_rules()
-    trial = load_trial(args.rules or trial_dir)
+    trial = load_configured_trial(args.rules)
     rules = trial.get("dose_modifications.yaml")
     ctcae = trial.ctcae  # read beside the trial, from the same rules root
     schedule = schedule_of(trial)

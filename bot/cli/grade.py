@@ -14,13 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 
-from bot.cli import configured_rules
+from bot.cli import configured_rules, load_configured_trial
 from bot.errors import UserError
 from bot.grading import grade_panel, grade_text, load_ctcae, match_term, parse_panel
 from bot.grading.analytes import ANALYTES, plain
 from bot.grading.grader import LabGrade, display_unit
 from bot.paths import ctcae_dir
-from bot.protocol.loader import load_trial
 
 EPILOG = """\
 analytes: ANC/NEUT, PLT, Hb/HGB, WBC, LYM, ALT/GPT, AST/GOT, TBIL, ALP, CR/CREA, AMY, LIP, BUN
@@ -65,7 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    trial_dir, root = configured_rules()
+    _, root = configured_rules()
     ctcae = load_ctcae(directory=ctcae_dir(root=root))
     if args.term is not None:
         if args.panel or args.baseline or args.symptomatic:
@@ -77,7 +76,7 @@ def _run(args: argparse.Namespace) -> int:
         raise UserError(
             "no lab panel given", field="panel", allowed='e.g. trialbot grade "ANC 0.4 PLT 62"'
         )
-    trial = load_trial(trial_dir)
+    trial = load_configured_trial()
     ranges = trial.get("reference_ranges.yaml").for_site(args.site)
     values = parse_panel(args.panel, ranges)
     baseline = parse_panel(args.baseline, ranges) if args.baseline else []

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from bot.cli import configured_rules
+from bot.cli import load_configured_trial
 from bot.eligibility import screen
 from bot.eligibility.rules import (
     EligibilityRules,
@@ -24,7 +24,6 @@ from bot.eligibility.rules import (
     YesNo,
 )
 from bot.errors import UserError
-from bot.protocol.loader import load_trial
 
 # The keys of rules/nct05084677/eligibility.yaml (a test keeps this list in step with it).
 LAB_AND_CORE_KEYS = (
@@ -113,7 +112,7 @@ def parse_answers(items: list[str]) -> dict[str, str]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    trial = load_trial(configured_rules()[0])
+    trial = load_configured_trial()
     rules: EligibilityRules = trial.get("eligibility.yaml")
     if args.keys:
         return _keys(rules, args.json)

@@ -12,7 +12,7 @@ RowAction = Literal["hold", "discontinue", "refer"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class TermGrade(_Strict):

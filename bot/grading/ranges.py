@@ -24,7 +24,7 @@ from bot.rulefile import problems_from_validation, read_yaml
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class AnalyteRange(_Strict):

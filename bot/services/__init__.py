@@ -26,7 +26,7 @@ def build_context(
     and load the trial's rules, once per process."""
     from bot.services.enrolment import ensure_sites
 
-    rules = TrialRules.load(settings.rules_dir / settings.trial)
+    rules = TrialRules.cached(settings.rules_dir / settings.trial, settings.cache_dir)
     db = database or Database.open(settings.database_url)
     db.ensure_schema()
     context = ServiceContext(

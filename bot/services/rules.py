@@ -10,6 +10,7 @@ from bot.decisions.schema import DoseModifications
 from bot.eligibility.rules import EligibilityRules
 from bot.grading import Ctcae
 from bot.grading.ranges import ReferenceRangesFile
+from bot.protocol.cache import load_cached
 from bot.protocol.loader import Trial, load_trial
 
 
@@ -28,6 +29,12 @@ class TrialRules:
         """The trial in `directory`; its CTCAE version from the same rules root (the
         folder beside it, `<root>/ctcae/`), never from anywhere else."""
         return cls.of(load_trial(directory))
+
+    @classmethod
+    def cached(cls, directory: Path | str, cache_dir: Path | None) -> TrialRules:
+        """`load`, through the validated-rules cache in `cache_dir` (`Settings.cache_dir`;
+        None: no cache) — see `bot.protocol.cache`."""
+        return cls.of(load_cached(directory, cache_dir, load_trial))
 
     @classmethod
     def of(cls, trial: Trial) -> TrialRules:

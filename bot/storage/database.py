@@ -183,6 +183,16 @@ class Database:
         except DBAPIError as exc:
             raise self._unavailable(exc) from exc
 
+    def _at_head(self) -> bool:
+        """The quick check of `ensure_schema`: one query, no Alembic (see migrate.at_head);
+        anything else — an empty database, an old or unknown revision, an error — goes to
+        the full check, which says what is wrong."""
+        try:
+            with self._readonly_engine.connect() as connection:
+                return migrate.at_head(connection)
+        except DBAPIError:
+            return False
+
     def upgrade(self) -> tuple[str | None, str]:
         """Apply every pending migration; return the (from, to) revisions."""
         engine = (
@@ -226,6 +236,9 @@ class Database:
             return
         with self._schema_lock:
             if self._schema_ready:
+                return
+            if self._at_head():
+                self._schema_ready = True
                 return
             status = self.schema_status()
             if not status.known:

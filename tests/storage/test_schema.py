@@ -251,6 +251,25 @@ def test_sqlite_write_transactions_take_the_write_lock_at_begin(tmp_path):
         second.dispose()
 
 
+def test_the_quick_head_check_agrees_with_alembic(database_url):
+    """`ensure_schema` first asks `migrate.at_head` (one query, no Alembic): it must read
+    the same head from the migration files as Alembic does, and say yes only at it."""
+    assert migrate.scripted_head() == migrate.head_revision()
+    database = Database(database_url)
+    try:
+        with database.engine.connect() as connection:
+            assert not migrate.at_head(connection)  # an empty database: ask Alembic
+        database.upgrade()
+        with database.engine.connect() as connection:
+            assert migrate.at_head(connection)
+        with database.engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = '0002'"))
+        with database.engine.connect() as connection:
+            assert not migrate.at_head(connection)
+    finally:
+        database.dispose()
+
+
 # --- command line ------------------------------------------------------------------------
 
 
