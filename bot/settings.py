@@ -8,8 +8,10 @@ nothing in `bot/` keeps a module-level instance, so tests build their own.
 - `TRIALBOT_USER`: who the console acts as (default `console`);
 - `TRIALBOT_ADMINS`: comma-separated Slack user ids with the admin role (default none);
 - `TRIALBOT_RULES_DIR`: folder holding the trials' rules directories (default: shipped);
-- `TRIALBOT_TRIAL`: the trial's rules directory name (default `nct05084677`);
-- `TRIALBOT_DEFAULT_SITE`: site id used when a command names none (default `main`);
+- `TRIALBOT_TRIAL`: the trial's rules directory name under the rules folder (default: the
+  shipped trial); every command also takes `--trial NAME`, which wins over it;
+- `TRIALBOT_DEFAULT_SITE`: site id used when a command names none (default: the trial's
+  own `default_site` in its `sites.yaml`);
 - `TRIALBOT_NOW`: an ISO instant with its UTC offset (e.g. `2027-03-08T09:00+08:00`); when
   set, the console runs at that fixed instant instead of the system clock — for replaying
   a trial from a script and for tests (default: not set);
@@ -98,7 +100,7 @@ class Settings(BaseSettings):
     admins: Annotated[tuple[str, ...], NoDecode] = ()
     rules_dir: Path = Field(default_factory=rules_root)
     trial: str = DEFAULT_TRIAL
-    default_site: str = "main"
+    default_site: str | None = None  # None: the trial's sites.yaml `default_site`
     now: datetime | None = None
     hold_review_after: int = Field(default=21, ge=1, le=365)
     digest_at: time = time(7, 30)
@@ -189,10 +191,38 @@ class Settings(BaseSettings):
 
     @field_validator("user", "trial", "default_site")
     @classmethod
-    def _not_blank(cls, value: str) -> str:
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         if not value.strip():
             raise ValueError("must not be empty")
         return value.strip()
+
+    @field_validator("trial")
+    @classmethod
+    def _folder_name(cls, value: str) -> str:
+        # a folder of the rules directory, never a path elsewhere
+        if value in (".", "..") or "/" in value or "\\" in value:
+            raise ValueError(f"{value!r} is not a trial folder name")
+        return value
+
+    def trial_dir(self) -> Path:
+        """The trial's rules directory (`rules_dir / trial`); a name that is no trial
+        there is refused, naming the trials that are."""
+        path = self.rules_dir / self.trial
+        if not path.is_dir():
+            from bot.errors import closest
+
+            known = sorted(
+                p.name for p in self.rules_dir.glob("*") if (p / "schedule.yaml").is_file()
+            )
+            raise UserError(
+                f"no trial {self.trial!r} in the rules folder",
+                field=f"{ENV_PREFIX}TRIAL (or --trial)",
+                allowed=", ".join(known) or "no trial folder there",
+                suggestion=closest(self.trial, known),
+            )
+        return path
 
 
 _ALLOWED = {

@@ -8,10 +8,12 @@ takes the parsed arguments and returns the process exit code. A `UserError` or a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from bot.errors import RulesError, UserError
@@ -49,6 +51,27 @@ class _Parser(argparse.ArgumentParser):
         super().error(message)
 
 
+TRIAL_HELP = (
+    "the trial's rules directory under the rules folder (default: TRIALBOT_TRIAL, "
+    "else the shipped trial)"
+)
+
+
+def _add_trial_option(parser: argparse.ArgumentParser, top: bool = False) -> None:
+    """`--trial NAME` on the top level and on every (sub-)command. Below the top level
+    its default is SUPPRESS, so a sub-command does not erase `trialbot --trial X …`."""
+    parser.add_argument(
+        "--trial",
+        metavar="NAME",
+        default=None if top else argparse.SUPPRESS,
+        help=TRIAL_HELP,
+    )
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                _add_trial_option(child)
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The `trialbot` parser; with `only`, just that sub-command's module is imported and
     registered (start-up: `trialbot chat` need not import what `report` or `serve` do).
@@ -58,6 +81,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     for name in COMMAND_MODULES if only is None else (only,):
         module = importlib.import_module(f"bot.cli.{name}")
         module.register(sub)
+    _add_trial_option(parser, top=True)
     return parser
 
 
@@ -68,13 +92,34 @@ def _command_named(argv: Sequence[str]) -> str | None:
     return first if first in COMMAND_MODULES else None
 
 
+@contextlib.contextmanager
+def trial_setting(trial: str | None) -> Iterator[None]:
+    """`--trial NAME` is `TRIALBOT_TRIAL=NAME` for this command: every part of the command
+    builds its settings from the environment (`load_settings`), so this is the one way
+    the option reaches them all — calendar, grade, decide, screen, the services, the demo.
+    The previous value is put back afterwards (main() may run in a test's process)."""
+    if trial is None:
+        yield
+        return
+    name = "TRIALBOT_TRIAL"
+    before = os.environ.get(name)
+    os.environ[name] = trial
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+
 def configured_rules() -> tuple[Path, Path]:
     """The trial's rules folder and the rules root, as the settings say
     (`TRIALBOT_RULES_DIR`, `TRIALBOT_TRIAL`; default the shipped rules)."""
     from bot.settings import load_settings
 
     settings = load_settings()
-    return settings.rules_dir / settings.trial, settings.rules_dir
+    return settings.trial_dir(), settings.rules_dir
 
 
 def load_configured_trial(directory: Path | None = None):
@@ -85,9 +130,7 @@ def load_configured_trial(directory: Path | None = None):
     from bot.settings import load_settings
 
     settings = load_settings()
-    return load_cached(
-        directory or settings.rules_dir / settings.trial, settings.cache_dir, load_trial
-    )
+    return load_cached(directory or settings.trial_dir(), settings.cache_dir, load_trial)
 
 
 def report_refusal(message: str, as_json: bool) -> int:
@@ -107,7 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_REFUSED
     as_json = bool(getattr(args, "json", False))
     try:
-        return int(args.func(args) or 0)
+        with trial_setting(getattr(args, "trial", None)):
+            return int(args.func(args) or 0)
     except UserError as exc:
         return report_refusal(exc.message, as_json)
     except RulesError as exc:

@@ -118,7 +118,7 @@ def _simulate(path: Path, *, seed: int, days: int, patients: int, quiet: bool, k
     printer = TextPrinter()
     show = DemoShow(printer, ctx.renderer, quiet=quiet)
     try:
-        zone = ZoneInfo(ctx.rules.sites.config(settings.default_site or None).timezone)
+        zone = ZoneInfo(ctx.rules.sites.config(ctx.default_site).timezone)
         show.intro(
             f"trialbot demo — {patients} patients of NCT05084677 over {days} days from "
             f"{cohort.start:%a %d %b %Y} (seed {seed}), on "

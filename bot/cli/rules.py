@@ -14,14 +14,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("rules", help="validate the protocol rules files")
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     check = actions.add_parser(
-        "check", help="validate a rules directory (default: the shipped trial)"
+        "check", help="validate a rules directory (default: the configured trial)"
     )
     check.add_argument(
         "directory",
         nargs="?",
         type=Path,
         default=None,
-        help="rules directory (default: rules/nct05084677)",
+        help="rules directory (default: the trial TRIALBOT_TRIAL or --trial names)",
     )
     check.set_defaults(func=_check)
     parser.set_defaults(func=lambda args: parser.print_help() or 2)

@@ -130,6 +130,34 @@ def _problems(criterion: _Criterion) -> list[Problem]:
     return problems
 
 
+# The criteria `enroll` checks its stage=, ecog= and age= against, with the type each
+# must have. A trial may leave any out (enrolment then refuses that field by name); one
+# that has the key must give it this type, or enrolment could not read it.
+ENROLMENT_CRITERIA: dict[str, str] = {
+    "stage": "figo_stage",
+    "ecog": "integer_range",
+    "age": "integer_range",
+}
+
+
+def check_enrolment_criteria(trial) -> list[RulesProblem]:
+    """A criterion keyed `stage`, `ecog` or `age` has the type enrolment reads."""
+    rules: EligibilityRules = trial.get("eligibility.yaml")
+    problems = []
+    for i, criterion in enumerate(rules.criteria):
+        wanted = ENROLMENT_CRITERIA.get(criterion.key)
+        if wanted is not None and criterion.type != wanted:
+            problems.append(
+                RulesProblem(
+                    f"{trial.name}/eligibility.yaml",
+                    f"criteria[{i}].type",
+                    f"'{criterion.key}' is read by enrolment ({criterion.key}=) and must be "
+                    f"type {wanted}, not {criterion.type}",
+                )
+            )
+    return problems
+
+
 def check_against_ranges(trial) -> list[RulesProblem]:
     """Every "x ULN" criterion needs a ULN in the default site's reference ranges."""
     rules: EligibilityRules = trial.get("eligibility.yaml")

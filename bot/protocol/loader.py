@@ -26,7 +26,11 @@ from pydantic import BaseModel, ValidationError
 from bot.calendar.schema import Schedule
 from bot.calendar.sites import SitesFile
 from bot.decisions.schema import DoseModifications, check_terms_exist
-from bot.eligibility.rules import EligibilityRules, check_against_ranges
+from bot.eligibility.rules import (
+    EligibilityRules,
+    check_against_ranges,
+    check_enrolment_criteria,
+)
 from bot.errors import RulesError, RulesProblem
 from bot.grading.ranges import ReferenceRangesFile
 from bot.grading.terms import Ctcae, load_ctcae
@@ -45,6 +49,7 @@ RULE_FILES: dict[str, tuple[type[BaseModel], bool]] = {
 # Functions (trial -> list[RulesProblem]) run once every file has validated.
 CROSS_CHECKS: list[Callable[[Trial], list[RulesProblem]]] = [
     check_against_ranges,
+    check_enrolment_criteria,
     check_terms_exist,
 ]
 

@@ -24,9 +24,19 @@ def build_context(
 ) -> ServiceContext:
     """Open the database (SQLite is migrated on first use; PostgreSQL must be up to date)
     and load the trial's rules, once per process."""
+    from bot.errors import UserError, closest
     from bot.services.enrolment import ensure_sites
 
-    rules = TrialRules.cached(settings.rules_dir / settings.trial, settings.cache_dir)
+    rules = TrialRules.cached(settings.trial_dir(), settings.cache_dir)
+    known = [site.id for site in rules.sites.sites]
+    if settings.default_site is not None and settings.default_site not in known:
+        raise UserError(
+            f"{settings.default_site!r} is not a site of {rules.name}",
+            field="TRIALBOT_DEFAULT_SITE",
+            allowed=", ".join(known) + " (its sites.yaml), or leave it unset for "
+            f"{rules.sites.default_site!r}",
+            suggestion=closest(settings.default_site, known),
+        )
     db = database or Database.open(settings.database_url)
     db.ensure_schema()
     context = ServiceContext(

@@ -39,6 +39,12 @@ class ServiceContext:
     # for every new entry was the decision engine's main cost. Answers never depend on it.
     findings_memo: FindingsMemo = field(default_factory=FindingsMemo, compare=False)
 
+    @property
+    def default_site(self) -> str:
+        """The site a request naming none is for: `TRIALBOT_DEFAULT_SITE` when set, else
+        the trial's own `default_site` (its sites.yaml)."""
+        return self.settings.default_site or self.rules.sites.default_site
+
     def now(self) -> datetime:
         return self.clock.now()
 

@@ -357,7 +357,7 @@ def gather(
 def _site(session: Session, ctx: ServiceContext, request: Request, site: str | None) -> Site:
     member = session.get(Member, request.user)
     wanted = site or (member.site_id if member and member.site_id else None)
-    wanted = wanted or ctx.settings.default_site
+    wanted = wanted or ctx.default_site
     row = session.get(Site, wanted)
     if row is None:
         known = [s.id for s in session.exec(select(Site)).all()]

@@ -89,7 +89,7 @@ def check_new_study_id(ctx: ServiceContext, sid: str) -> str:
 
 def _site_id(ctx: ServiceContext, given: str | None) -> str:
     known = [s.id for s in ctx.rules.sites.sites]
-    wanted = (given or ctx.settings.default_site or ctx.rules.sites.default_site).strip().lower()
+    wanted = (given or ctx.default_site).strip().lower()
     if wanted not in known:
         raise UserError(
             f"unknown site {wanted!r}",
@@ -100,6 +100,24 @@ def _site_id(ctx: ServiceContext, given: str | None) -> str:
     return wanted
 
 
+def _enrolment_criterion(ctx: ServiceContext, key: str):
+    """The eligibility criterion an enrolment field is checked against. A trial whose
+    eligibility.yaml has none for it cannot take that field at enrolment: refused by
+    name, never a crash (`trialbot rules check` checks the type of those it has)."""
+    from bot.eligibility.rules import ENROLMENT_CRITERIA
+
+    criterion = next((c for c in ctx.rules.eligibility.criteria if c.key == key), None)
+    if criterion is None:
+        raise UserError(
+            f"{ctx.rules.name} has no '{key}' criterion in its eligibility.yaml, so "
+            f"enrolment cannot check {key}=",
+            field=key,
+            allowed=f"enrol without {key}= (the criterion enrolment reads: key '{key}', "
+            f"type {ENROLMENT_CRITERIA[key]})",
+        )
+    return criterion
+
+
 def _check_eligibility_fields(
     ctx: ServiceContext, stage: str | None, ecog: int | None, age: int | None
 ) -> None:
@@ -108,6 +126,8 @@ def _check_eligibility_fields(
     answers = {
         k: str(v) for k, v in (("stage", stage), ("ecog", ecog), ("age", age)) if v is not None
     }
+    for key in answers:
+        _enrolment_criterion(ctx, key)
     if not answers:
         return
     result = screen(answers, ctx.rules.eligibility)
@@ -141,7 +161,7 @@ def build_enrolment(
     if stage is not None:
         from bot.eligibility.screening import read_stage
 
-        criterion = ctx.rules.eligibility.by_name()["stage"]
+        criterion = _enrolment_criterion(ctx, "stage")
         stage = read_stage(criterion, stage)
     _check_eligibility_fields(ctx, stage, ecog, age)
     if diagnosed is not None:

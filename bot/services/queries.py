@@ -32,7 +32,7 @@ def _site_of_user(
         site
         or request.site
         or (member.site_id if member and member.site_id else None)
-        or ctx.settings.default_site
+        or ctx.default_site
     )
     row = session.get(Site, wanted)
     if row is None:

@@ -163,7 +163,7 @@ def set_rota(
         from bot.services.enrolment import ensure_sites
 
         ensure_sites(session, ctx)
-        site_id = site or ctx.settings.default_site
+        site_id = site or ctx.default_site
         site_row = session.get(Site, site_id)
         if site_row is None:
             known = [s.id for s in session.exec(select(Site)).all()]
@@ -232,7 +232,7 @@ def show_rota(ctx: ServiceContext, request: Request, site: str | None = None) ->
     with ctx.db.transaction(readonly=True) as session:
         member = session.get(Member, request.user)
         site_id = site or (member.site_id if member and member.site_id else None)
-        site_id = site_id or ctx.settings.default_site
+        site_id = site_id or ctx.default_site
         site_row = session.get(Site, site_id)
         if site_row is None:
             known = [s.id for s in session.exec(select(Site)).all()]

@@ -53,6 +53,6 @@ def today_of_entry(ctx: ServiceContext, number: int) -> Today:
 def _default_timezone(ctx: ServiceContext, site: str | None) -> str:
     sites = ctx.rules.sites
     known = {config.id: config for config in sites.sites}
-    wanted = (site or ctx.settings.default_site or sites.default_site).strip().lower()
+    wanted = (site or ctx.default_site).strip().lower()
     config = known.get(wanted) or known.get(sites.default_site) or sites.sites[0]
     return config.timezone

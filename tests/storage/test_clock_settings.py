@@ -76,7 +76,7 @@ def test_settings_defaults(monkeypatch, tmp_path):
     assert settings.user == "console"
     assert settings.admins == ()
     assert settings.trial == "nct05084677"
-    assert settings.default_site == "main"
+    assert settings.default_site is None  # the trial's own sites.yaml default_site
 
 
 def test_settings_come_from_trialbot_environment_variables(monkeypatch, tmp_path):
