@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from bot.errors import RulesProblem, closest
+from bot.strict import StrictModel
 
 RowAction = Literal["hold", "discontinue", "refer"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+class _Strict(StrictModel):
+    """No unknown keys: a typo is named with the closest valid key (bot.strict)."""
 
 
 class TermGrade(_Strict):

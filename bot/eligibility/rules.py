@@ -11,17 +11,18 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from bot.errors import RulesProblem
+from bot.errors import RulesProblem, closest
 from bot.grading.analytes import ANALYTES
 from bot.grading.validation import Problem, raise_problems
+from bot.strict import StrictModel
 
 KEY_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+class _Strict(StrictModel):
+    """No unknown keys: a typo is named with the closest valid key (bot.strict)."""
 
 
 class _Criterion(_Strict):
@@ -122,7 +123,9 @@ def _problems(criterion: _Criterion) -> list[Problem]:
     elif isinstance(criterion, LabThreshold | LabUlnMultiple):
         analyte = ANALYTES.get(criterion.analyte)
         if analyte is None:
-            reason = f"unknown analyte (allowed: {', '.join(ANALYTES)})"
+            hint = closest(criterion.analyte, ANALYTES)
+            guess = f" — did you mean {hint!r}?" if hint else ""
+            reason = f"unknown analyte{guess} (allowed: {', '.join(ANALYTES)})"
             problems.append((("analyte",), reason, criterion.analyte))
         elif isinstance(criterion, LabThreshold) and analyte.unit_for(criterion.unit) is None:
             reason = f"unit does not fit {analyte.label} (allowed: {', '.join(analyte.units)})"

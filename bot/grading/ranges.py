@@ -15,16 +15,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
-from bot.errors import RulesError, UserError, closest
+from bot.errors import RulesError, RulesProblem, UserError, closest
 from bot.grading.analytes import ANALYTES, Analyte, plain
 from bot.grading.validation import Problem, raise_problems
 from bot.rulefile import problems_from_validation, read_yaml
+from bot.strict import StrictModel
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+class _Strict(StrictModel):
+    """No unknown keys: a typo is named with the closest valid key (bot.strict)."""
 
 
 class AnalyteRange(_Strict):
@@ -83,7 +84,9 @@ class ReferenceRangesFile(_Strict):
 def _range_problems(code: str, limits: AnalyteRange) -> list[str]:
     analyte = ANALYTES.get(code)
     if analyte is None:
-        return [f"unknown analyte {code!r} (allowed: {', '.join(ANALYTES)})"]
+        hint = closest(code, ANALYTES)
+        guess = f" — did you mean {hint!r}?" if hint else ""
+        return [f"unknown analyte {code!r}{guess} (allowed: {', '.join(ANALYTES)})"]
     unit = analyte.unit_for(limits.unit)
     if unit is None:
         return [
@@ -155,3 +158,27 @@ def load_reference_ranges(path: Path | str) -> ReferenceRangesFile:
         return ReferenceRangesFile.model_validate(data if data is not None else {})
     except ValidationError as exc:
         raise RulesError(problems_from_validation(path.name, exc)) from None
+
+
+def check_sites_exist(trial) -> list[RulesProblem]:
+    """Each site of reference_ranges.yaml is a site of sites.yaml: a misspelt site id
+    would leave that site silently on the default site's ranges."""
+
+    ranges: ReferenceRangesFile = trial.get("reference_ranges.yaml")
+    known = trial.get("sites.yaml").site_ids()
+    problems = []
+    for site_id in ranges.sites:
+        if site_id in known:
+            continue
+        field = f"sites.{site_id}"
+        hint = closest(site_id, known)
+        problems.append(
+            RulesProblem(
+                f"{trial.name}/reference_ranges.yaml",
+                field,
+                f"'{site_id}' is not a site of sites.yaml"
+                + (f" (did you mean '{hint}'?)" if hint else "")
+                + f"; allowed: {', '.join(known)}",
+            )
+        )
+    return problems

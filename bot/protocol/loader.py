@@ -25,6 +25,7 @@ from pydantic import BaseModel, ValidationError
 
 from bot.calendar.schema import Schedule
 from bot.calendar.sites import SitesFile
+from bot.decisions.checks import check_drugs, check_rules_can_fire
 from bot.decisions.schema import DoseModifications, check_terms_exist
 from bot.eligibility.rules import (
     EligibilityRules,
@@ -32,7 +33,7 @@ from bot.eligibility.rules import (
     check_enrolment_criteria,
 )
 from bot.errors import RulesError, RulesProblem
-from bot.grading.ranges import ReferenceRangesFile
+from bot.grading.ranges import ReferenceRangesFile, check_sites_exist
 from bot.grading.terms import Ctcae, load_ctcae
 from bot.paths import ctcae_dir
 from bot.rulefile import problems_from_validation, read_yaml
@@ -51,6 +52,9 @@ CROSS_CHECKS: list[Callable[[Trial], list[RulesProblem]]] = [
     check_against_ranges,
     check_enrolment_criteria,
     check_terms_exist,
+    check_drugs,
+    check_rules_can_fire,
+    check_sites_exist,
 ]
 
 

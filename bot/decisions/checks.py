@@ -1,0 +1,140 @@
+"""Cross-file checks of `dose_modifications.yaml`: what would otherwise silently never fire.
+
+A rule naming a drug the schedule does not give, a schedule drug no rule covers, a trigger
+on a term the rule can never see (the reduction reads haematological terms only) or at a
+grade CTCAE does not have — each loads without complaint and then never decides anything.
+`trialbot rules check` (the loader's CROSS_CHECKS) refuses them, naming file, field and
+the closest valid name.
+"""
+
+from __future__ import annotations
+
+from bot.errors import RulesProblem, closest
+
+
+def _unknown(file: str, field: str, given: str, allowed: list[str], what: str) -> RulesProblem:
+    reason = f"'{given}' is not {what}"
+    hint = closest(given, allowed)
+    if hint:
+        reason += f" (did you mean '{hint}'?)"
+    reason += f"; allowed: {', '.join(allowed) or 'none'}"
+    return RulesProblem(file, field, reason)
+
+
+def check_drugs(trial) -> list[RulesProblem]:
+    """Every drug the rules name is a drug of the schedule, of the class the rule is
+    for; every chemotherapy and immunotherapy drug of the schedule has rules."""
+    rules = trial.get("dose_modifications.yaml")
+    schedule = trial.get("schedule.yaml")
+    file = f"{trial.name}/dose_modifications.yaml"
+    by_class: dict[str, list[str]] = {"chemotherapy": [], "immunotherapy": []}
+    for drug in schedule.drugs:
+        by_class[drug.drug_class].append(drug.id)
+    problems: list[RulesProblem] = []
+    named: list[tuple[str, str, str]] = [
+        (f"chemotherapy.drugs[{i}]", drug, "chemotherapy")
+        for i, drug in enumerate(rules.chemotherapy.drugs)
+    ]
+    for key, block in _immunotherapy_blocks(rules):
+        named.append((f"{key}.drug", block.drug, "immunotherapy"))
+    covered = set()
+    for field, drug, kind in named:
+        if drug in by_class[kind]:
+            covered.add(drug)
+            continue
+        problems.append(
+            _unknown(file, field, drug, by_class[kind], f"a {kind} drug of schedule.yaml")
+        )
+    for index, drug in enumerate(schedule.drugs):
+        if drug.id not in covered and not any(d == drug.id for _, d, _ in named):
+            problems.append(
+                RulesProblem(
+                    f"{trial.name}/schedule.yaml",
+                    f"drugs[{index}].id",
+                    f"{drug.drug_class} drug '{drug.id}' has no rules in dose_modifications.yaml: "
+                    "no toxicity would ever change its dose",
+                )
+            )
+    return problems
+
+
+def _immunotherapy_blocks(rules):
+    """(field prefix, block) of each immunotherapy drug's rules."""
+    return [("toripalimab", rules.toripalimab)]
+
+
+def check_rules_can_fire(trial) -> list[RulesProblem]:
+    """A chemotherapy trigger reads haematological terms only, at grades CTCAE has; a
+    Table-style row fires only at a grade one of its terms has."""
+    rules = trial.get("dose_modifications.yaml")
+    ctcae = trial.ctcae  # read beside the trial, as check_terms_exist does
+    file = f"{trial.name}/dose_modifications.yaml"
+    chemo = rules.chemotherapy
+    haem = chemo.haematological.terms(ctcae)
+    problems: list[RulesProblem] = []
+
+    def grades_of(term: str) -> set[int]:
+        found = ctcae.term(term)
+        return {g for g, text in found.grades.items() if text} if found else set()
+
+    def haematological(field: str, term: str, why: str) -> None:
+        if ctcae.term(term) is not None and term not in haem:
+            problems.append(
+                RulesProblem(
+                    file,
+                    field,
+                    f"'{term}' is not haematological (chemotherapy.haematological), so {why} "
+                    "would never fire",
+                )
+            )
+
+    for i, trigger in enumerate(chemo.reduce.triggers):
+        field = f"chemotherapy.reduce.triggers[{i}]"
+        haematological(f"{field}.term", trigger.term, "this reduction trigger")
+        have = grades_of(trigger.term)
+        if have and not any(g >= trigger.min_grade for g in have):
+            problems.append(
+                RulesProblem(
+                    file,
+                    f"{field}.min_grade",
+                    f"'{trigger.term}' has no grade {trigger.min_grade} or above in CTCAE "
+                    f"v{ctcae.version} (grades {', '.join(map(str, sorted(have)))})",
+                )
+            )
+    for i, term in enumerate(chemo.suspend.terms):
+        haematological(f"chemotherapy.suspend.terms[{i}]", term, "this suspension term")
+    for term in chemo.refer.per_term_min_grade:
+        haematological(f"chemotherapy.refer.per_term_min_grade.{term}", term, "this threshold")
+    febrile = chemo.febrile_neutropenia
+    haematological(
+        "chemotherapy.febrile_neutropenia.neutropenia_term",
+        febrile.neutropenia_term,
+        "the combined febrile neutropenia",
+    )
+    trigger_terms = [t.term for t in chemo.reduce.triggers]
+    if febrile.counts_as not in trigger_terms:
+        problems.append(
+            _unknown(
+                file,
+                "chemotherapy.febrile_neutropenia.counts_as",
+                febrile.counts_as,
+                trigger_terms,
+                "a reduction trigger term (the combined finding would reduce nothing)",
+            )
+        )
+    for key, block in _immunotherapy_blocks(rules):
+        for ci, category in enumerate(block.categories):
+            have = set().union(*(grades_of(t) for t in category.terms))
+            for name, rows in (("rows", category.rows), ("recurrence", category.recurrence)):
+                for ri, row in enumerate(rows):
+                    if have and not set(row.grades) & have:
+                        problems.append(
+                            RulesProblem(
+                                file,
+                                f"{key}.categories[{ci}].{name}[{ri}].grades",
+                                f"no term of '{category.id}' has grade "
+                                f"{', '.join(map(str, row.grades))} in CTCAE v{ctcae.version}: "
+                                "this row would never fire",
+                            )
+                        )
+    return problems
