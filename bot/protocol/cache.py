@@ -48,6 +48,8 @@ _SOURCES = (
     "grading",
     "eligibility",
     "decisions/schema.py",
+    "decisions/checks.py",
+    "strict.py",
     "services/rules.py",
     "rulefile.py",
     "errors.py",
