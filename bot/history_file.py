@@ -13,6 +13,11 @@ attribute: E3, irae: yes}`, `{date: …, verdict: D2, status: overridden, reason
 `{date: …, review: yes}` — or as the raw `bot.events` JSON (`{kind: lab, date: …,
 results: […]}`) for scripts. Entry n gets the id En unless it gives its own.
 
+A clinical entry is read by `bot.entry_rules` — the same declaration and the same reading
+the `/trial` commands and the services use — so a file replays the entries the service
+would record. This module only adds what a file has besides: the plan, dates, ids, order,
+verdicts and reviews (which a replay derives or checks), and the raw form.
+
 The same words read the short command form `trialbot decide` takes for a new event
 (`lab ANC 0.4 PLT 62 irae=no`, `ae pneumonitis grade=2`, …): `read_event_text`.
 
@@ -23,21 +28,32 @@ Everything here but `load_document` is pure: data in, events out. Every refusal 
 from __future__ import annotations
 
 import json
-import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
-from bot.calendar import PatientPlan, Schedule, SiteCalendar, SitesFile, build_calendar
+from bot.calendar import PatientPlan, SiteCalendar, build_calendar
 from bot.calendar.dates import parse_iso_date
 from bot.decisions.engine import Review
+from bot.entry_rules import (
+    BY_WORD,
+    ENTRY_RULES,
+    Vocabulary,
+    build,
+    read_drug,
+    read_float,
+    read_status,
+    read_target,
+    read_text,
+    read_whole,
+    read_yes_no,
+)
 from bot.errors import UserError, closest
 from bot.events import (
     EVENT_ADAPTER,
@@ -48,25 +64,23 @@ from bot.events import (
     Event,
     LabPanel,
     LabValue,
-    ResponseAssessment,
     Verdict,
 )
-from bot.grading import Ctcae, grade_text, match_term, parse_panel
-from bot.grading.ranges import ReferenceRanges, ReferenceRangesFile
+from bot.grading import grade_text, parse_panel
+
+__all__ = ["HistoryFile", "Vocabulary", "load_history", "read_event_text", "read_history"]
 
 Entry = Event | Review
 """What a history file holds: an event, or a review (the daily time-based check)."""
 
+
 # The study ID of a what-if patient whose file names none (study IDs only, never a name).
 DEFAULT_STUDY_ID = "WHATIF-0"
 
-# The friendly kinds, each with the keys it takes besides `date` and `id`.
+# The friendly kinds, each with the keys it takes besides `date` and `id`: the clinical
+# entries as bot.entry_rules declares them, and the two entries only a replay has.
 FRIENDLY_KEYS: dict[str, tuple[str, ...]] = {
-    "lab": ("lab", "irae", "symptomatic"),
-    "ae": ("ae", "grade", "irae", "steroid_mg"),
-    "dose": ("dose", "status", "mg", "reason"),
-    "response": ("response",),
-    "attribute": ("attribute", "irae"),
+    **{rule.word: rule.keys for rule in ENTRY_RULES.values()},
     "verdict": ("verdict", "status", "reason"),
     "review": ("review",),
 }
@@ -87,55 +101,10 @@ PLAN_KEYS = (
     "counts",
 )
 DOCUMENT_KEYS = ("study_id", "plan", "events", "new")
-DOSE_STATUSES = ("given", "held", "skipped")
 VERDICT_STATUSES = ("confirmed", "overridden")
-RECIST = ("CR", "PR", "SD", "PD", "NE")
-# Plausibility bounds the service applies too (bot/services/entries.py).
-MAX_DOSE_MG = 2000.0
-MAX_STEROID_MG = 2000.0
 
 _DECISION_ID = re.compile(r"^D[1-9]\d*$")
 _OWN_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,31}$")
-_YES = ("yes", "y", "true")
-_NO = ("no", "n", "false")
-_UNKNOWN = ("unknown", "null", "none", "?")
-
-
-# --- what reading needs ------------------------------------------------------------------
-@dataclass
-class Vocabulary:
-    """The trial's words: drugs, sites, reference ranges and (loaded on first use) CTCAE."""
-
-    schedule: Schedule
-    sites: SitesFile
-    ranges: ReferenceRangesFile
-    ctcae_loader: Callable[[], Ctcae]
-    site: str | None = None  # whose reference ranges read lab text (None: the default site)
-
-    @cached_property
-    def ctcae(self) -> Ctcae:
-        return self.ctcae_loader()
-
-    @cached_property
-    def treatments(self) -> tuple[str, ...]:
-        return tuple(d.id for d in self.schedule.drugs) + tuple(
-            c.id for c in self.schedule.radiotherapy
-        )
-
-    def for_site(self, site: str | None) -> Vocabulary:
-        """The same words, lab text read with `site`'s reference ranges (CTCAE shared)."""
-        return Vocabulary(
-            schedule=self.schedule,
-            sites=self.sites,
-            ranges=self.ranges,
-            ctcae_loader=lambda: self.ctcae,
-            site=site,
-        )
-
-    def lab_ranges(self) -> ReferenceRanges:
-        # A calendar site without reference ranges of its own reads with the default's.
-        site = self.site if self.site in self.ranges.sites else None
-        return self.ranges.for_site(site)
 
 
 @dataclass(frozen=True)
@@ -200,11 +169,12 @@ def _refuse(where: str, key: str, message: str, **extra: Any) -> UserError:
 _INNER_NAMES = {"term", "grade", "day1", "bsa_m2", "height_cm", "weight_kg", "site", "study_id"}
 
 
-def _rewrap(where: str, key: str, error: UserError) -> UserError:
+def _rewrap(where: str, key: str, error: UserError, *, same: str | None = None) -> UserError:
     """An error from a reader of one value (lab text, term, grade), placed in the file.
-    The inner field stays when it says more than the key (the lab token at fault)."""
+    The inner field stays when it says more than the key (the lab token at fault);
+    `same` is another name of the key (the declaration's name of an entry's subject)."""
     inner = error.field
-    if inner is None or inner == key or inner in _INNER_NAMES or inner == "history":
+    if inner is None or inner in (key, same) or inner in _INNER_NAMES or inner == "history":
         text = str(error)
     else:
         text = f"{inner}: {error}" if not str(error).startswith(inner) else str(error)
@@ -227,63 +197,28 @@ def _date(value: Any, where: str, key: str = "date") -> date:
     return parsed
 
 
+def _placed(where: str, read: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """A reader of bot.entry_rules, its refusal placed in the file."""
+    try:
+        return read(*args, **kwargs)
+    except UserError as exc:
+        raise _rewrap(where, getattr(exc, "key", None) or exc.field or "", exc) from None
+
+
 def _yes_no(value: Any, where: str, key: str, *, unknown: bool) -> bool | None:
-    allowed = "yes, no" + (", unknown" if unknown else "")
-    if isinstance(value, bool):
-        return value
-    if value is None and unknown:
-        return None
-    if isinstance(value, str):
-        word = value.strip().lower()
-        if word in _YES:
-            return True
-        if word in _NO:
-            return False
-        if unknown and word in _UNKNOWN:
-            return None
-    raise _refuse(where, key, f"{value!r} is not yes or no", allowed=allowed)
+    return _placed(where, read_yes_no, value, key, unknown=unknown)
 
 
 def _float(value: Any, where: str, key: str, allowed: str) -> float:
-    number: float | None = None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            number = None
-    if number is None or not math.isfinite(number):
-        raise _refuse(where, key, f"{value!r} is not a number", allowed=allowed)
-    return number
-
-
-def _amount(
-    value: Any, where: str, key: str, high: float, unit: str, *, zero: bool = False
-) -> float:
-    """A plausible amount: above 0 (or 0 itself when `zero`) and at most `high`."""
-    lowest = "0" if zero else "a number above 0"
-    allowed = f"{lowest} to {high:g} ({unit})"
-    number = _float(value, where, key, allowed)
-    if not (0 < number <= high or (zero and number == 0)):
-        raise _refuse(where, key, f"{number:g} {unit} is not plausible", allowed=allowed)
-    return number
+    return _placed(where, read_float, value, key, allowed)
 
 
 def _whole(value: Any, where: str, key: str, allowed: str) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    raise _refuse(where, key, f"{value!r} is not a whole number", allowed=allowed)
+    return _placed(where, read_whole, value, key, allowed)
 
 
 def _text(value: Any, where: str, key: str, allowed: str) -> str:
-    if isinstance(value, str) and value.strip():
-        return value.strip()
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    raise _refuse(where, key, f"{value!r} is not text", allowed=allowed)
+    return _placed(where, read_text, value, key, allowed)
 
 
 def _own_id(value: Any, where: str) -> str:
@@ -368,149 +303,21 @@ def read_entry(
             allowed=", ".join(allowed_keys),
             suggestion=closest(str(unknown[0]), allowed_keys),
         )
-    reader = _FRIENDLY[kind]
-    return reader(item, where, day, entry_id, vocabulary, known)
-
-
-def _lab(item, where, day, entry_id, vocabulary, known) -> LabPanel:
-    text = _text(item["lab"], where, "lab", "lab text such as 'ANC 0.4 PLT 62'")
+    if kind in _REPLAY_ONLY:
+        return _REPLAY_ONLY[kind](item, where, day, entry_id)
+    rule = BY_WORD[kind]
+    values = {k: v for k, v in item.items() if k not in ("date", "id")}
     try:
-        values = parse_panel(text, vocabulary.lab_ranges())
+        return build(
+            rule.kind, values, day=day, vocabulary=vocabulary, entry_id=entry_id, known=known
+        ).event
     except UserError as exc:
-        raise _rewrap(where, "lab", exc) from None
-    if not values:
-        raise _refuse(where, "lab", "no lab value given", allowed="lab text such as 'ANC 0.4'")
-    return LabPanel(
-        id=entry_id,
-        date=day,
-        results=tuple(values),
-        irae=_yes_no(item.get("irae"), where, "irae", unknown=True),
-        symptomatic=_yes_no(item.get("symptomatic"), where, "symptomatic", unknown=True),
-    )
+        key = getattr(exc, "key", None) or exc.field or ""
+        shown, same = (rule.word, key) if key == rule.subject else (key, None)
+        raise _rewrap(where, shown, exc, same=same) from None
 
 
-def _ae(item, where, day, entry_id, vocabulary, known) -> AdverseEvent:
-    entered = _text(item["ae"], where, "ae", "a CTCAE v5.0 term or a common synonym")
-    try:
-        match = match_term(vocabulary.ctcae, entered)
-    except UserError as exc:
-        raise _rewrap(where, "ae", exc) from None
-    if "grade" not in item:
-        raise _refuse(
-            where, "grade", f"no grade given for {match.term.term}", allowed=_grades(match)
-        )
-    grade = _whole(item["grade"], where, "grade", _grades(match))
-    try:
-        grade_text(match.term, grade)
-    except UserError as exc:
-        raise _rewrap(where, "grade", exc) from None
-    steroid = item.get("steroid_mg")
-    return AdverseEvent(
-        id=entry_id,
-        date=day,
-        term=match.term.term,
-        grade=grade,
-        meddra_code=match.term.meddra_code,
-        entered_term=entered,
-        irae=_yes_no(item.get("irae"), where, "irae", unknown=True),
-        steroid_mg=None
-        if steroid is None
-        else _amount(steroid, where, "steroid_mg", MAX_STEROID_MG, "mg/day prednisone", zero=True),
-    )
-
-
-def _grades(match) -> str:
-    from bot.grading.terms import allowed_grades
-
-    return allowed_grades(match.term)
-
-
-def _drug(value: Any, where: str, key: str, vocabulary: Vocabulary) -> str:
-    known = vocabulary.treatments
-    name = _text(value, where, key, ", ".join(known)).lower()
-    if name not in known:
-        raise _refuse(
-            where,
-            key,
-            f"unknown drug or treatment {name!r}",
-            allowed=", ".join(known),
-            suggestion=closest(name, known),
-        )
-    return name
-
-
-def _status(value: Any, where: str, allowed: Sequence[str]) -> str:
-    word = str(value).strip().lower() if value is not None else ""
-    if word not in allowed:
-        raise _refuse(
-            where,
-            "status",
-            f"unknown status {value!r}",
-            allowed=", ".join(allowed),
-            suggestion=closest(word, allowed),
-        )
-    return word
-
-
-def _dose(item, where, day, entry_id, vocabulary, known) -> DoseRecord:
-    drug = _drug(item["dose"], where, "dose", vocabulary)
-    status = _status(item.get("status", "given"), where, DOSE_STATUSES)
-    mg = item.get("mg")
-    if mg is not None and status != "given":
-        raise _refuse(where, "mg", f"mg is the amount given; this dose was {status}")
-    reason = item.get("reason")
-    return DoseRecord(
-        id=entry_id,
-        date=day,
-        drug=drug,
-        status=status,
-        mg=None if mg is None else _amount(mg, where, "mg", MAX_DOSE_MG, "mg"),
-        reason=None if reason is None else _text(reason, where, "reason", "text"),
-    )
-
-
-def _response(item, where, day, entry_id, vocabulary, known) -> ResponseAssessment:
-    value = str(item["response"]).strip().upper()
-    if value not in RECIST:
-        raise _refuse(
-            where,
-            "response",
-            f"{item['response']!r} is not a RECIST 1.1 response",
-            allowed=", ".join(RECIST),
-            suggestion=closest(value, RECIST),
-        )
-    return ResponseAssessment(id=entry_id, date=day, category=value)
-
-
-def _target(value: Any, where: str, key: str, known: Mapping[str, str]) -> str:
-    target = _text(value, where, key, "the id of an earlier lab or ae entry, e.g. E3")
-    if target not in known and target.upper() in known:
-        target = target.upper()
-    kind = known.get(target)
-    if kind not in ("lab", "ae"):
-        candidates = [i for i, k in known.items() if k in ("lab", "ae")]
-        why = "is not an earlier entry" if kind is None else f"is a {kind} entry"
-        raise _refuse(
-            where,
-            key,
-            f"{target} {why}; only a lab panel or an adverse event is attributed",
-            allowed=", ".join(candidates) or "none: no lab or ae entry before this one",
-            suggestion=closest(target, candidates),
-        )
-    return target
-
-
-def _attribute(item, where, day, entry_id, vocabulary, known) -> Attribution:
-    target = _target(item["attribute"], where, "attribute", known)
-    if item.get("irae") is None:
-        raise _refuse(
-            where, "irae", f"the attribution of {target} is missing", allowed="irae: yes | no"
-        )
-    irae = _yes_no(item["irae"], where, "irae", unknown=False)
-    return Attribution(id=entry_id, date=day, target=target, irae=irae)
-
-
-def _verdict(item, where, day, entry_id, vocabulary, known) -> Verdict:
+def _verdict(item, where, day, entry_id) -> Verdict:
     decision = _text(item["verdict"], where, "verdict", "a decision id such as D2").upper()
     if not _DECISION_ID.match(decision):
         raise _refuse(
@@ -520,7 +327,8 @@ def _verdict(item, where, day, entry_id, vocabulary, known) -> Verdict:
         raise _refuse(
             where, "status", f"say what became of {decision}", allowed=", ".join(VERDICT_STATUSES)
         )
-    status = _status(item["status"], where, VERDICT_STATUSES)
+    statuses = {s: s for s in VERDICT_STATUSES}
+    status = _placed(where, read_status, item["status"], "status", VERDICT_STATUSES, statuses)
     reason = item.get("reason")
     reason = None if reason is None else _text(reason, where, "reason", "text")
     if status == "overridden" and not reason:
@@ -533,21 +341,13 @@ def _verdict(item, where, day, entry_id, vocabulary, known) -> Verdict:
     return Verdict(id=entry_id, date=day, decision_id=decision, status=status, reason=reason)
 
 
-def _review(item, where, day, entry_id, vocabulary, known) -> Review:
+def _review(item, where, day, entry_id) -> Review:
     if _yes_no(item["review"], where, "review", unknown=False) is not True:
         raise _refuse(where, "review", "review: no is not an entry", allowed="review: yes")
     return Review(date=day, id=entry_id)
 
 
-_FRIENDLY = {
-    "lab": _lab,
-    "ae": _ae,
-    "dose": _dose,
-    "response": _response,
-    "attribute": _attribute,
-    "verdict": _verdict,
-    "review": _review,
-}
+_REPLAY_ONLY = {"verdict": _verdict, "review": _review}
 
 
 def _raw(item, where, day, entry_id, vocabulary, known, replayable) -> Event:
@@ -572,7 +372,7 @@ def _raw(item, where, day, entry_id, vocabulary, known, replayable) -> Event:
     if isinstance(event, LabPanel):
         _check_raw_results(event, where)
     elif isinstance(event, DoseRecord):
-        _drug(event.drug, where, "drug", vocabulary)
+        _placed(where, read_drug, event.drug, "drug", vocabulary)
     elif isinstance(event, AdverseEvent):
         term = vocabulary.ctcae.term(event.term)
         if term is None or term.term != event.term:
@@ -589,7 +389,7 @@ def _raw(item, where, day, entry_id, vocabulary, known, replayable) -> Event:
         except UserError as exc:
             raise _rewrap(where, "grade", exc) from None
     elif isinstance(event, Attribution):
-        _target(event.target, where, "target", known)
+        _placed(where, read_target, event.target, "target", known)
     elif isinstance(event, Verdict) and event.status not in VERDICT_STATUSES and replayable:
         raise _refuse(
             where,
@@ -625,14 +425,7 @@ def _check_raw_results(panel: LabPanel, where: str) -> None:
 
 
 # --- the command-line form of one entry -------------------------------------------------
-EVENT_FORMS = {
-    "lab": "lab ANC 0.4 PLT 62 [irae=yes|no] [symptomatic=yes|no]",
-    "ae": "ae pneumonitis grade=2 [irae=yes|no|unknown] [steroid_mg=20]",
-    "dose": "dose cisplatin [given|held|skipped] [mg=52] [reason=…]",
-    "response": "response PD",
-    "attribute": "attribute E3 irae=yes|no",
-    "review": "review",
-}
+EVENT_FORMS = {**{rule.word: rule.form for rule in ENTRY_RULES.values()}, "review": "review"}
 
 
 def read_event_text(
@@ -662,14 +455,7 @@ def read_event_text(
             allowed=", ".join(EVENT_FORMS),
             suggestion=closest(kind, EVENT_FORMS),
         )
-    options_allowed = {
-        "lab": ("irae", "symptomatic"),
-        "ae": ("grade", "irae", "steroid_mg"),
-        "dose": ("status", "mg", "reason"),
-        "response": (),
-        "attribute": ("irae",),
-        "review": (),
-    }[kind]
+    options_allowed = BY_WORD[kind].option_names if kind in BY_WORD else ()
     for key in tokens.options:
         if key not in options_allowed:
             raise UserError(

@@ -18,12 +18,11 @@ from datetime import date, timedelta
 from bot import inputs
 from bot.calendar.dates import parse_iso_date
 from bot.commands.tokens import Tokens
+from bot.entry_rules import read_yes_no
 from bot.errors import UserError, closest
 from bot.storage.models import STUDY_ID_EXAMPLE, STUDY_ID_PATTERN, normalise_study_id, parse_label
 
-YES = ("yes", "y", "true")
-NO = ("no", "n", "false")
-UNKNOWN = ("unknown",)
+UNKNOWN = ("unknown",)  # the command language's word for "not known yet"
 DATE_WORDS = ("today", "yesterday")
 # Plain decimals only: float() would also take "nan", "inf", "1_000" and "1e400".
 _DECIMAL = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$")
@@ -79,15 +78,7 @@ class Args:
         key is absent."""
         if key not in self.options:
             return None
-        word = self.options[key].strip().lower()
-        if word in YES:
-            return True
-        if word in NO:
-            return False
-        if unknown and word in UNKNOWN:
-            return None
-        accepted = "yes, no" + (", unknown" if unknown else "")
-        raise UserError(f"'{self.options[key]}' is not yes or no", field=key, allowed=accepted)
+        return read_yes_no(self.options[key], key, unknown=unknown, unknown_words=UNKNOWN)
 
     def number(
         self, key: str, *, low: float | None = None, high: float | None = None, unit: str = ""

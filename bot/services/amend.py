@@ -14,18 +14,17 @@ from typing import Any
 
 from sqlmodel import select
 
+from bot import entry_rules
+from bot.entry_rules import ENTRY_RULES
 from bot.errors import UserError
 from bot.events import (
     AMENDABLE_KINDS,
     AdverseEvent,
-    Attribution,
     DoseRecord,
     Enrolment,
     Event,
     LabPanel,
-    ResponseAssessment,
 )
-from bot.grading import grade_text, match_term, parse_panel
 from bot.history import root_of
 from bot.inputs import check_free_text
 from bot.posts import Post
@@ -33,7 +32,7 @@ from bot.services import enrolment, notify
 from bot.services.access import require_write
 from bot.services.context import Request, ServiceContext
 from bot.services.derive import log_entries
-from bot.services.entries import DOSE_STATUSES, RECIST, ranges_for, treatments_of
+from bot.services.entries import vocabulary_of
 from bot.services.lookup import kind_of_entry, patient_of_event
 from bot.services.outcome import Outcome
 from bot.services.unit import PatientUnit, entry_json, run_patient_write
@@ -61,12 +60,14 @@ class Changes:
         return [name for name, value in self.__dict__.items() if value is not None]
 
 
+# The `Changes` field each key of `bot.entry_rules` is corrected by (the others: its name).
+CHANGE_OF = {"date": "on", "lab": "lab_text", "response": "category"}
+# What a correction may change, per kind: as the declaration of entries says.
 FIELDS_BY_KIND = {
-    "lab": {"on", "lab_text", "irae", "symptomatic"},
-    "ae": {"on", "term", "grade", "irae", "steroid_mg"},
-    "dose": {"on", "drug", "status", "mg"},
-    "response": {"on", "category"},
-    "attribution": {"irae"},
+    **{
+        kind: {CHANGE_OF.get(name, name) for name in rule.correctable}
+        for kind, rule in ENTRY_RULES.items()
+    },
     "enrolment": {"plan"},
 }
 SHOWN = {"on": "date", "lab_text": "lab values", "plan": "enrolment fields"}
@@ -90,70 +91,33 @@ def _check_fields(kind: str, changes: Changes) -> None:
 
 
 def corrected(ctx: ServiceContext, unit: PatientUnit, old: Event, changes: Changes) -> Event:
-    """The new version of `old` with `changes` applied and validated like a new entry."""
-    day = unit.clinical_date(changes.on) if changes.on is not None else old.date
-    if isinstance(old, LabPanel):
-        results = {v.analyte: v for v in old.results}
-        if changes.lab_text:
-            for value in parse_panel(changes.lab_text, ranges_for(ctx, unit.site.id)):
-                results[value.analyte] = value
-        return old.model_copy(
-            update={
-                "date": day,
-                "results": tuple(results.values()),
-                "irae": changes.irae if changes.irae is not None else old.irae,
-                "symptomatic": changes.symptomatic
-                if changes.symptomatic is not None
-                else old.symptomatic,
-            }
-        )
-    if isinstance(old, AdverseEvent):
-        term = match_term(ctx.rules.ctcae, changes.term).term if changes.term else None
-        grade = changes.grade if changes.grade is not None else old.grade
-        term_name = term.term if term else old.term
-        grade_text(term or ctx.rules.ctcae.term(old.term), grade)
-        return old.model_copy(
-            update={
-                "date": day,
-                "term": term_name,
-                "grade": grade,
-                "meddra_code": term.meddra_code if term else old.meddra_code,
-                "entered_term": changes.term or old.entered_term,
-                "irae": changes.irae if changes.irae is not None else old.irae,
-                "steroid_mg": changes.steroid_mg
-                if changes.steroid_mg is not None
-                else old.steroid_mg,
-            }
-        )
-    if isinstance(old, DoseRecord):
-        drug = (changes.drug or old.drug).lower()
-        if drug not in treatments_of(ctx):
-            raise UserError(
-                f"unknown drug or treatment {drug!r}",
-                field="drug",
-                allowed=", ".join(treatments_of(ctx)),
-            )
-        status = changes.status or old.status
-        if status not in DOSE_STATUSES:
-            raise UserError(
-                f"unknown dose status {status!r}", field="status", allowed=", ".join(DOSE_STATUSES)
-            )
-        mg = changes.mg if changes.mg is not None else (old.mg if status == "given" else None)
-        return old.model_copy(update={"date": day, "drug": drug, "status": status, "mg": mg})
-    if isinstance(old, ResponseAssessment):
-        category = (changes.category or old.category).upper()
-        if category not in RECIST:
-            raise UserError(
-                f"{category!r} is not a RECIST 1.1 response",
-                field="response",
-                allowed=", ".join(RECIST),
-            )
-        return old.model_copy(update={"date": day, "category": category})
-    if isinstance(old, Attribution):
-        return old.model_copy(update={"irae": changes.irae})
+    """The new version of `old` with `changes` applied, read like a new entry (by
+    `bot.entry_rules`, from the old entry's values and the changed ones)."""
     if isinstance(old, Enrolment):
         return enrolment.corrected_enrolment(ctx, unit, old, changes.plan or {})
-    raise UserError(f"a {old.kind} entry cannot be corrected", field="event")
+    rule = ENTRY_RULES.get(old.kind)
+    if rule is None:
+        raise UserError(f"a {old.kind} entry cannot be corrected", field="event")
+    day = unit.clinical_date(changes.on) if changes.on is not None else old.date
+    vocabulary = vocabulary_of(ctx, unit.site.id)
+    values = entry_rules.written(old)
+    for name in rule.correctable:
+        change = getattr(changes, CHANGE_OF.get(name, name))
+        if change is not None and name != "date":
+            values[name] = change
+    if isinstance(old, LabPanel) and changes.lab_text:
+        # the analytes given replace the same analytes; the others stay
+        results = {v.analyte: v for v in old.results}
+        for value in entry_rules.read_panel(changes.lab_text, rule.subject, vocabulary):
+            results[value.analyte] = value
+        values[rule.subject] = tuple(results.values())
+    if isinstance(old, DoseRecord) and changes.mg is None and values["status"] != "given":
+        values["mg"] = None  # a dose no longer given has no amount
+    event = entry_rules.build(old.kind, values, day=day, vocabulary=vocabulary).event
+    keep: dict[str, Any] = {"id": old.id, "seq": old.seq}
+    if isinstance(old, AdverseEvent) and changes.term is None:
+        keep["entered_term"] = old.entered_term
+    return event.model_copy(update=keep)
 
 
 def _withdraw_derived(unit: PatientUnit, label: str) -> tuple[list[str], list[str]]:
@@ -214,13 +178,7 @@ def _amend(
             before = [e for e in unit.history if e.id != label]
             unit.append(new, corrects=latest, reason=reason.strip())
             effective = unit.event(label)
-            if effective is not None and effective.kind in (
-                "lab",
-                "ae",
-                "dose",
-                "response",
-                "attribution",
-            ):
+            if effective is not None and effective.kind in ENTRY_RULES:
                 decisions = unit.decide_and_propose(effective, before)
             if isinstance(new, Enrolment):
                 enrolment.project(unit, new)

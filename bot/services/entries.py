@@ -1,6 +1,8 @@
 """Clinical entries: lab panels, adverse events, doses, response assessments, attributions.
 
-Each is one call, one transaction (see `unit.run_patient_write`): the entry is appended,
+What each entry holds and how it is checked is `bot.entry_rules` (the one declaration the
+commands, the history file and the docs read too); here it is recorded. Each is one call,
+one transaction (see `unit.run_patient_write`): the entry is appended,
 the engine decides, proposals are recorded, the calendar rows are refreshed, the posts are
 queued and the audit row written — or none of it.
 """
@@ -12,17 +14,11 @@ from typing import Any
 
 from sqlmodel import select
 
-from bot.errors import UserError, closest
-from bot.events import (
-    AdverseEvent,
-    Attribution,
-    DoseRecord,
-    Event,
-    LabPanel,
-    ResponseAssessment,
-)
-from bot.grading import grade_panel, grade_text, match_term, parse_panel
-from bot.inputs import check_free_text
+from bot import entry_rules
+from bot.entry_rules import Vocabulary
+from bot.errors import UserError
+from bot.events import AdverseEvent, Event
+from bot.grading import grade_panel
 from bot.services import alerts, notify
 from bot.services.access import require_write
 from bot.services.context import Request, ServiceContext
@@ -30,13 +26,23 @@ from bot.services.outcome import Outcome
 from bot.services.unit import PatientUnit, entry_json, run_patient_write
 from bot.storage.models import DecisionRecord, parse_label
 
-RECIST = ("CR", "PR", "SD", "PD", "NE")
-DOSE_STATUSES = ("given", "held", "skipped")
+
+def vocabulary_of(ctx: ServiceContext, site_id: str | None = None) -> Vocabulary:
+    """The trial's words as `bot.entry_rules` reads entries with, at `site_id`'s ranges."""
+    return Vocabulary.of(ctx.rules, site_id)
 
 
 def ranges_for(ctx: ServiceContext, site_id: str):
-    ranges = ctx.rules.ranges
-    return ranges.for_site(site_id if site_id in ranges.sites else None)
+    return vocabulary_of(ctx, site_id).lab_ranges()
+
+
+def build_entry(unit: PatientUnit, kind: str, values: dict[str, Any], on: date | None):
+    """The entry of `kind` written as `values`, dated `on` (its clinical date, checked
+    against the patient's log), read by the one declaration of entries."""
+    day = unit.clinical_date(on) if entry_rules.ENTRY_RULES[kind].dated else unit.today
+    return entry_rules.build(
+        kind, values, day=day, vocabulary=vocabulary_of(unit.ctx, unit.site.id)
+    )
 
 
 def record_entry(
@@ -129,10 +135,6 @@ def notify_decisions(
         _alert(unit, entry.id, "grade_alert", (), facts)
 
 
-def _irae(value: bool | None) -> bool | None:
-    return value
-
-
 def record_lab(
     ctx: ServiceContext,
     request: Request,
@@ -146,13 +148,14 @@ def record_lab(
     require_write(ctx, request, "lab")
 
     def work(unit: PatientUnit) -> Outcome:
-        day = unit.clinical_date(on)
-        values = parse_panel(text, ranges_for(ctx, unit.site.id))
+        values = {"lab": text, "irae": irae, "symptomatic": symptomatic}
+        event = build_entry(unit, "lab", values, on).event
         from bot.decisions.planning import baseline_of
 
         baseline = baseline_of(unit.history, unit.patient.day1)
-        graded = grade_panel(ctx.rules.ctcae, values, baseline=baseline, symptomatic=symptomatic)
-        event = LabPanel(date=day, results=tuple(values), irae=irae, symptomatic=symptomatic)
+        graded = grade_panel(
+            ctx.rules.ctcae, list(event.results), baseline=baseline, symptomatic=symptomatic
+        )
         return record_entry(unit, event, "lab", grades=[g.to_json() for g in graded])
 
     return run_patient_write(ctx, request, "lab", study_id, work)
@@ -170,36 +173,11 @@ def record_ae(
     steroid_mg: float | None = None,
 ) -> Outcome:
     require_write(ctx, request, "ae")
-    term = check_free_text(term, "term")
-    match = match_term(ctx.rules.ctcae, term)
-    meaning = grade_text(match.term, grade)
-    if steroid_mg is not None and not 0 <= steroid_mg <= 2000:
-        raise UserError(
-            f"{steroid_mg:g} mg/day is not a plausible prednisone-equivalent dose",
-            field="steroid_mg",
-            allowed="0–2000 (mg/day)",
-        )
 
     def work(unit: PatientUnit) -> Outcome:
-        day = unit.clinical_date(on)
-        event = AdverseEvent(
-            date=day,
-            term=match.term.term,
-            grade=grade,
-            meddra_code=match.term.meddra_code,
-            entered_term=term,
-            irae=irae,
-            steroid_mg=steroid_mg,
-        )
-        data = {
-            "term": match.term.term,
-            "grade": grade,
-            "grade_text": meaning,
-            "matched": match.how,
-            "note": match.note,
-            "ctcae": ctx.rules.ctcae.version,
-        }
-        return record_entry(unit, event, "ae", data=data)
+        values = {"term": term, "grade": grade, "irae": irae, "steroid_mg": steroid_mg}
+        built = build_entry(unit, "ae", values, on)
+        return record_entry(unit, built.event, "ae", data=built.facts)
 
     return run_patient_write(ctx, request, "ae", study_id, work)
 
@@ -224,8 +202,7 @@ def _close_attribution_questions(unit: PatientUnit, target: int) -> list[str]:
 
 
 def treatments_of(ctx: ServiceContext) -> list[str]:
-    schedule = ctx.rules.schedule
-    return [d.id for d in schedule.drugs] + [c.id for c in schedule.radiotherapy]
+    return list(vocabulary_of(ctx).treatments)
 
 
 def record_dose(
@@ -240,31 +217,10 @@ def record_dose(
     reason: str | None = None,
 ) -> Outcome:
     require_write(ctx, request, "dose")
-    if reason is not None:
-        reason = check_free_text(reason, "reason")
-    known = treatments_of(ctx)
-    name = drug.strip().lower()
-    if name not in known:
-        raise UserError(
-            f"unknown drug or treatment {drug!r}",
-            field="drug",
-            allowed=", ".join(known),
-            suggestion=closest(name, known),
-        )
-    if status not in DOSE_STATUSES:
-        raise UserError(
-            f"unknown dose status {status!r}", field="status", allowed=", ".join(DOSE_STATUSES)
-        )
-    if mg is not None and (status != "given" or not 0 < mg <= 2000):
-        raise UserError(
-            "mg is the amount given: a number above 0 and at most 2000, only with 'given'",
-            field="mg",
-        )
 
     def work(unit: PatientUnit) -> Outcome:
-        day = unit.clinical_date(on)
-        event = DoseRecord(date=day, drug=name, status=status, mg=mg, reason=reason)
-        return record_entry(unit, event, "dose")
+        values = {"drug": drug, "status": status, "mg": mg, "reason": reason}
+        return record_entry(unit, build_entry(unit, "dose", values, on).event, "dose")
 
     return run_patient_write(ctx, request, "dose", study_id, work)
 
@@ -273,18 +229,10 @@ def record_response(
     ctx: ServiceContext, request: Request, study_id: str, category: str, *, on: date | None = None
 ) -> Outcome:
     require_write(ctx, request, "response")
-    value = category.strip().upper()
-    if value not in RECIST:
-        raise UserError(
-            f"{category!r} is not a RECIST 1.1 response",
-            field="response",
-            allowed=", ".join(RECIST),
-            suggestion=closest(value, RECIST),
-        )
 
     def work(unit: PatientUnit) -> Outcome:
-        day = unit.clinical_date(on)
-        return record_entry(unit, ResponseAssessment(date=day, category=value), "response")
+        event = build_entry(unit, "response", {"response": category}, on).event
+        return record_entry(unit, event, "response")
 
     return run_patient_write(ctx, request, "response", study_id, work)
 
@@ -310,7 +258,7 @@ def attribute(ctx: ServiceContext, request: Request, event_ref: str, irae: bool)
         alerts.acknowledge_event(
             unit.session, unit.patient.id, number, by=request.user, how="attribute", now=unit.now
         )
-        event = Attribution(date=unit.today, target=label, irae=irae)
+        event = build_entry(unit, "attribution", {"event": label, "irae": irae}, None).event
         outcome = record_entry(unit, event, "attribute")
         return outcome.model_copy(update={"data": {**outcome.data, "answered": answered}})
 

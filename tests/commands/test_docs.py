@@ -23,3 +23,28 @@ def test_every_subcommand_has_a_section_with_its_usage_and_output():
 def test_the_readme_points_to_the_language():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "## Using trialbot" in readme and "docs/commands.md" in readme
+
+
+def test_the_entry_fields_the_docs_list_are_the_declared_ones():
+    """bot/entry_rules.py declares each entry's fields once; the usage lines (and so
+    docs/commands.md, above), the forms and the field table of docs/decide.md follow it."""
+    from bot.entry_rules import ENTRY_RULES
+
+    commands = {command.name: command for command in build_registry()}
+    decide = (ROOT / "docs" / "decide.md").read_text(encoding="utf-8")
+    rows = [line for line in decide.splitlines() if line.startswith("| `{date, ")]
+    for rule in ENTRY_RULES.values():
+        assert f"\n{rule.form}\n" in decide, rule.form
+        row = next(r for r in rows if r.startswith(f"| `{{date, {rule.word}: "))
+        fields = row.rsplit("|", 2)[1]
+        shown = {name.strip("`") for name in fields.split() if name.startswith("`")}
+        assert {o.name for o in rule.options} <= shown, row
+        for option in rule.options:
+            assert (f"`{option.name}` (required" in fields) == option.required, option.name
+        usage = commands[rule.word].usage
+        for name in rule.command_options:
+            option = next((o for o in rule.options if o.name == name), None)
+            written = option.syntax if option is not None and option.positional else f"{name}="
+            assert written in usage, (rule.word, name)
+            if option is not None and not option.required:
+                assert f"[{written}" in usage, (rule.word, name)

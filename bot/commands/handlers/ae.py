@@ -8,13 +8,16 @@ from bot import inputs
 from bot.commands.args import Args
 from bot.commands.registry import Command
 from bot.commands.reply import Reply
+from bot.entry_rules import ENTRY_RULES
 from bot.errors import UserError
 from bot.services import entries
 from bot.services.context import Request, ServiceContext
 from bot.services.today import today_at_site
 
 USAGE = "ae LACC-007 <CTCAE term> grade=0-5 [date=YYYY-MM-DD] [irae=yes|no|unknown] [steroid_mg=20]"
-OPTIONS = ("grade", "date", "irae", "steroid_mg")
+RULE = ENTRY_RULES["ae"]
+OPTIONS = RULE.command_options
+STEROID = RULE.option("steroid_mg")
 GRADES = "grade=0–5 (the CTCAE grade; 0 records that an earlier event has resolved)"
 # "pneumonitis 2", "pneumonitis grade 2", "pneumonitis G2": the grade typed as a word.
 _GRADE_WORD = re.compile(r"^(?:g|gr|grade)?([0-5])$", re.I)
@@ -56,7 +59,7 @@ def ae(ctx: ServiceContext, request: Request, args: Args) -> Reply:
         grade,
         on=args.date("date", today_at_site(ctx, study_id=study_id)),
         irae=args.yes_no("irae", unknown=True),
-        steroid_mg=args.number("steroid_mg", low=0, high=2000, unit="mg/day prednisone-equivalent"),
+        steroid_mg=args.number("steroid_mg", low=STEROID.low, high=STEROID.high, unit=STEROID.unit),
     )
     return Reply.of("replies/ae.j2", outcome, ae=outcome.data)
 

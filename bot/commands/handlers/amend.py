@@ -12,10 +12,10 @@ from typing import Any
 
 from bot import inputs
 from bot.commands.args import Args
-from bot.commands.handlers.dose import STATUS_WORDS
 from bot.commands.handlers.lab import is_analyte, panel_text
 from bot.commands.registry import Command
 from bot.commands.reply import Reply
+from bot.entry_rules import ENTRY_RULES, STATUS_WORDS
 from bot.errors import UserError
 from bot.events import AMENDABLE_KINDS
 from bot.services import amend
@@ -27,13 +27,16 @@ CORRECT_USAGE = 'correct E45 <what the entry should say> reason="what was wrong"
 VOID_USAGE = 'void E45 reason="what was wrong"'
 REASON = 'reason="what was wrong"'
 PLAN_OPTIONS = PLAN_FIELDS
-ENTRY_OPTIONS = ("date", "irae", "symptomatic", "grade", "steroid_mg", "mg", "status")
-WORDS_BY_KIND = {
-    "lab": "lab values (e.g. ANC 0.6 PLT 80)",
-    "ae": "the CTCAE term",
-    "dose": "the drug and/or given|held|skipped",
-    "response": "a RECIST word (CR, PR, SD, PD, NE)",
-}
+# The options a correction reads: every correctable option of the declared entries.
+ENTRY_OPTIONS = tuple(
+    dict.fromkeys(
+        name
+        for rule in ENTRY_RULES.values()
+        for name in rule.correctable
+        if name == "date" or name in rule.option_names
+    )
+)
+WORDS_BY_KIND = {kind: rule.words for kind, rule in ENTRY_RULES.items() if rule.dated}
 
 
 def _reason(args: Args, what: str) -> str:
@@ -101,8 +104,9 @@ def read_changes(ctx: ServiceContext, label: str, kind: str, args: Args) -> amen
     values["irae"] = args.yes_no("irae")
     values["symptomatic"] = args.yes_no("symptomatic")
     values["grade"] = args.whole("grade", low=0, high=5)
-    values["steroid_mg"] = args.number("steroid_mg", low=0, high=2000, unit="mg/day")
-    values["mg"] = args.number("mg", low=0, high=2000, unit="mg")
+    for key in ("steroid_mg", "mg"):
+        option = ENTRY_RULES["ae" if key == "steroid_mg" else "dose"].option(key)
+        values[key] = args.number(key, low=option.low, high=option.high, unit=option.unit)
     written = args.text("status", allowed="given, held, skipped")
     if written is not None:
         if "status" in values:

@@ -5,21 +5,16 @@ from __future__ import annotations
 from bot.commands.args import Args
 from bot.commands.registry import Command
 from bot.commands.reply import Reply
+from bot.entry_rules import ENTRY_RULES, STATUS_WORDS
 from bot.errors import UserError
 from bot.services import entries
 from bot.services.context import Request, ServiceContext
 from bot.services.today import today_at_site
 
 USAGE = 'dose LACC-007 <drug> [given|held|skipped] [mg=52] [date=YYYY-MM-DD] [reason="…"]'
-OPTIONS = ("mg", "date", "reason", "status")
-STATUS_WORDS = {
-    "given": "given",
-    "give": "given",
-    "held": "held",
-    "hold": "held",
-    "skipped": "skipped",
-    "skip": "skipped",
-}
+RULE = ENTRY_RULES["dose"]
+OPTIONS = RULE.command_options
+MG = RULE.option("mg")
 
 
 def dose(ctx: ServiceContext, request: Request, args: Args) -> Reply:
@@ -43,7 +38,7 @@ def dose(ctx: ServiceContext, request: Request, args: Args) -> Reply:
         drug,
         status=status or "given",
         on=args.date("date", today_at_site(ctx, study_id=study_id)),
-        mg=args.number("mg", low=0, high=2000, unit="mg"),
+        mg=args.number("mg", low=MG.low, high=MG.high, unit=MG.unit),
         reason=args.text("reason", allowed='reason="why"'),
     )
     return Reply.of("replies/dose.j2", outcome)

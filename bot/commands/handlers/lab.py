@@ -7,6 +7,7 @@ from bot.commands.args import Args
 from bot.commands.registry import Command
 from bot.commands.reply import Reply
 from bot.commands.views import grade_view
+from bot.entry_rules import ENTRY_RULES
 from bot.errors import UserError
 from bot.services import entries, labs
 from bot.services.context import Request, ServiceContext
@@ -17,7 +18,7 @@ USAGE = (
     "lab LACC-007 [date=YYYY-MM-DD] ANC 0.4 PLT 62 Hb 9.1 ALT 130 U/L (7-40) "
     "[irae=yes|no] [symptomatic=yes|no]"
 )
-OPTIONS = ("date", "irae", "symptomatic")
+OPTIONS = ENTRY_RULES["lab"].command_options
 PANEL_EXAMPLE = "e.g. ANC 0.4 PLT 62 Hb 9.1 ALT 130 U/L (7-40)"
 
 
