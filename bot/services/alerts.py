@@ -28,7 +28,7 @@ from bot.errors import UserError
 from bot.posts import Audience, Post
 from bot.services import notify
 from bot.services.access import require_role
-from bot.services.context import SYSTEM_USER, Request, ServiceContext
+from bot.services.context import Request, ServiceContext
 from bot.services.outcome import Outcome
 from bot.services.rota import on_call_at
 from bot.storage.audit import add_audit
@@ -60,11 +60,14 @@ def raise_alert(
     decision_ids: tuple[str, ...],
     facts: dict[str, Any],
     now: datetime,
+    by: Request | None = None,
 ) -> list[Post]:
     """Start the chain for `subject` ("D12" or "E45"), once: the channel copy and the
     on-call investigator's DM, or with nobody on call the channel copy alone. The alert
     keeps the post's facts, so every step says the same thing. Returns the posts queued
-    (none if already raised)."""
+    (none if already raised). `by` is whose request raised it (the member whose entry it
+    is, or the scheduler's system principal for the daily review): the audit names them."""
+    by = by or Request.scheduler()
     if session.exec(select(AlertRecord.id).where(AlertRecord.subject == subject)).first():
         return []
     current = on_call_at(session, site.id, now)
@@ -100,13 +103,15 @@ def raise_alert(
         nobody["minutes"] = 0
     posts = []
     for audience, key in first:
-        post = _send(session, record, audience, key, nobody, now)
+        post = _send(session, record, audience, key, nobody, now, by)
         if post is not None:
             posts.append(post)
     return posts
 
 
-def _send_step(session: Session, record: AlertRecord, site: Site, now: datetime) -> Post | None:
+def _send_step(
+    session: Session, record: AlertRecord, site: Site, now: datetime, by: Request
+) -> Post | None:
     """An escalation step: the backup's DM, or the channel with @here."""
     step = record.step
     stored = record.payload
@@ -118,7 +123,7 @@ def _send_step(session: Session, record: AlertRecord, site: Site, now: datetime)
         "nobody_on_call": bool(stored.get("nobody_on_call")),
         "minutes": int((now - record.raised_at).total_seconds() // 60),
     }
-    return _send(session, record, audience, alert_key(record.subject, step), escalation, now)
+    return _send(session, record, audience, alert_key(record.subject, step), escalation, now, by)
 
 
 def _send(
@@ -128,6 +133,7 @@ def _send(
     key: str,
     escalation: dict[str, Any] | None,
     now: datetime,
+    by: Request,
 ) -> Post | None:
     step = record.step
     stored = record.payload
@@ -142,10 +148,15 @@ def _send(
         return None
     add_audit(
         session,
-        actor=SYSTEM_USER,
+        actor=by.user,
         action="alert",
         subject=f"alert:{record.subject}",
-        details={"step": step, "to": audience.address, "study_id": stored.get("study_id")},
+        details={
+            "step": step,
+            "to": audience.address,
+            "study_id": stored.get("study_id"),
+            "source": by.source,
+        },
         now=now,
     )
     return post
@@ -166,6 +177,7 @@ def escalate_due(ctx: ServiceContext, now: datetime) -> list[Step]:
     """Take the next step of every unacknowledged alert whose time has come."""
     now = as_utc(now)
     steps: list[Step] = []
+    scheduler = Request.scheduler()
     with ctx.db.transaction() as session:
         statement = (
             select(AlertRecord)
@@ -178,7 +190,7 @@ def escalate_due(ctx: ServiceContext, now: datetime) -> list[Step]:
         for record in session.exec(statement.execution_options(populate_existing=True)).all():
             closed = _still_open(session, record)
             if closed is not None:
-                _ack(session, record, by=SYSTEM_USER, how="withdrawn", now=now, note=closed)
+                _ack(session, record, by=scheduler.user, how="withdrawn", now=now, note=closed)
                 continue
             if record.step == "oncall" and record.backup_id:
                 record.step, record.next_at = "backup", now + ctx.settings.escalate_after
@@ -186,7 +198,7 @@ def escalate_due(ctx: ServiceContext, now: datetime) -> list[Step]:
                 record.step, record.next_at = "channel", None
             session.add(record)
             site = session.get(Site, record.site_id)
-            if _send_step(session, record, site, now) is not None:
+            if _send_step(session, record, site, now, scheduler) is not None:
                 steps.append(Step(record.subject, record.step))
     return steps
 

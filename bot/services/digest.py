@@ -25,6 +25,7 @@ from bot.services import derive, notify
 from bot.services.access import require_role
 from bot.services.context import Request, ServiceContext
 from bot.services.outcome import Outcome
+from bot.services.queries import holds_at_site
 from bot.services.rota import on_call_at
 from bot.storage.models import (
     OPEN_VISITS,
@@ -351,6 +352,8 @@ def gather(
         undelivered=undelivered,
         late=late,
         on_call=current.to_json() if current else None,
+        # holds lasting TRIALBOT_HOLD_REVIEW_AFTER days or more: `/trial holds` lists the same
+        long_holds=holds_at_site(session, site.id, day, ctx.settings.hold_review_after),
     )
 
 

@@ -98,6 +98,7 @@ def _alert(unit: PatientUnit, subject: str, kind: str, decision_ids, facts) -> N
         decision_ids=decision_ids,
         facts=facts,
         now=unit.now,
+        by=unit.request,
     )
     unit.posts.extend(posts)
 

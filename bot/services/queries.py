@@ -140,12 +140,16 @@ def _drug_state(ctx: ServiceContext, history: list[Event], calendar, today: date
     return out
 
 
-def _open_decisions(session: Session, patient_ids: list[int] | None) -> list[dict[str, Any]]:
+def _open_decisions(
+    session: Session, patient_ids: list[int] | None, *, site: str | None = None
+) -> list[dict[str, Any]]:
     statement = (
         select(DecisionRecord, Patient.study_id)
         .join(Patient, Patient.id == DecisionRecord.patient_id)
         .where(DecisionRecord.status == "proposed")
     )
+    if site is not None:
+        statement = statement.where(Patient.site_id == site)
     if patient_ids is not None:
         statement = statement.where(DecisionRecord.patient_id.in_(patient_ids))
     out = []
@@ -238,8 +242,7 @@ def open_decisions(ctx: ServiceContext, request: Request, site: str | None = Non
     require_role(ctx, request, "viewer", "reading open decisions")
     with ctx.db.transaction(readonly=True) as session:
         site_row = _site_of_user(session, ctx, request, site)
-        ids = list(session.exec(select(Patient.id).where(Patient.site_id == site_row.id)).all())
-        decisions = _open_decisions(session, ids)
+        decisions = _open_decisions(session, None, site=site_row.id)
     return Outcome(operation="decisions", decisions=decisions, data={"site": site_row.id})
 
 
@@ -270,9 +273,7 @@ def modified_treatment(
     with ctx.db.transaction(readonly=True) as session:
         site_row = _site_of_user(session, ctx, request, site)
         today = ctx.today_at(site_row.timezone)
-        patients = session.exec(
-            select(Patient).where(Patient.site_id == site_row.id).order_by(Patient.study_id)
-        ).all()
+        patients = _patients_with_decisions(session, site_row.id, ("hold", "reduce", "resume"))
         histories = [
             (p.study_id, derive.history_of(patient_events(session, p.id))) for p in patients
         ]
@@ -305,6 +306,52 @@ def modified_treatment(
     return {"site": site_row.id, "today": today.isoformat(), "rows": rows}
 
 
+def _patients_with_decisions(session: Session, site_id: str, actions: tuple[str, ...]):
+    """The site's patients (by study ID) with a decision of one of `actions` in any state:
+    only they can have a drug held or reduced (a hold or a dose level comes from a
+    proposal, and every proposal has its row in the decision table), so only their
+    histories are read."""
+    ids = (
+        select(DecisionRecord.patient_id)
+        .where(DecisionRecord.action.in_(actions))
+        .distinct()
+        .scalar_subquery()
+    )
+    return session.exec(
+        select(Patient)
+        .where(Patient.site_id == site_id, Patient.id.in_(ids))
+        .order_by(Patient.study_id)
+    ).all()
+
+
+def holds_at_site(session: Session, site_id: str, today: date, limit: int) -> list[dict[str, Any]]:
+    """Every drug on hold at the site on `today` for at least `limit` days, oldest first
+    (what `holds_older_than` and the daily digest list)."""
+    found = []
+    for row in _patients_with_decisions(session, site_id, ("hold",)):
+        history = derive.history_of(patient_events(session, row.id))
+        for drug, course in sorted(fold_treatment(history).items()):
+            hold = course.open_hold
+            if hold is None or course.is_discontinued_on(today):
+                continue
+            held_days = (today - hold.start).days
+            if held_days < limit:
+                continue
+            found.append(
+                {
+                    "study_id": row.study_id,
+                    "drug": drug,
+                    "since": hold.start.isoformat(),
+                    "days": held_days,
+                    "reason": hold.reason,
+                    "decision": hold.decision_id,
+                    "confirmed": hold.confirmed,
+                }
+            )
+    found.sort(key=lambda h: (h["since"], h["study_id"], h["drug"]))
+    return found
+
+
 def holds_older_than(
     ctx: ServiceContext,
     request: Request,
@@ -324,31 +371,7 @@ def holds_older_than(
     with ctx.db.transaction(readonly=True) as session:
         site_row = _site_of_user(session, ctx, request, site)
         today = ctx.today_at(site_row.timezone)
-        patients = session.exec(
-            select(Patient).where(Patient.site_id == site_row.id).order_by(Patient.study_id)
-        ).all()
-        found = []
-        for row in patients:
-            history = derive.history_of(patient_events(session, row.id))
-            for drug, course in sorted(fold_treatment(history).items()):
-                hold = course.open_hold
-                if hold is None or course.is_discontinued_on(today):
-                    continue
-                held_days = (today - hold.start).days
-                if held_days < limit:
-                    continue
-                found.append(
-                    {
-                        "study_id": row.study_id,
-                        "drug": drug,
-                        "since": hold.start.isoformat(),
-                        "days": held_days,
-                        "reason": hold.reason,
-                        "decision": hold.decision_id,
-                        "confirmed": hold.confirmed,
-                    }
-                )
-    found.sort(key=lambda h: (h["since"], h["study_id"], h["drug"]))
+        found = holds_at_site(session, site_row.id, today, limit)
     return Outcome(
         operation="holds",
         data={

@@ -61,7 +61,7 @@ def review_patient(ctx: ServiceContext, study_id: str, day: date) -> Outcome:
             review = _ReviewEntry(date=day)
             result = unit.record_decision(decision, review)
             recorded.append(result)
-            post = alerts.raise_alert(
+            posts = alerts.raise_alert(
                 ctx,
                 unit.session,
                 site=unit.site,
@@ -71,9 +71,9 @@ def review_patient(ctx: ServiceContext, study_id: str, day: date) -> Outcome:
                 decision_ids=(result["id"],),
                 facts={"decision": result, "day": day.isoformat(), "on_call": on_call},
                 now=unit.now,
+                by=unit.request,
             )
-            if post is not None:
-                unit.posts.append(post)
+            unit.posts.extend(posts)
         if recorded:
             unit.refresh_calendar()
             unit.audit("review", {"date": day.isoformat(), "proposed": [d["id"] for d in recorded]})

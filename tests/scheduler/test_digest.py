@@ -206,3 +206,52 @@ def test_trialbot_digest_prints_without_posting(ctx, monkeypatch, capsys):
     assert main(["digest", "--site", "nowhere"]) == 2
     with ctx.db.transaction(readonly=True) as session:
         assert session.exec(select(OutboxMessage).where(OutboxMessage.kind == "digest")).all() == []
+
+
+def test_the_digest_lists_holds_older_than_the_review_time_like_trial_holds(ctx, run):
+    from bot.services import course, queries
+
+    rota.set_rota(ctx, as_user(DOCTOR), DOCTOR)
+    enrol(ctx, "LACC-007")
+    enrol(ctx, "LACC-008")
+    ctx.clock.set(local(date(2027, 3, 8), 9))
+    entries.record_dose(ctx, as_user(NURSE), "LACC-007", "toripalimab")
+    ctx.clock.set(local(date(2027, 3, 19), 9))
+    course.change_course(ctx, as_user(DOCTOR), "LACC-007", "toripalimab", "hold", "interrupt")
+    # 20 days on hold: not yet (TRIALBOT_HOLD_REVIEW_AFTER is 21 days)
+    young = compose_for(ctx, as_user(VIEWER), day=date(2027, 4, 8)).data["digest"]
+    assert young["long_holds"] == []
+    run.at(local(date(2027, 4, 9), 7, 31))
+    [digest] = _digests(run.posts)
+    assert "LACC-007 toripalimab on hold since 2027-03-19 (21 days): review" in digest.text
+    assert "LACC-008" not in digest.text.split("*Holds and reductions*")[1].split("*")[0]
+    ctx.clock.set(local(date(2027, 4, 9), 9))
+    listed = queries.holds_older_than(ctx, as_user(VIEWER)).data["holds"]
+    stored = compose_for(ctx, as_user(VIEWER), day=date(2027, 4, 9)).data["digest"]
+    assert stored["long_holds"] == listed
+
+
+def test_imaging_is_reminded_on_its_day_and_a_window_closing_unrecorded_is_flagged(ctx, run):
+    """The month-3 efficacy assessment (imaging) falls on Tue 8 Jun 2027 for a day 1 of
+    8 Mar, its window closes on Tue 15 Jun: a reminder on each day, once, in the channel."""
+    enrol(ctx)
+    for n in range(7, 17):
+        run.at(local(date(2027, 6, n), 7, 31))
+    reminders = [
+        (p.key.split(":")[-1], p.text)
+        for p in run.posts
+        if p.kind == "reminder" and ":efficacy_assessment:1:" in p.key
+    ]
+    assert [offset for offset, _ in reminders] == ["day", "closing"]
+    with ctx.db.transaction(readonly=True) as session:
+        created = {
+            row.dedupe_key.split(":")[-1]: row.created_at.astimezone(SHANGHAI).date()
+            for row in session.exec(
+                select(OutboxMessage).where(
+                    OutboxMessage.dedupe_key.like("remind:LACC-007:efficacy_assessment:1:%")
+                )
+            )
+        }
+    assert created == {"day": date(2027, 6, 8), "closing": date(2027, 6, 15)}
+    assert all(p.channel == "#trial-main" for p in run.posts if p.kind == "reminder")
+    assert all("Efficacy assessment (month 3)" in text for _, text in reminders)

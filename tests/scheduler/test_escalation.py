@@ -223,3 +223,31 @@ def test_ack_needs_an_investigator_and_names_a_real_alert(ctx, run):
     first = alerts.ack(ctx, as_user(DOCTOR), decision.lower())
     again = alerts.ack(ctx, as_user(DOCTOR), decision)
     assert first.data["already"] is False and again.data["already"] is True
+
+
+def test_the_audit_names_who_acted_at_each_step(ctx, run):
+    """The copies an entry raises are the recording member's act; each escalation step
+    and a withdrawal are the scheduler's system principal's (`Request.scheduler()`)."""
+    from bot.services.context import Request
+
+    system = Request.scheduler()
+    enrol(ctx)
+    rota.set_rota(ctx, as_user(DOCTOR), DOCTOR, backup=BACKUP)
+    run.at(MONDAY_0800)
+    run.clock.set(RAISED)
+    outcome = _lab(ctx)
+    decision = next(d["id"] for d in outcome.decisions if d["status"] == "proposed")
+    run.at(RAISED + timedelta(minutes=30))
+    run.at(RAISED + timedelta(minutes=60))
+    with ctx.db.transaction(readonly=True) as session:
+        trail = [
+            (a.action, a.details.get("step"), a.actor, a.details.get("source"))
+            for a in session.exec(select(AuditEntry).order_by(AuditEntry.id))
+            if a.subject == f"alert:{decision}"
+        ]
+    assert trail == [
+        ("alert", "oncall", NURSE, "test"),
+        ("alert", "oncall", NURSE, "test"),
+        ("alert", "backup", system.user, "scheduler"),
+        ("alert", "channel", system.user, "scheduler"),
+    ]

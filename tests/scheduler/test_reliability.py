@@ -12,6 +12,7 @@ import sys
 import textwrap
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -339,3 +340,45 @@ def test_two_scheduler_processes_over_30_days_post_each_digest_and_alert_once(
     rows = _outbox(ctx)
     assert all(r.status in ("sent", "expired") for r in rows), Counter(r.status for r in rows)
     assert date(2027, 3, 1)
+
+
+def test_each_channel_is_paced_below_one_message_a_second(ctx, sched_clock):
+    """A burst (two patients' alerts, their DMs, the digest, reminders) reaches each
+    channel at least 1.1 s apart by the clock the sender was given, in queue order."""
+    from tests.scheduler.conftest import RenderingRecorder
+
+    rota.set_rota(ctx, as_user(DOCTOR), DOCTOR, backup=BACKUP)
+    enrol(ctx, "LACC-007")
+    enrol(ctx, "LACC-008", height=150, weight=50)
+    sched_clock.set(datetime(2027, 3, 8, 7, 31, tzinfo=SHANGHAI))
+    from bot.services.tick import tick
+
+    tick(ctx, sched_clock.now())
+    entries.record_lab(ctx, as_user(NURSE), "LACC-007", "ANC 0.4")
+    entries.record_lab(ctx, as_user(NURSE), "LACC-008", "ANC 0.3")
+    recorder = RenderingRecorder(ctx.renderer)
+    arrivals: list[tuple[str, datetime]] = []
+    original = recorder.deliver_keyed
+
+    def timed(post, **kwargs):
+        arrivals.append((post.address, sched_clock.now()))
+        return original(post, **kwargs)
+
+    recorder.deliver_keyed = timed
+    deliver(
+        ctx.db,
+        recorder,
+        sched_clock,
+        owner="replica-a",
+        pace=timedelta(seconds=1.1),
+        sleep=lambda s: sched_clock.advance(seconds=s),
+    )
+    by_channel: dict[str, list[datetime]] = {}
+    for channel, moment in arrivals:
+        by_channel.setdefault(channel, []).append(moment)
+    busiest = max(by_channel.values(), key=len)
+    assert len(busiest) >= 3  # the study channel got a burst
+    for channel, moments in by_channel.items():
+        gaps = [(b - a).total_seconds() for a, b in pairwise(moments)]
+        assert all(gap >= 1.1 for gap in gaps), (channel, gaps)
+    assert {r.status for r in _outbox(ctx) if r.status != "expired"} == {"sent"}

@@ -109,3 +109,31 @@ def test_chemotherapy_held_longer_than_the_limit_is_referred(ctx, run):
     assert refer.action == "refer" and "on hold since" in refer.reason
     morning(run, DAY1 + timedelta(days=8 + limit))
     assert len([p for p in _open(ctx, "cisplatin") if p.rule == CHEMO_HOLD_RULE]) == 1
+
+
+def test_a_review_alert_is_queued_as_posts_and_audited_as_the_scheduler(ctx, run):
+    from bot.posts import Post
+    from bot.services.context import Request
+    from bot.services.review import review_patient
+    from bot.storage.models import AuditEntry
+
+    rota.set_rota(ctx, as_user(DOCTOR), DOCTOR)
+    enrol(ctx)
+    at(ctx, DAY1)
+    entries.record_dose(ctx, as_user(NURSE), "LACC-007", "toripalimab")
+    at(ctx, DAY1 + timedelta(days=7))
+    entries.record_ae(ctx, as_user(NURSE), "LACC-007", "colitis", 2, irae=True)
+    _confirm_all(ctx)
+    day = DAY1 + timedelta(days=85)
+    at(ctx, day, 8)
+    outcome = review_patient(ctx, "LACC-007", day)
+    assert outcome.posts and all(isinstance(p, Post) for p in outcome.posts)
+    assert {p.kind for p in outcome.posts} == {"review_alert"}
+    subject = f"alert:{outcome.decisions[0]['id']}"
+    with ctx.db.transaction(readonly=True) as session:
+        actors = {
+            (a.actor, a.details.get("source"))
+            for a in session.exec(select(AuditEntry)).all()
+            if a.subject == subject
+        }
+    assert actors == {(Request.scheduler().user, "scheduler")}

@@ -112,8 +112,12 @@ def run(
     *,
     stop: threading.Event | None = None,
     ready: Callable[[int], None] | None = None,
+    timer: Callable[[Any], Any] | None = None,
 ) -> int:
-    """Serve until SIGINT/SIGTERM (or `stop` is set); `ready(port)` once listening."""
+    """Serve until SIGINT/SIGTERM (or `stop` is set); `ready(port)` once listening.
+    `timer(slack)` builds the scheduler beside the app (default `scheduler_for`; tests
+    inject their own); it is started before serving and shut down after, unless
+    `options.scheduler` is False (`--no-scheduler`)."""
     _log_to_stderr()
     try:
         ctx, config, client, identity = prepare(options, env if env is not None else os.environ)
@@ -128,7 +132,7 @@ def run(
     stop = stop or threading.Event()
     _on_signals(stop)
     bot = identity.get("user_id")
-    scheduler = start_scheduler(slack) if options.scheduler else None
+    scheduler = start_scheduler(slack, timer) if options.scheduler else None
     try:
         if options.http:
             return _serve_http(slack, options, stop, bot, ready)
@@ -141,20 +145,26 @@ def run(
         ctx.db.dispose()
 
 
-def start_scheduler(slack):
-    """The scheduler (bot/scheduler/timer.py) beside the app: its tick queues digests,
-    reminders, escalations and time-based reviews; the app's one delivery thread sends
-    them (woken after each tick). Any number of replicas may run it against one
-    PostgreSQL; on SQLite exactly one (docs/operations.md)."""
+def scheduler_for(slack):
+    """The scheduler (bot/scheduler/timer.py) beside the app, not started: its tick
+    queues digests, reminders, escalations and time-based reviews; the app's one delivery
+    thread sends them (woken after each tick)."""
     from bot.cli.tick import owner_name
     from bot.scheduler.timer import build_scheduler
 
+    return build_scheduler(
+        slack.transport.ctx, None, owner=owner_name("serve"), after_tick=slack.transport.posted
+    )
+
+
+def start_scheduler(slack, timer: Callable[[Any], Any] | None = None):
+    """Build (`timer`, default `scheduler_for`) and start the scheduler. Any number of
+    replicas may run it against one PostgreSQL; on SQLite exactly one
+    (docs/operations.md)."""
     ctx = slack.transport.ctx
     if ctx.db.dialect == "sqlite":
         log.warning("trialbot serve: SQLite — run exactly one scheduler replica")
-    scheduler = build_scheduler(
-        ctx, None, owner=owner_name("serve"), after_tick=slack.transport.posted
-    )
+    scheduler = (timer or scheduler_for)(slack)
     scheduler.start()
     log.warning("trialbot serve: scheduler running (--no-scheduler for a bot-only replica)")
     return scheduler
