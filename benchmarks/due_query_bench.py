@@ -1,11 +1,20 @@
-"""How fast is "everything due at a site in the next 7 days" with 100,000 patients?
+"""How fast is "everything due at a site" with 100,000 patients, as the commands ask it?
 
-Fills a throwaway PostgreSQL schema (migrated with trialbot's own migrations, so the
+Fills a PostgreSQL schema of its own (migrated with trialbot's own migrations, so the
 indexes are the production ones) with enrolled patients and ~150 calendar rows each,
-spread over several sites of different sizes and six years of enrolment, then times
-`bot.storage.calendar_rows.due_at_site` — the query the digest and the `/trial due`
-command run — and prints the median, the slowest run and the plan PostgreSQL chose.
-Target: under 200 ms. The schema is dropped afterwards unless --keep is given.
+spread over several sites of different sizes and six years of enrolment, by COPY. The
+schema is named after the fixture's version and size and kept: a later run with the same
+version, patients, sites and seed reuses it (`--fresh` rebuilds it, `--drop` removes it
+afterwards). Then it times, for every site:
+
+- `/trial week site=S` and `/trial today site=S` through the command dispatcher — the
+  query the command really issues (rows of the week and the still-overdue rows of the
+  28 days before, filtered and counted in SQL, one page of patients read in full), the
+  handler and the template (targets: < 100 ms at the busiest site, issue 13);
+- as the baseline of the same run, the narrower `due_at_site` range query of the week
+  alone (what this benchmark timed before);
+
+and prints PostgreSQL's plan. The last line is the summary.
 
     TRIALBOT_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test \\
         .venv/bin/python benchmarks/due_query_bench.py [--patients 100000] [--sites 20]
@@ -20,7 +29,6 @@ import random
 import statistics
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
@@ -172,6 +180,9 @@ def fill(database: Database, patients: int, sites: int, seed: int) -> tuple[int,
                         low, high = day - timedelta(days=before), day + timedelta(days=after)
                         payload = json.dumps(
                             {
+                                "key": f"{item}#{number or 0}",
+                                "label": item.replace("_", " ").capitalize()
+                                + (f" {number}" if number else ""),
                                 "date": day.isoformat(),
                                 "kind": kind,
                                 "item": item,
@@ -242,6 +253,52 @@ def explain(database: Database, site: str) -> str:
         return "\n".join(plan)
 
 
+FIXTURE_VERSION = 2  # bump when fill() changes what it writes
+
+
+def _fixture_schema(args) -> str:
+    return f"trialbot_bench_due_v{FIXTURE_VERSION}_{args.patients}_{args.sites}_{args.seed}"
+
+
+def _fixture_ready(admin: Database, schema: str) -> dict[str, int] | None:
+    """The per-site patient counts of a complete fixture in `schema`, or None."""
+    with admin.engine.connect() as connection:
+        found = connection.execute(
+            text(
+                "SELECT 1 FROM information_schema.tables WHERE table_schema = :s "
+                "AND table_name = 'bench_fixture'"
+            ),
+            {"s": schema},
+        ).first()
+        if found is None:
+            return None
+        row = connection.execute(
+            text(f'SELECT version, per_site FROM "{schema}".bench_fixture')
+        ).first()
+    if row is None or row[0] != FIXTURE_VERSION:
+        return None
+    return json.loads(row[1])
+
+
+def time_command(ctx, site: str, command_text: str, rounds: int) -> tuple[list[float], int]:
+    """Wall time of the command through the dispatcher, as Slack or the console run it."""
+    from bot.commands import run
+    from bot.services import Request
+
+    request = Request(user=ADMIN, source="bench")
+    timings, size = [], 0
+    for _ in range(rounds):
+        started = time.perf_counter()
+        reply = run(ctx, request, f"{command_text} site={site}")
+        timings.append((time.perf_counter() - started) * 1000)
+        assert reply.ok, reply.text
+        size = len(reply.text.encode())
+    return timings, size
+
+
+ADMIN = "U0BENCHADMIN"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -253,66 +310,96 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sites", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=15, help="timed runs per site")
     parser.add_argument("--seed", type=int, default=20261130)
-    parser.add_argument("--keep", action="store_true", help="keep the schema afterwards")
+    parser.add_argument("--fresh", action="store_true", help="rebuild the fixture")
+    parser.add_argument("--drop", action="store_true", help="drop the fixture afterwards")
     args = parser.parse_args(argv)
     if not args.url or not args.url.startswith("postgresql"):
         print("a PostgreSQL URL is needed: --url or TRIALBOT_TEST_POSTGRES_URL", file=sys.stderr)
         return 2
 
-    schema = f"trialbot_bench_{uuid.uuid4().hex[:8]}"
+    from bot.clock import FixedClock
+    from bot.services import build_context
+    from bot.settings import Settings
+
+    schema = _fixture_schema(args)
     admin = Database(args.url)
-    with admin.engine.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    per_site = None if args.fresh else _fixture_ready(admin, schema)
     url = make_url(args.url).update_query_dict({"options": f"-csearch_path={schema}"})
+    print(f"machine: {describe()}, load average {os.getloadavg()[0]:.1f}")
+    if per_site is None:
+        with admin.engine.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     database = Database(url)
     try:
-        database.upgrade()
-        started = time.perf_counter()
-        rows, per_site = fill(database, args.patients, args.sites, args.seed)
-        load_seconds = time.perf_counter() - started
-        print(f"machine: {describe()}")
+        if per_site is None:
+            database.upgrade()
+            started = time.perf_counter()
+            rows, per_site = fill(database, args.patients, args.sites, args.seed)
+            with database.engine.begin() as connection:
+                connection.execute(text("CREATE TABLE bench_fixture (version int, per_site text)"))
+                connection.execute(
+                    text("INSERT INTO bench_fixture VALUES (:v, :p)"),
+                    {"v": FIXTURE_VERSION, "p": json.dumps(per_site)},
+                )
+            print(
+                f"loaded {args.patients:,} patients, {rows:,} calendar rows over "
+                f"{args.sites} sites in {time.perf_counter() - started:.0f} s (schema {schema})"
+            )
+        else:
+            print(f"reusing the fixture in schema {schema} (version {FIXTURE_VERSION})")
         with database.engine.connect() as connection:
             print(connection.execute(text("SELECT version()")).scalar_one().split(",")[0])
-        print(
-            f"loaded {args.patients:,} patients, {rows:,} calendar rows "
-            f"({rows / args.patients:.0f} per patient) over {args.sites} sites "
-            f"in {load_seconds:.0f} s"
+        noon = datetime.combine(TODAY, datetime.min.time(), tzinfo=UTC) + timedelta(hours=2)
+        ctx = build_context(
+            Settings(database_url=url.render_as_string(hide_password=False), admins=(ADMIN,)),
+            clock=FixedClock(noon),  # 10:00 in Shanghai on TODAY
+            database=database,
         )
-
         busiest = max(per_site, key=per_site.__getitem__)
         time_query(database, busiest, 3)  # warm the cache and the connection pool
-        time_query(database, busiest, 3, with_payload=True)
-        plain: list[float] = []
-        full: list[float] = []
+        time_command(ctx, busiest, "week", 3)
         print(
-            f"\n'everything due at a site, {TODAY} to {TODAY + timedelta(days=6)}', "
-            f"{args.rounds} runs per site and variant, ms (columns only | with JSON payload):"
+            f"\n{args.rounds} runs per site, median ms: the narrower range query of the week "
+            "(baseline) | `week` | `today` | `week page=2` as the commands run them"
         )
         print(
-            f"{'site':8} {'patients':>8} {'rows':>6} {'median':>8} {'max':>8} | "
-            f"{'median':>8} {'max':>8}"
+            f"{'site':8} {'patients':>8} {'base':>7} {'week':>7} {'today':>7} {'page2':>7} "
+            f"{'bytes':>7}"
         )
+        results: dict[str, dict[str, float]] = {}
         for site in sorted(per_site):
-            timings, found = time_query(database, site, args.rounds)
-            with_payload, _ = time_query(database, site, args.rounds, with_payload=True)
-            plain += timings
-            full += with_payload
+            base, _ = time_query(database, site, args.rounds)
+            week, size = time_command(ctx, site, "week", args.rounds)
+            today, _ = time_command(ctx, site, "today", args.rounds)
+            page2, _ = time_command(ctx, site, "week page=2", args.rounds)
+            results[site] = {
+                "base": statistics.median(base),
+                "week": statistics.median(week),
+                "today": statistics.median(today),
+                "page2": statistics.median(page2),
+                "week_p95": sorted(week)[int(0.95 * (len(week) - 1))],
+            }
+            r = results[site]
             print(
-                f"{site:8} {per_site[site]:>8,} {found:>6,} {statistics.median(timings):>8.1f} "
-                f"{max(timings):>8.1f} | {statistics.median(with_payload):>8.1f} "
-                f"{max(with_payload):>8.1f}"
+                f"{site:8} {per_site[site]:>8,} {r['base']:>7.1f} {r['week']:>7.1f} "
+                f"{r['today']:>7.1f} {r['page2']:>7.1f} {size:>7,}",
+                flush=True,
             )
-        for label, timings in (("columns only", plain), ("with payload", full)):
-            ordered = sorted(timings)
-            p95 = ordered[int(0.95 * (len(ordered) - 1))]
-            print(
-                f"all sites, {label}: median {statistics.median(ordered):.1f} ms, "
-                f"p95 {p95:.1f} ms, max {ordered[-1]:.1f} ms (target < 200 ms)"
-            )
-        print(f"\nplan for the busiest site ({busiest}):\n{explain(database, busiest)}")
+        print(
+            f"\nplan of the baseline query, busiest site ({busiest}):\n{explain(database, busiest)}"
+        )
+        top = results[busiest]
+        print(
+            f"SUMMARY PostgreSQL, {args.patients:,} patients, busiest site {busiest} "
+            f"({per_site[busiest]:,} patients; target < 100 ms): week {top['week']:.0f} ms "
+            f"(p95 {top['week_p95']:.0f}), today {top['today']:.0f} ms, week page=2 "
+            f"{top['page2']:.0f} ms; week = {top['week'] / top['base']:.1f}× the bare range "
+            f"query ({top['base']:.0f} ms)"
+        )
     finally:
         database.dispose()
-        if not args.keep:
+        if args.drop:
             with admin.engine.begin() as connection:
                 connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()

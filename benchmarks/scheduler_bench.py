@@ -100,7 +100,24 @@ def _fill(ctx, patients: int, seed: int) -> int:
 
 
 def _decision(patient_id: int, drug: str, action: str, percent, status: str) -> DecisionRecord:
+    payload = {
+        "drug": drug,
+        "action": action,
+        "dose_percent": percent,
+        "reason": "benchmark",
+        "rule": "Protocol, Toxicity & dose modifications",
+        "needs_confirmation": True,
+        "criterion": None,
+        "ctcae": None,
+        "category": "chemotherapy" if drug != "toripalimab" else "immunotherapy",
+        "trigger": None,
+        "if_immune_related": None,
+        "ask": None,
+        "facts": [],
+        "next_dose": None,
+    }
     return DecisionRecord(
+        payload=payload,
         patient_id=patient_id,
         drug=drug,
         action=action,

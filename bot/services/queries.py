@@ -17,9 +17,9 @@ from bot.services.access import effective_role, require_role
 from bot.services.context import Request, ServiceContext
 from bot.services.outcome import Outcome
 from bot.services.unit import find_patient
-from bot.storage.calendar_rows import due_at_site
+from bot.storage.calendar_rows import site_view
 from bot.storage.eventlog import patient_events
-from bot.storage.models import DecisionRecord, Member, Patient, Site
+from bot.storage.models import DecisionRecord, EventRecord, Member, Patient, Site
 
 ACTIVE_STATUSES = ("planned", "due", "overdue")
 
@@ -45,6 +45,10 @@ def _site_of_user(
     return row
 
 
+PAGE_PATIENTS = 10  # patients per page of `today`/`week`: a Slack message or two
+LOOKBACK_DAYS = 28  # how far back `today`/`week` look for what is still overdue
+
+
 def due(
     ctx: ServiceContext,
     request: Request,
@@ -52,30 +56,37 @@ def due(
     days: int,
     site: str | None = None,
     start: date | None = None,
+    page: int = 1,
 ) -> Outcome:
     """Everything at the site dated from `start` (default today) for `days` days, plus
-    anything still overdue from the last 28 days."""
+    anything still overdue from the last 28 days — filtered and counted in SQL; the
+    events of one page of `PAGE_PATIENTS` patients (by study ID) are read in full.
+    `data["summary"]` counts the whole period per item and status."""
     require_role(ctx, request, "viewer", "reading the calendar")
+    if page < 1:
+        raise UserError(f"page {page} does not exist", field="page", allowed="1 or more")
     with ctx.db.transaction(readonly=True) as session:
         site_row = _site_of_user(session, ctx, request, site)
         today = ctx.today_at(site_row.timezone)
         first = start or today
         last = first + timedelta(days=days - 1)
-        rows = due_at_site(
+        view = site_view(
             session,
             site_row.id,
-            first - timedelta(days=28),
+            first,
             last,
-            with_payload=True,
+            today=today,
+            lookback=first - timedelta(days=LOOKBACK_DAYS),
+            page=page,
+            page_size=PAGE_PATIENTS,
         )
     events = []
-    for item in rows:
-        event = {**item.payload, "study_id": item.study_id}
+    for study_id, payload in view.rows:
+        event = {**payload, "study_id": study_id}
         # rows are stored without a "today": the calendar core's one rule reads them
         event["status"] = stored_status_on(event, today)
-        in_range = first <= item.date <= last
-        if in_range or event["status"] == "overdue":
-            events.append(event)
+        events.append(event)
+    pages = max(1, -(-view.patients // PAGE_PATIENTS))
     return Outcome(
         operation="week" if days > 1 else "today",
         events=events,
@@ -84,8 +95,33 @@ def due(
             "from": first.isoformat(),
             "to": last.isoformat(),
             "today": today.isoformat(),
+            "page": page,
+            "pages": pages,
+            "patients": view.patients,
+            "summary": _summary(view.counts, view.patients_per_item),
         },
     )
+
+
+def _summary(counts, patients_per_item) -> list[dict[str, Any]]:
+    """Per item (in calendar order of kinds): rows, patients, and rows per status."""
+    order = ("radiotherapy", "brachytherapy", "infusion", "labs", "assessment")
+    items: dict[tuple[str, str], dict[str, Any]] = {}
+    for kind, item, status, rows in counts:
+        entry = items.setdefault(
+            (kind, item),
+            {
+                "kind": kind,
+                "item": item,
+                "rows": 0,
+                "patients": patients_per_item.get((kind, item), 0),
+                "statuses": {},
+            },
+        )
+        entry["rows"] += rows
+        entry["statuses"][status] = entry["statuses"].get(status, 0) + rows
+    rank = {kind: n for n, kind in enumerate(order)}
+    return sorted(items.values(), key=lambda e: (rank.get(e["kind"], len(order)), e["item"]))
 
 
 def _drug_state(ctx: ServiceContext, history: list[Event], calendar, today: date) -> list[dict]:
@@ -306,20 +342,27 @@ def modified_treatment(
     return {"site": site_row.id, "today": today.isoformat(), "rows": rows}
 
 
-def _patients_with_decisions(session: Session, site_id: str, actions: tuple[str, ...]):
-    """The site's patients (by study ID) with a decision of one of `actions` in any state:
-    only they can have a drug held or reduced (a hold or a dose level comes from a
-    proposal, and every proposal has its row in the decision table), so only their
-    histories are read."""
+def _patients_with_decisions(
+    session: Session, site_id: str, actions: tuple[str, ...], *, dated_by: date | None = None
+):
+    """The site's patients (by study ID) who have a standing decision (proposed or
+    confirmed) of one of `actions`, whose proposal entry is dated `dated_by` or earlier:
+    only they can have a drug held (since then) or reduced — a hold or a dose level comes
+    from a proposal in the log that was not overridden or withdrawn, and each has its row
+    in the decision table pointing at it — so only their histories are read."""
     ids = (
         select(DecisionRecord.patient_id)
-        .where(DecisionRecord.action.in_(actions))
-        .distinct()
-        .scalar_subquery()
+        .join(EventRecord, EventRecord.id == DecisionRecord.proposal_event_id)
+        .where(
+            DecisionRecord.action.in_(actions),
+            DecisionRecord.status.in_(("proposed", "confirmed")),
+        )
     )
+    if dated_by is not None:
+        ids = ids.where(EventRecord.clinical_date <= dated_by)
     return session.exec(
         select(Patient)
-        .where(Patient.site_id == site_id, Patient.id.in_(ids))
+        .where(Patient.site_id == site_id, Patient.id.in_(ids.distinct().scalar_subquery()))
         .order_by(Patient.study_id)
     ).all()
 
@@ -328,7 +371,8 @@ def holds_at_site(session: Session, site_id: str, today: date, limit: int) -> li
     """Every drug on hold at the site on `today` for at least `limit` days, oldest first
     (what `holds_older_than` and the daily digest list)."""
     found = []
-    for row in _patients_with_decisions(session, site_id, ("hold",)):
+    dated_by = today - timedelta(days=limit)
+    for row in _patients_with_decisions(session, site_id, ("hold",), dated_by=dated_by):
         history = derive.history_of(patient_events(session, row.id))
         for drug, course in sorted(fold_treatment(history).items()):
             hold = course.open_hold

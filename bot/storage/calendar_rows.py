@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
-from sqlalchemy import delete, insert
+from sqlalchemy import and_, case, delete, func, insert, literal, or_, text, union_all
 from sqlmodel import Session, select
 
 from bot.storage.jsonvalues import to_json_value
-from bot.storage.models import CalendarRow, Patient
+from bot.storage.models import OPEN_VISITS, CalendarRow, Patient
 
 REQUIRED_KEYS = ("date", "kind", "item", "phase", "status")
 
@@ -157,4 +157,154 @@ def patient_calendar_rows(session: Session, patient_id: int) -> list[CalendarRow
             .where(CalendarRow.patient_id == patient_id)
             .order_by(CalendarRow.date, CalendarRow.id)
         )
+    )
+
+
+# --- a site's view of a period, filtered and counted in SQL --------------------------
+_RECORDED_BY_EXCEPTION = ("radiotherapy", "brachytherapy")  # bot.calendar.status's
+
+
+def _presumed_from():
+    return CalendarRow.payload["presumed_done_from"].as_string()
+
+
+def status_on_sql(today: date):
+    """`bot.calendar.status.stored_status_on(row, today)` as an SQL expression over the
+    row's columns (and the one JSON field it reads), so a view can count and filter by
+    status without loading rows; `tests/storage` checks it against the Python rule."""
+    day = today.isoformat()
+    presumed = _presumed_from()
+    return case(
+        (CalendarRow.status != "planned", CalendarRow.status),
+        (and_(presumed.is_not(None), presumed <= day), literal("presumed_done")),
+        (
+            CalendarRow.kind.in_(_RECORDED_BY_EXCEPTION),
+            case(
+                (CalendarRow.date < today, literal("presumed_given")),
+                (CalendarRow.date == today, literal("due")),
+                else_=literal("planned"),
+            ),
+        ),
+        (
+            and_(CalendarRow.date < today, CalendarRow.window_to < today),
+            literal("overdue"),
+        ),
+        (
+            or_(CalendarRow.date <= today, CalendarRow.window_from <= today),
+            literal("due"),
+        ),
+        else_=literal("planned"),
+    )
+
+
+def _shown(site_id: str, first: date, last: date, today: date, lookback: date) -> list:
+    """The rows a `today`/`week` view lists, as two disjoint conditions (each one index
+    range): every row dated `first`–`last`; and the rows dated from `lookback` to before
+    `first` that are overdue on `today` — planned visits, infusions or labs (the partial
+    index of open visits) whose window closed before `today`, not presumed done."""
+    presumed = _presumed_from()
+    return [
+        and_(CalendarRow.site_id == site_id, CalendarRow.date >= first, CalendarRow.date <= last),
+        and_(
+            CalendarRow.site_id == site_id,
+            text(OPEN_VISITS),  # literally the partial index's condition
+            CalendarRow.date >= lookback,
+            CalendarRow.date < first,
+            CalendarRow.date < today,
+            CalendarRow.window_to < today,
+            or_(presumed.is_(None), presumed > today.isoformat()),
+        ),
+    ]
+
+
+@dataclass(frozen=True)
+class SiteView:
+    """One page of a site's period: counts for the whole of it, rows for the page."""
+
+    patients: int  # patients with at least one row shown
+    counts: list[tuple[str, str, str, int]]  # (kind, item, status on today, rows)
+    patients_per_item: dict[tuple[str, str], int]  # (kind, item) → patients
+    page_ids: list[str]  # the study IDs of this page, in order
+    rows: list[tuple[str, dict[str, Any]]]  # (study_id, payload) of the page's patients
+
+
+def site_view(
+    session: Session,
+    site_id: str,
+    first: date,
+    last: date,
+    *,
+    today: date,
+    lookback: date,
+    page: int,
+    page_size: int,
+) -> SiteView:
+    """What `today` and `week` show, read in SQL: the rows dated `first`–`last` and those
+    from `lookback` still overdue on `today`, counted per item and status for the whole
+    site, and — for the `page`-th `page_size` patients by study ID only — the rows
+    themselves (their JSON decoded for those alone), by date, study ID, id."""
+    conditions = _shown(site_id, first, last, today, lookback)
+    status = status_on_sql(today).label("shown_status")
+    parts = union_all(
+        *(
+            select(
+                CalendarRow.kind,
+                CalendarRow.item,
+                status,
+                CalendarRow.patient_id,
+                CalendarRow.study_id,
+            ).where(condition)
+            for condition in conditions
+        )
+    ).subquery()
+    counts = [
+        (kind, item, state, rows)
+        for kind, item, state, rows in session.execute(
+            select(parts.c.kind, parts.c.item, parts.c.shown_status, func.count()).group_by(
+                parts.c.kind, parts.c.item, parts.c.shown_status
+            )
+        )
+    ]
+    patients_per_item = {
+        (kind, item): patients
+        for kind, item, patients in session.execute(
+            select(
+                parts.c.kind, parts.c.item, func.count(func.distinct(parts.c.patient_id))
+            ).group_by(parts.c.kind, parts.c.item)
+        )
+    }
+    everyone = session.execute(
+        select(parts.c.study_id, parts.c.patient_id)
+        .group_by(parts.c.study_id, parts.c.patient_id)
+        .order_by(parts.c.study_id)
+    ).all()
+    chosen = everyone[(page - 1) * page_size : page * page_size]
+    rows: list[tuple[str, dict[str, Any]]] = []
+    if chosen:
+        ids = [patient_id for _, patient_id in chosen]
+        found = union_all(
+            *(
+                select(
+                    CalendarRow.study_id,
+                    CalendarRow.payload,
+                    CalendarRow.date,
+                    CalendarRow.id,
+                ).where(condition, CalendarRow.patient_id.in_(ids))
+                for condition in conditions
+            )
+        ).subquery()
+        rows = [
+            (study_id, payload)
+            for study_id, payload in session.execute(
+                select(found.c.study_id, found.c.payload).order_by(
+                    found.c.date, found.c.study_id, found.c.id
+                )
+            )
+        ]
+    return SiteView(
+        patients=len(everyone),
+        counts=counts,
+        patients_per_item=patients_per_item,
+        page_ids=[study_id for study_id, _ in chosen],
+        rows=rows,
     )

@@ -11,11 +11,12 @@ from bot.commands.reply import Reply
 from bot.commands.views import by_patient, by_week, day
 from bot.services import queries
 from bot.services.context import Request, ServiceContext
+from bot.services.queries import PAGE_PATIENTS
 from bot.services.today import today_at_site
 
 CALENDAR_USAGE = "calendar LACC-007 [from=YYYY-MM-DD] [weeks=N]"
-TODAY_USAGE = "today [site=main]"
-WEEK_USAGE = "week [site=main] [from=YYYY-MM-DD]"
+TODAY_USAGE = "today [site=main] [page=N]"
+WEEK_USAGE = "week [site=main] [from=YYYY-MM-DD] [page=N]"
 
 
 def calendar(ctx: ServiceContext, request: Request, args: Args) -> Reply:
@@ -49,13 +50,20 @@ def calendar(ctx: ServiceContext, request: Request, args: Args) -> Reply:
 
 
 def _due(ctx: ServiceContext, request: Request, args: Args, days: int, usage: str) -> Reply:
-    options = ("site", "from") if days > 1 else ("site",)
+    options = ("site", "from", "page") if days > 1 else ("site", "page")
     args.only(options)
     args.done(usage)
     site = args.text("site", allowed="a site id, e.g. main")
     start = args.date("from", today_at_site(ctx, site=site)) if days > 1 else None
-    outcome = queries.due(ctx, request, days=days, site=site, start=start)
+    page = args.whole("page", low=1, high=100_000) or 1
+    outcome = queries.due(ctx, request, days=days, site=site, start=start, page=page)
     data = outcome.data
+    # the command that shows the next page: the same options, page= one more
+    again = " ".join(
+        ["today" if days == 1 else "week"]
+        + ([f"site={site}"] if site else [])
+        + ([f"from={start.isoformat()}"] if start else [])
+    )
     return Reply.of(
         "replies/due.j2",
         outcome,
@@ -66,6 +74,11 @@ def _due(ctx: ServiceContext, request: Request, args: Args, days: int, usage: st
         today=data["today"],
         patients=by_patient(outcome.events),
         title_day=day(data["from"]),
+        page=data["page"],
+        pages=data["pages"],
+        total_patients=data["patients"],
+        summary=data["summary"] if data["pages"] > 1 or data["page"] > 1 else [],
+        again=again,
     )
 
 
@@ -102,7 +115,8 @@ COMMANDS = (
         help=(
             "Everything dated today at your site (your member site, or site=), grouped by "
             "patient, with its status; items still overdue from the last four weeks are "
-            "listed too."
+            f"listed too. A busy site's day is summarised by item and paged, "
+            f"{PAGE_PATIENTS} patients a page (page=2 for the next)."
         ),
         role="viewer",
         group="read",
@@ -115,11 +129,13 @@ COMMANDS = (
         summary="what is due in the next 7 days at your site, by patient",
         help=(
             "Seven days from today (or from=), grouped by patient, with statuses; items "
-            "still overdue from the last four weeks are listed too."
+            "still overdue from the last four weeks are listed too. A busy site's week is "
+            f"summarised by item and paged, {PAGE_PATIENTS} patients a page (page=2 for "
+            "the next)."
         ),
         role="viewer",
         group="read",
         handler=week,
-        examples=("week", "week from=2027-03-15"),
+        examples=("week", "week from=2027-03-15", "week page=2"),
     ),
 )
