@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date as Date
+from operator import attrgetter
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -160,9 +161,12 @@ def parse_event(data: dict) -> Event:
     return EVENT_ADAPTER.validate_python(data)
 
 
+_CHRONOLOGICAL = attrgetter("date", "seq")
+
+
 def chronological(events: Iterable[Event]) -> list[Event]:
     """Events by clinical date, then in the order they were recorded."""
-    return sorted(events, key=lambda e: (e.date, e.seq))
+    return sorted(events, key=_CHRONOLOGICAL)  # attrgetter: the key in C, not a lambda
 
 
 def attribution_of(event: Event, history: Sequence[Event]) -> bool | None:

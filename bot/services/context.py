@@ -10,6 +10,7 @@ from bot.calendar import SiteCalendar
 from bot.clock import Clock
 from bot.decisions.findings import FindingsMemo
 from bot.render import Renderer
+from bot.services.histories import HistoryCache
 from bot.services.rules import TrialRules
 from bot.settings import Settings
 from bot.storage.database import Database
@@ -38,6 +39,9 @@ class ServiceContext:
     # Past entries' graded findings, keyed by content: grading a year of lab panels again
     # for every new entry was the decision engine's main cost. Answers never depend on it.
     findings_memo: FindingsMemo = field(default_factory=FindingsMemo, compare=False)
+    # Each patient's parsed log, kept between writes and checked against the database's
+    # newest row id and count on every read (thread-safe: bot/services/histories.py).
+    histories: HistoryCache = field(default_factory=HistoryCache, compare=False)
 
     @property
     def default_site(self) -> str:

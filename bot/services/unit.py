@@ -22,7 +22,7 @@ from bot.decisions import Decision, decide
 from bot.errors import UserError
 from bot.events import Event, Verdict
 from bot.posts import Post
-from bot.services import derive, notify
+from bot.services import derive, histories, notify
 from bot.services.access import AccessRefused, audit_refusal, check_write_in
 from bot.services.context import SYSTEM_USER, Request, ServiceContext
 from bot.services.outcome import Outcome
@@ -72,8 +72,22 @@ class PatientUnit:
 
     # ---- reading -----------------------------------------------------------------------
     def _reload(self) -> None:
-        self.rows: list[EventRecord] = patient_events(self.session, self.patient.id)
-        self.history: list[Event] = derive.history_of(self.rows)
+        # The log parsed once per row, kept between writes (bot.services.histories).
+        self.entries, self.history = histories.read_log(
+            self.session, self.patient.id, self.ctx.histories
+        )
+        self._rows: list[EventRecord] | None = None
+
+    @property
+    def rows(self) -> list[EventRecord]:
+        """The log's rows, read when asked (corrections need them; most writes do not)."""
+        if self._rows is None:
+            self._rows = patient_events(self.session, self.patient.id)
+        return self._rows
+
+    def log(self) -> histories.CachedLog | None:
+        """The log as this unit leaves it, for the cache once committed."""
+        return histories.snapshot(self.entries, self.history)
 
     def event(self, label: str) -> Event | None:
         return next((e for e in self.history if e.id == label), None)
@@ -141,10 +155,12 @@ class PatientUnit:
             reason=reason,
             request_key=self.request.key if by is None else None,
         )
-        self.rows.append(row)
-        self.history = derive.history_of(self.rows)
-        recorded = derive.log_entries([row])[0].event
-        return recorded
+        if self._rows is not None:
+            self._rows.append(row)
+        entry = histories.log_entry(row)
+        self.entries.append(entry)
+        self.history = histories.extended(self.history, self.entries, [entry])
+        return entry.event
 
     def decide_and_propose(self, event: Event, before: Sequence[Event]) -> list[dict[str, Any]]:
         """Run the engine on `event` (already appended) against the history `before` it;
@@ -296,6 +312,9 @@ def run_patient_write(
                     now=unit.now,
                     content_hash=request.content,
                 )
-            return outcome
+        log = unit.log()  # committed: the next write of this patient starts from it
+        if log is not None:
+            ctx.histories.put(patient.id, log)
+        return outcome
     except Replayed as replay:
         return replay.outcome

@@ -7,6 +7,7 @@ collected and printed one per line, and the process exits 2 — no traceback.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -133,6 +134,11 @@ def run(
     _on_signals(stop)
     bot = identity.get("user_id")
     scheduler = start_scheduler(slack, timer) if options.scheduler else None
+    # Start-up is done: the rules, CTCAE, templates and modules live as long as the
+    # process. Frozen, the collector stops walking them again on every full collection
+    # (a write's garbage made the collector's cost grow with all that was loaded).
+    gc.collect()
+    gc.freeze()
     try:
         if options.http:
             return _serve_http(slack, options, stop, bot, ready)
