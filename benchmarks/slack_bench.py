@@ -1,12 +1,17 @@
 """The Slack app under load: 20 concurrent clients send signed `/trial lab` commands for
-distinct patients to `POST /slack/events` (HTTP mode, waitress), with the app's WebClient
-pointed at the tests' fake Slack on loopback. Measured per request: the time to the ack
-(the HTTP response) and the time until the channel copy of the alert reaches the fake
-Slack. Against, in the same run and behind the same server: a bare Bolt app that only
-acks. On SQLite and, with --postgres URL, on PostgreSQL. Not a test: run it and read.
+distinct patients to `POST /slack/events` of the app in HTTP mode (waitress), its WebClient
+pointed at the tests' fake Slack on loopback. Measured per command: the time to the ack
+(the HTTP response), and the time until its alert reaches the fake Slack — the first of
+the alert's two copies (channel, on-call DM), and the channel copy on its own. Against, in
+the same run and behind the same server: a bare Bolt app that only acks. On SQLite and, with
+--postgres URL (default: $TRIALBOT_TEST_POSTGRES_URL), on PostgreSQL. Not a test.
 
-    .venv/bin/python benchmarks/slack_bench.py [--clients 20] [--requests 10]
-        [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]
+    .venv/bin/python benchmarks/slack_bench.py [--clients 20] [--requests 10] [--interval 1]
+        [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test | --no-postgres]
+
+The app under test runs in a process of its own (`--serve`, started by this script), as
+`trialbot serve --http` does: the load generator and the fake Slack do not share its
+interpreter, so their work is not counted as the app's.
 
 Targets: ack p99 ≤ 1.5× the bare app's and under 300 ms; alert p99 under 1 s.
 """
@@ -15,6 +20,9 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
+import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -29,27 +37,18 @@ from urllib.request import Request as HttpRequest
 from urllib.request import urlopen
 
 from machine import describe
-from slack_bolt import App
-from slack_bolt.adapter.wsgi import SlackRequestHandler
-from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.pool import NullPool
-
-from bot.clock import FixedClock
-from bot.services import Request, build_context, enrolment, members
-from bot.settings import Settings
-from bot.transports.slack.app import create_app
-from bot.transports.slack.client import retry_handlers
-from bot.transports.slack.config import SlackConfig
-from bot.transports.slack.http_mode import HttpServer, wsgi_app
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "8f742231b10e8888abcd990000ff85a5"
 ADMIN, NURSE, DOCTOR = "U0ADMIN01", "U0NURSE01", "U0DOC0001"
 CHANNEL = "C0STUDY01"
+DM = "D" + DOCTOR[1:]  # the fake Slack's DM channel with the on-call investigator
 DAY1 = date(2027, 3, 1)
 NOW = datetime(2027, 3, 5, 1, 0, tzinfo=UTC)  # Fri 09:00 at the site
+WARM_UP = 4  # commands for patients of their own before the timed run
 
 
 def _fake_slack():
@@ -67,19 +66,78 @@ def _percentile(samples: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-def _summary(name: str, samples: list[float]) -> str:
-    return (
-        f"{name}: p50 {_percentile(samples, 0.5):.0f} ms, p99 {_percentile(samples, 0.99):.0f} ms "
-        f"(n={len(samples)}, max {max(samples):.0f} ms)"
+def _study_id(number: int) -> str:
+    return f"LACC-{100 + number:03d}"
+
+
+# --- the server process -------------------------------------------------------------------
+def serve(kind: str, database_url: str, fake_url: str) -> None:
+    """Run one app (`trialbot` or `bare`) behind waitress; print the port; stop at EOF."""
+    from slack_bolt import App
+    from slack_bolt.adapter.wsgi import SlackRequestHandler
+    from slack_sdk import WebClient
+
+    from bot.clock import FixedClock
+    from bot.services import build_context
+    from bot.settings import Settings
+    from bot.transports.slack import app as slack_app
+    from bot.transports.slack.client import retry_handlers
+    from bot.transports.slack.config import SlackConfig
+    from bot.transports.slack.http_mode import HttpServer, wsgi_app
+
+    ctx = build_context(Settings(database_url=database_url, admins=(ADMIN,)), clock=FixedClock(NOW))
+    client = WebClient(
+        token="xoxb-bench", base_url=fake_url, timeout=10, retry_handlers=retry_handlers()
     )
-
-
-def _serve(app: Callable, threads: int) -> tuple[HttpServer, str]:
-    server = HttpServer(app, "127.0.0.1", 0, threads=threads)
+    if kind == "trialbot":
+        config = SlackConfig(
+            bot_token="xoxb-bench", mode="http", signing_secret=SECRET, api_url=fake_url
+        )
+        slack = slack_app.create_app(ctx, config, client)
+        bolt = slack.app
+    else:  # the floor: Bolt configured as trialbot's app is, a listener that only acks
+        slack = None
+        bolt = App(
+            signing_secret=SECRET,
+            client=client,
+            token_verification_enabled=False,
+            process_before_response=slack_app.PROCESS_BEFORE_RESPONSE,
+        )
+        bolt.command("/trial")(lambda ack: ack())
+    slack_app.tune_interpreter()
+    server = HttpServer(
+        wsgi_app(SlackRequestHandler(bolt), ctx.db, lambda: {"mode": "http"}), "127.0.0.1", 0
+    )
     threading.Thread(target=server.serve, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.port}/slack/events"
+    print(server.port, flush=True)
+    sys.stdin.read()  # until the benchmark closes our stdin
+    server.stop()
+    if slack is not None and slack.transport.delivery is not None:
+        slack.transport.delivery.stop()
+    ctx.db.dispose()
 
 
+class Server:
+    def __init__(self, kind: str, database_url: str, fake_url: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--serve", kind, database_url, fake_url],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        line = self.process.stdout.readline()
+        if not line.strip().isdigit():
+            self.process.kill()
+            raise SystemExit(f"the {kind} server did not start")
+        self.url = f"http://127.0.0.1:{int(line)}/slack/events"
+
+    def stop(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+
+# --- the load -----------------------------------------------------------------------------
 def _signed(url: str, body: str) -> HttpRequest:
     stamp = str(int(time.time()))
     signature = SignatureVerifier(SECRET).generate_signature(timestamp=stamp, body=body)
@@ -112,21 +170,21 @@ def _command(webhook: str, n: int, study_id: str) -> str:
 
 
 def _load(
-    url: str, webhook: str, clients: int, requests: int, interval: float, tag: str
+    url: str, webhook: str, clients: int, requests: int, interval: float, first: int
 ) -> list[tuple[str, float, float]]:
-    """(study id, sent at, ack ms) for clients × requests signed commands; each client
-    sends one command every `interval` seconds (0: the next as soon as the ack is in)."""
+    """(study id, sent at, ack ms) for clients × requests signed commands, patients from
+    number `first` on; each client sends one command every `interval` seconds, the
+    clients' ticks interleaved (0: the next as soon as the ack is in)."""
     start = time.monotonic()
 
     def client(number: int) -> list[tuple[str, float, float]]:
         out = []
-        time.sleep(interval * number / max(clients, 1))  # the clients' ticks interleave
         for i in range(requests):
             pause = start + interval * (i + number / max(clients, 1)) - time.monotonic()
             if pause > 0:
                 time.sleep(pause)
-            study_id = f"LACC-{100 + number * requests + i:03d}"
-            body = _command(webhook, number * 1000 + i, study_id if tag else f"X{study_id}")
+            study_id = _study_id(first + number * requests + i)
+            body = _command(webhook, first + number * 1000 + i, study_id)
             sent = time.monotonic()
             with urlopen(_signed(url, body), timeout=30) as response:
                 response.read()
@@ -139,99 +197,110 @@ def _load(
     return [sample for part in results for sample in part]
 
 
-def _alert_arrivals(fake, sent: dict[str, float], timeout: float = 60.0) -> list[float]:
+def _arrivals(fake, sent: dict[str, float], timeout: float = 120.0) -> dict[str, list[float]]:
+    """ms from each command to the first copy of its alert, and to the channel copy."""
     deadline = time.monotonic() + timeout
-    arrivals: dict[str, float] = {}
-    while time.monotonic() < deadline and len(arrivals) < len(sent):
+    first: dict[str, float] = {}
+    channel: dict[str, float] = {}
+    while time.monotonic() < deadline and len(channel) < len(sent):
         for call in fake.called("chat.postMessage"):
-            if call.params.get("channel") != CHANNEL:
+            where = call.params.get("channel")
+            if where not in (CHANNEL, DM):
                 continue
             fallback = str(call.params.get("text", ""))
             for study_id in sent:
-                if study_id not in arrivals and f"*{study_id}*" in fallback:
-                    arrivals[study_id] = call.at
+                if f"*{study_id}*" in fallback:
+                    first[study_id] = min(first.get(study_id, call.at), call.at)
+                    if where == CHANNEL:
+                        channel.setdefault(study_id, call.at)
         time.sleep(0.05)
-    missing = set(sent) - set(arrivals)
+    missing = set(sent) - set(channel)
     if missing:
         raise SystemExit(f"{len(missing)} alerts never arrived, e.g. {sorted(missing)[:3]}")
-    return [(arrivals[s] - sent[s]) * 1000 for s in sent]
+    return {
+        "first": [(first[s] - sent[s]) * 1000 for s in sent],
+        "channel": [(channel[s] - sent[s]) * 1000 for s in sent],
+    }
 
 
-def _prepare(database_url: str, clients: int, requests: int):
-    clock = FixedClock(NOW)
-    ctx = build_context(Settings(database_url=database_url, admins=(ADMIN,)), clock=clock)
+def _prepare(database_url: str, patients: int) -> None:
+    from bot.clock import FixedClock
+    from bot.services import Request, build_context, enrolment, members
     from bot.services.sites import configure_channels
+    from bot.settings import Settings
+    from bot.transports.notifier import RecordingNotifier, drain_outbox
 
+    ctx = build_context(Settings(database_url=database_url, admins=(ADMIN,)), clock=FixedClock(NOW))
     configure_channels(ctx, {"main": CHANNEL})
     admin = Request(user=ADMIN)
     members.set_role(ctx, admin, NURSE, "coordinator", site="main")
     members.set_role(ctx, admin, DOCTOR, "investigator", site="main", on_call=True)
     nurse = Request(user=NURSE)
-    for number in range(clients):
-        for i in range(requests):
-            enrolment.enrol(
-                ctx,
-                nurse,
-                f"LACC-{100 + number * requests + i:03d}",
-                start=DAY1,
-                height=160,
-                weight=55,
-            )
-    from bot.transports.notifier import RecordingNotifier, drain_outbox
-
+    for number in range(patients):
+        enrolment.enrol(ctx, nurse, _study_id(number), start=DAY1, height=160, weight=55)
     drain_outbox(ctx.db, RecordingNotifier(), now=ctx.now(), owner="bench")  # enrolment posts
-    return ctx
+    ctx.db.dispose()
 
 
-def run(
-    database_url: str, label: str, clients: int, requests: int, threads: int, interval: float
-) -> None:
-    ctx = _prepare(database_url, clients, requests)
+def run(database_url: str, label: str, args: argparse.Namespace) -> dict:
+    clients, requests, interval = args.clients, args.requests, args.interval
+    _prepare(database_url, WARM_UP + clients * requests)
     fake = _fake_slack()
-    client = WebClient(
-        token="xoxb-bench", base_url=fake.url, timeout=10, retry_handlers=retry_handlers()
-    )
-    config = SlackConfig(
-        bot_token="xoxb-bench", mode="http", signing_secret=SECRET, api_url=fake.url
-    )
-    slack = create_app(ctx, config, client)
-    bare = App(
-        signing_secret=SECRET,
-        client=WebClient(token="xoxb-bench", base_url=fake.url),
-        token_verification_enabled=False,
-    )
-    bare.command("/trial")(lambda ack: ack())
-
-    def health() -> dict:
-        return {"mode": "http"}
-
-    servers = []
+    servers: list[Server] = []
     try:
-        trial_server, trial_url = _serve(
-            wsgi_app(SlackRequestHandler(slack.app), ctx.db, health), threads
-        )
-        bare_server, bare_url = _serve(wsgi_app(SlackRequestHandler(bare), ctx.db, health), threads)
-        servers = [trial_server, bare_server]
-        # warm-up: templates, connections, the first calendar of the site
-        _load(bare_url, fake.webhook, 2, 2, 0, "")
-        bare = _load(bare_url, fake.webhook, clients, requests, interval, "")
-        bare_samples = [ms for _, _, ms in bare]
+        bare = Server("bare", database_url, fake.url)
+        servers.append(bare)
+        _load(bare.url, fake.webhook, 2, 2, 0, 0)  # warm-up
+        bare_acks = [
+            ms for _, _, ms in _load(bare.url, fake.webhook, clients, requests, interval, 0)
+        ]
+        bare.stop()
+        servers.remove(bare)
+        trial = Server("trialbot", database_url, fake.url)
+        servers.append(trial)
+        warm = _load(trial.url, fake.webhook, WARM_UP, 1, 0, 0)  # templates, first calendar
+        _arrivals(fake, {s: at for s, at, _ in warm})
         fake.reset()
-        samples = _load(trial_url, fake.webhook, clients, requests, interval, "lab")
-        sent = {study_id: at for study_id, at, _ in samples}
-        alerts = _alert_arrivals(fake, sent)
+        samples = _load(trial.url, fake.webhook, clients, requests, interval, WARM_UP)
+        alerts = _arrivals(fake, {s: at for s, at, _ in samples})
     finally:
         for server in servers:
             server.stop()
         fake.stop()
-        ctx.db.dispose()
     acks = [ms for _, _, ms in samples]
-    ratio = _percentile(acks, 0.99) / _percentile(bare_samples, 0.99)
-    pace = f"one every {interval:g} s per client" if interval else "back to back"
-    print(f"-- {label}: {clients} clients × {requests} signed /trial lab commands, {pace}")
-    print("  " + _summary("bare Bolt ack", bare_samples))
-    print("  " + _summary("trialbot ack ", acks) + f" — {ratio:.2f}× the bare p99")
-    print("  " + _summary("alert arrival", alerts))
+    return {
+        "label": label,
+        "bare": bare_acks,
+        "ack": acks,
+        "first": alerts["first"],
+        "channel": alerts["channel"],
+    }
+
+
+def _line(name: str, samples: list[float]) -> str:
+    return (
+        f"  {name:<28} p50 {_percentile(samples, 0.5):6.0f} ms   "
+        f"p99 {_percentile(samples, 0.99):6.0f} ms   max {max(samples):6.0f} ms"
+    )
+
+
+def report(result: dict) -> list[str]:
+    bare99 = _percentile(result["bare"], 0.99)
+    ack99 = _percentile(result["ack"], 0.99)
+    first99 = _percentile(result["first"], 0.99)
+    ratio = ack99 / bare99
+    lines = [
+        f"-- {result['label']} (n={len(result['ack'])})",
+        _line("bare Bolt ack", result["bare"]),
+        _line("trialbot ack", result["ack"]),
+        _line("alert, first copy", result["first"]),
+        _line("alert, channel copy", result["channel"]),
+        f"  ack p99 {ratio:.2f}× bare (target ≤ 1.5×): {'met' if ratio <= 1.5 else 'NOT met'}",
+        f"  ack p99 {ack99:.0f} ms (target < 300 ms): {'met' if ack99 < 300 else 'NOT met'}",
+        f"  alert p99 {first99:.0f} ms (target < 1000 ms): "
+        + ("met" if first99 < 1000 else "NOT met"),
+    ]
+    return lines
 
 
 def _postgres_schema(url: str) -> tuple[str, Callable[[], None]]:
@@ -250,26 +319,29 @@ def _postgres_schema(url: str) -> tuple[str, Callable[[], None]]:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--serve"]:
+        serve(*sys.argv[2:5])
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--requests", type=int, default=10, help="commands per client")
-    parser.add_argument("--threads", type=int, default=16, help="waitress threads")
     parser.add_argument(
         "--interval", type=float, default=1.0, help="seconds between a client's commands (0: none)"
     )
-    parser.add_argument("--postgres", help="a PostgreSQL URL to run on as well")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("TRIALBOT_TEST_POSTGRES_URL"),
+        help="a PostgreSQL URL to run on as well (default: $TRIALBOT_TEST_POSTGRES_URL)",
+    )
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument("--json", help="also write the samples to this file")
     args = parser.parse_args()
-    print(f"machine: {describe()}")
+    started = time.time()
+    load = os.getloadavg()[0]
+    results = []
     with tempfile.TemporaryDirectory() as folder:
-        run(
-            f"sqlite:///{Path(folder) / 'bench.db'}",
-            "SQLite",
-            args.clients,
-            args.requests,
-            args.threads,
-            args.interval,
-        )
-    if args.postgres:
+        results.append(run(f"sqlite:///{Path(folder) / 'bench.db'}", "SQLite", args))
+    if args.postgres and not args.no_postgres:
         url, drop = _postgres_schema(args.postgres)
         try:
             from bot.storage.database import Database
@@ -277,9 +349,19 @@ def main() -> None:
             database = Database(url)
             database.upgrade()
             database.dispose()
-            run(url, "PostgreSQL", args.clients, args.requests, args.threads, args.interval)
+            results.append(run(url, "PostgreSQL", args))
         finally:
             drop()
+    pace = f"one every {args.interval:g} s per client" if args.interval else "back to back"
+    print(
+        f"machine: {describe()}; load average {load:.1f} at the start, "
+        f"{os.getloadavg()[0]:.1f} at the end; {time.time() - started:.0f} s"
+    )
+    print(f"{args.clients} clients × {args.requests} signed /trial lab commands, {pace}")
+    for result in results:
+        print("\n".join(report(result)))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results))
 
 
 if __name__ == "__main__":

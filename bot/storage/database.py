@@ -13,9 +13,11 @@ database fails with a message naming that command.
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +31,11 @@ from bot.errors import UserError
 from bot.settings import SUPPORTED_DATABASES
 from bot.storage import migrate
 from bot.storage.models import Patient
+
+log = logging.getLogger("trialbot.storage")
+# Set in a session's `info` by `outbox.enqueue`: once that transaction commits, the
+# database tells its outbox listeners (see `Database.on_outbox_commit`).
+OUTBOX_WRITTEN = "trialbot.outbox_written"
 
 READONLY_OPTION = "trialbot_readonly"
 
@@ -96,6 +103,12 @@ class Database:
                 allowed=SUPPORTED_DATABASES,
             )
         self._busy_timeout_ms = busy_timeout_ms
+        self._outbox_listeners: list[Callable[[], None]] = []
+        # SQLite runs one writer at a time; this process's writers queue here in turn,
+        # woken as soon as the previous one commits, instead of in SQLite's busy handler,
+        # which sleeps in steps of up to 100 ms and lets a late writer overtake one that
+        # has waited (a busy pool of writers could starve the delivery thread).
+        self._write_lock = FairLock()
         self._memory = _is_memory(self.url)
         try:
             self.engine = self._create_engine(
@@ -262,18 +275,53 @@ class Database:
         return Session(self.engine, expire_on_commit=False)
 
     @contextmanager
-    def transaction(self, *, readonly: bool = False) -> Iterator[Session]:
+    def transaction(self, *, readonly: bool = False, urgent: bool = False) -> Iterator[Session]:
         """One unit of work: everything in the block commits together or not at all.
 
         An exception inside the block rolls the whole transaction back and propagates.
         Objects stay usable after the block (no expiry on commit). `readonly=True` on
         SQLite starts a deferred transaction that does not queue behind writers; on
         PostgreSQL it is a READ ONLY, REPEATABLE READ transaction (one snapshot).
+        `urgent`: a short write others wait for (the outbox's claims and deliveries); on
+        SQLite it goes before this process's queued writers (which it would otherwise
+        wait behind, each a whole command's transaction).
         """
         self.ensure_schema()
         bind = self._readonly_engine if readonly else self.engine
-        with Session(bind, expire_on_commit=False) as session, session.begin():
-            yield session
+        queue = (
+            self._write_turn(urgent) if self.dialect == "sqlite" and not readonly else nullcontext()
+        )
+        with queue, Session(bind, expire_on_commit=False) as session:
+            with session.begin():
+                yield session
+            written = session.info.pop(OUTBOX_WRITTEN, False)
+        if written:
+            self._outbox_committed()
+
+    @contextmanager
+    def _write_turn(self, urgent: bool) -> Iterator[None]:
+        self._write_lock.acquire(first=urgent)
+        try:
+            yield
+        finally:
+            self._write_lock.release()
+
+    # --- who delivers what the outbox holds -----------------------------------------
+
+    def on_outbox_commit(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call `listener` (in the committing thread; it must be quick, e.g. set an
+        event) each time a transaction that queued outbox messages has committed, so a
+        delivery thread is woken by the write itself instead of polling. Returns the
+        function that unregisters it."""
+        self._outbox_listeners.append(listener)
+        return lambda: self._outbox_listeners.remove(listener)
+
+    def _outbox_committed(self) -> None:
+        for listener in list(self._outbox_listeners):
+            try:
+                listener()
+            except Exception:  # a listener must never undo a committed write's caller
+                log.exception("an outbox listener failed")
 
     def clock(self) -> Clock:
         """A clock reading the database server's time (PostgreSQL), so leases compare
@@ -281,6 +329,53 @@ class Database:
         if self.dialect == "postgresql":
             return _ServerClock(self.engine)
         return SystemClock()
+
+
+class FairLock:
+    """A re-entrant lock handed to its waiters in the order they came (first come,
+    first served), unlike `threading.RLock`, which any thread may snatch on release."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._owner: int | None = None
+        self._depth = 0
+        self._waiters: deque[tuple[int, threading.Event]] = deque()
+
+    def __enter__(self) -> FairLock:
+        return self.acquire()
+
+    def acquire(self, *, first: bool = False) -> FairLock:
+        """`first`: wait at the head of the queue (a short write that others wait for)."""
+        me = threading.get_ident()
+        with self._guard:
+            if self._owner == me:
+                self._depth += 1
+                return self
+            if self._owner is None and not self._waiters:
+                self._owner, self._depth = me, 1
+                return self
+            turn = threading.Event()
+            if first:
+                self._waiters.appendleft((me, turn))
+            else:
+                self._waiters.append((me, turn))
+        turn.wait()  # the releasing thread made us the owner
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def release(self) -> None:
+        with self._guard:
+            self._depth -= 1
+            if self._depth:
+                return
+            if self._waiters:
+                self._owner, turn = self._waiters.popleft()
+                self._depth = 1
+                turn.set()
+            else:
+                self._owner = None
 
 
 class _ServerClock:

@@ -82,7 +82,12 @@ def enqueue(
         # RETURNING, not rowcount: drivers disagree on rowcount for a skipped insert.
         .returning(OutboxMessage.id)
     )
-    return session.execute(statement).scalar_one_or_none() is not None
+    added = session.execute(statement).scalar_one_or_none() is not None
+    if added:
+        from bot.storage.database import OUTBOX_WRITTEN
+
+        session.info[OUTBOX_WRITTEN] = True
+    return added
 
 
 def _not_expired(now: datetime):
@@ -153,7 +158,7 @@ def claim(
     if lease <= timedelta(0) or limit < 1:
         raise ValueError("a claim needs a positive lease and limit")
     now = as_utc(now, what="now")
-    with db.transaction() as session:
+    with db.transaction(urgent=True) as session:
         session.execute(
             update(OutboxMessage)
             .where(
@@ -202,7 +207,7 @@ def finish(
 ) -> bool:
     """Mark the message sent (with the delivered Slack ts); False if `owner` no longer
     holds it (its lease was taken over), in which case nothing changes."""
-    with db.transaction() as session:
+    with db.transaction(urgent=True) as session:
         result = session.execute(
             update(OutboxMessage)
             .where(
@@ -238,7 +243,7 @@ def fail(
     holds the message (fenced out; nothing changes). `retry_after` (Slack's Retry-After)
     delays the next try at least that long."""
     now = as_utc(now, what="now")
-    with db.transaction() as session:
+    with db.transaction(urgent=True) as session:
         statement = select(OutboxMessage).where(
             OutboxMessage.id == outbox_id,
             OutboxMessage.lease_owner == owner,

@@ -8,17 +8,21 @@ same claim/finish/fail cycle the Slack sender uses, so console runs exercise it 
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from bot.posts import Post
 from bot.storage.database import Database
+from bot.storage.models import OutboxMessage
 from bot.storage.outbox import claim, fail, finish
 
 # A console delivers at once; the lease only fences a second drainer off meanwhile.
 CONSOLE_LEASE = timedelta(minutes=1)
 BATCH = 50
+# Posts whose delivery edits what earlier posts put in Slack (the alert copies).
+EDITS_COPIES = ("verdict", "attribution")
 
 
 @runtime_checkable
@@ -55,24 +59,72 @@ def drain_outbox(
     now: datetime,
     owner: str,
     lease: timedelta = CONSOLE_LEASE,
+    lanes: Executor | None = None,
 ) -> list[Delivery]:
     """Deliver every message due at `now` through `notifier`; one failed delivery is
-    recorded (and retried by a later drain) without stopping the others."""
+    recorded (and retried by a later drain) without stopping the others.
+
+    `lanes` (an executor): the messages of a batch go out concurrently, one lane per
+    target, each target's in order (the channel and the on-call DM copies of a burst of
+    alerts in parallel, not one after the other). A verdict is delivered alone, after
+    what came before it and before what follows: it updates the alert copies in place,
+    so they must have landed first (so does an attribution)."""
     deliveries: list[Delivery] = []
     seen: set[int] = set()
     while True:
-        batch = [m for m in claim(db, owner, now, lease, limit=BATCH) if m.id not in seen]
+        claimed = claim(db, owner, now, lease, limit=BATCH)
+        batch = [m for m in claimed if m.id not in seen]
         if not batch:
             return deliveries
-        for message in batch:
-            seen.add(message.id)
-            post: Post | None = None
-            try:
-                post = Post.model_validate(message.payload or {})
-                message_id = notifier.deliver(post)
-            except Exception as exc:  # a transport failure must not lose the message
-                fail(db, message.id, owner=owner, now=now, error=f"{type(exc).__name__}: {exc}")
-                deliveries.append(Delivery(message.id, post, None, error=type(exc).__name__))
-                continue
-            finish(db, message.id, owner=owner, now=now, message_id=message_id)
-            deliveries.append(Delivery(message.id, post, message_id))
+        seen.update(m.id for m in batch)
+        for segment in _segments(batch):
+            deliveries.extend(_deliver_segment(db, notifier, segment, now, owner, lanes))
+        if len(claimed) < BATCH:  # the outbox held no more (a later commit wakes us again)
+            return deliveries
+
+
+def _segments(batch: list[OutboxMessage]) -> list[list[OutboxMessage]]:
+    """The batch cut around each post that edits others (it forms a segment of its own)."""
+    segments: list[list[OutboxMessage]] = [[]]
+    for message in batch:
+        if message.kind in EDITS_COPIES:
+            segments.extend([[message], []])
+        else:
+            segments[-1].append(message)
+    return [s for s in segments if s]
+
+
+def _deliver_segment(
+    db: Database,
+    notifier: Notifier,
+    segment: list[OutboxMessage],
+    now: datetime,
+    owner: str,
+    lanes: Executor | None,
+) -> list[Delivery]:
+    by_target: dict[str, list[OutboxMessage]] = {}
+    for message in segment:
+        by_target.setdefault(message.target, []).append(message)
+
+    def lane(messages: list[OutboxMessage]) -> list[Delivery]:
+        return [_deliver_one(db, notifier, m, now, owner) for m in messages]
+
+    if lanes is None or len(by_target) < 2:
+        return [d for messages in by_target.values() for d in lane(messages)]
+    futures = [lanes.submit(lane, messages) for messages in by_target.values()]
+    done = [d for future in futures for d in future.result()]
+    return sorted(done, key=lambda d: d.outbox_id)
+
+
+def _deliver_one(
+    db: Database, notifier: Notifier, message: OutboxMessage, now: datetime, owner: str
+) -> Delivery:
+    post: Post | None = None
+    try:
+        post = Post.model_validate(message.payload or {})
+        message_id = notifier.deliver(post)
+    except Exception as exc:  # a transport failure must not lose the message
+        fail(db, message.id, owner=owner, now=now, error=f"{type(exc).__name__}: {exc}")
+        return Delivery(message.id, post, None, error=type(exc).__name__)
+    finish(db, message.id, owner=owner, now=now, message_id=message_id)
+    return Delivery(message.id, post, message_id)

@@ -4,11 +4,19 @@ Nothing is built at import time: the entry point (`trialbot serve`) builds the s
 context, the checked `SlackConfig` and the `WebClient` (`client.build_client`), and tests
 pass a client pointed at their fake Slack.
 
-Ack first: every listener calls `ack()` before anything slow, then hands the work to
-`work`, a pool of its own, so acks never queue behind database writes in Bolt's listener
-pool (the default pool of 5 threads is shared by both: at 20 concurrent users acks waited
-behind the work). Tests pass an inline executor and `process_before_response=True`, so a
-request returns after its work is done, with no sleeping or polling.
+Ack first: every listener calls `ack()` and hands everything else — database reads
+included — to a pool, then returns; Bolt runs the listener in the thread that received
+the request and answers as soon as it returns (`process_before_response=True`), so the
+ack never waits for Bolt's 10 ms poll of a listener thread, nor for a write. The work
+goes to `work` (the commands' database writes); calls to Slack that must follow the ack
+at once (opening a form with its trigger, which expires in about 3 s) go to `ui`, so
+they never queue behind the work. Tests pass one inline executor for both, so a request
+returns after its work is done, with no sleeping or polling.
+
+Delivery: one thread drains the outbox (`Deliverer`), woken by the database each time a
+transaction that queued posts commits (`Database.on_outbox_commit`) — a command's alert
+leaves while its reply is still being rendered — and delivering one lane per target at
+once (the channel copy and the on-call DM copy of an alert in parallel).
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -37,14 +46,27 @@ from bot.transports.slack.surfaces import Place, place_of, pointer
 
 log = logging.getLogger("trialbot.slack")
 
-# Bolt's listener threads only ack and hand over; the work pool does the database writes.
-# Two cores and one database: more writers than this only queue on the database's locks.
+# Bolt's listener threads (Socket Mode) only ack and hand over.
 LISTENER_THREADS = 16
-# Work is mostly Python (parsing, grading, deciding, rendering): with the GIL, more threads
-# than this only slow the acks down, which share the interpreter with the work.
-WORK_THREADS = 2
+# The work is mostly Python (parsing, grading, deciding, rendering) and one database
+# writer at a time on SQLite; beyond the GIL's one core, threads only fill the waits
+# for the database and for Slack (fsync on commit, response_url, chat.postMessage).
+WORK_THREADS = 4
+UI_THREADS = 4
+DELIVERY_LANES = 4  # targets delivered at once by the delivery thread
+# The listener returns right after `ack()` (everything else is handed over), so Bolt
+# can answer in the receiving thread instead of polling a listener thread every 10 ms.
+PROCESS_BEFORE_RESPONSE = True
+# The ack path (waitress, signature check, Bolt) needs the GIL a few times per request;
+# with work threads busy, each handover waits up to the switch interval (5 ms default).
+SWITCH_INTERVAL = 0.001
 SWEEP_SECONDS = 30.0
 RETRY_SECONDS = 1.0
+
+
+def tune_interpreter() -> None:
+    """Called once by `trialbot serve`: hand the GIL over sooner, for the acks' sake."""
+    sys.setswitchinterval(SWITCH_INTERVAL)
 
 
 class InlineExecutor(Executor):
@@ -72,6 +94,7 @@ class SlackTransport:
     client: WebClient
     notifier: SlackNotifier
     work: Executor
+    ui: Executor = field(default_factory=InlineExecutor)
     registry: Registry = field(default_factory=build_registry)
     owner: str = field(default_factory=default_owner)
 
@@ -86,6 +109,19 @@ class SlackTransport:
                 raise
 
         return self.work.submit(guarded)
+
+    def soon(self, what: str, fn: Callable[..., Any], *args: Any) -> Future:
+        """Run `fn` right after the ack, never behind the work (e.g. `views.open` with a
+        trigger that expires in about 3 s)."""
+
+        def guarded() -> Any:
+            try:
+                return fn(*args)
+            except Exception as exc:
+                log.error("slack %s failed after the ack: %s", what, type(exc).__name__)
+                raise
+
+        return self.ui.submit(guarded)
 
     def place(self, channel: str | None, channel_type: str | None = None) -> Place:
         return place_of(self.ctx, channel, channel_type)
@@ -103,13 +139,18 @@ class SlackTransport:
 
     delivery: Deliverer | None = None
 
+    lanes: Executor | None = None
+
     def deliver(self) -> list[Delivery]:
-        """Deliver what the outbox holds now, in this thread."""
-        return drain_outbox(self.ctx.db, self.notifier, now=self.ctx.now(), owner=self.owner)
+        """Deliver what the outbox holds now, from this thread."""
+        return drain_outbox(
+            self.ctx.db, self.notifier, now=self.ctx.now(), owner=self.owner, lanes=self.lanes
+        )
 
     def posted(self) -> None:
-        """A command may have queued posts: the delivery thread sends them now (without
-        one — tests — they are sent here, before the listener returns)."""
+        """A command may have queued posts: the delivery thread sends them now (it is
+        woken by the commit already; without one — tests — they are sent here, before the
+        listener returns)."""
         if self.delivery is None:
             self.deliver()
         else:
@@ -128,8 +169,10 @@ class Deliverer:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="slack-delivery", daemon=True)
+        self._unsubscribe: Callable[[], None] | None = None
 
     def start(self) -> Deliverer:
+        self._unsubscribe = self._transport.ctx.db.on_outbox_commit(self.wake)
         self._thread.start()
         return self
 
@@ -137,6 +180,9 @@ class Deliverer:
         self._wake.set()
 
     def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout=10)
@@ -169,7 +215,8 @@ def create_app(
     *,
     work: Executor | None = None,
     listener_executor: Executor | None = None,
-    process_before_response: bool = False,
+    process_before_response: bool = PROCESS_BEFORE_RESPONSE,
+    ui: Executor | None = None,
     token_verification: bool = True,
 ) -> SlackApp:
     from bot.transports.slack import listeners
@@ -190,8 +237,11 @@ def create_app(
         client=client,
         notifier=SlackNotifier(client, ctx.db, ctx.clock, ctx.renderer),
         work=work or ThreadPoolExecutor(WORK_THREADS, thread_name_prefix="slack-work"),
+        # given an (inline) work executor — tests — the rest follows it
+        ui=ui or work or ThreadPoolExecutor(UI_THREADS, thread_name_prefix="slack-ui"),
     )
-    if work is None:  # a real pool: deliver from a thread of its own
+    if work is None:  # a real pool: deliver from a thread of its own, in lanes
+        transport.lanes = ThreadPoolExecutor(DELIVERY_LANES, thread_name_prefix="slack-lane")
         transport.delivery = Deliverer(transport).start()
     listeners.register(app, transport)
 

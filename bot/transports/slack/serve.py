@@ -127,9 +127,10 @@ def run(
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return EXIT_REFUSED
-    from bot.transports.slack.app import create_app
+    from bot.transports.slack.app import create_app, tune_interpreter
 
     slack = create_app(ctx, config, client)
+    tune_interpreter()
     stop = stop or threading.Event()
     _on_signals(stop)
     bot = identity.get("user_id")
