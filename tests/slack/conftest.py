@@ -191,6 +191,12 @@ class Server:
     def counts(self) -> dict[str, int]:
         return counts(self.ctx)
 
+    def events(self) -> list[dict[str, Any]]:
+        """The event log's payloads in order (what an entry recorded)."""
+        with self.ctx.db.transaction(readonly=True) as session:
+            rows = session.exec(select(EventRecord).order_by(EventRecord.id)).all()
+            return [dict(row.payload) for row in rows]
+
     def outbox(self) -> list[Any]:
         with self.ctx.db.transaction(readonly=True) as session:
             rows = session.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all()

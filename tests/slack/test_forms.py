@@ -47,8 +47,97 @@ def test_lab_alone_opens_the_form_and_records_nothing(server):
     view = _view(opened)
     View(**view).validate_json()
     assert view["callback_id"] == forms.LAB_CALLBACK
-    assert [b["block_id"] for b in view["blocks"]] == ["patient", "date", "panel", "irae"]
+    blocks = [b["block_id"] for b in view["blocks"]]
+    analytes = [forms.analyte_block(a) for a in forms.lab_analytes(server.ctx)]
+    assert blocks == ["patient", "date", *analytes, "panel", "irae"]
     assert server.counts() == before and server.fake.called("response_url") == []
+
+
+def test_the_lab_form_has_a_field_for_every_analyte_ctcae_grades(server):
+    """Derived from the grading data: every analyte with CTCAE lab criteria, its unit."""
+    server.command("lab")
+    view = _view(server.fake.called("views.open")[0])
+    labels = {b["block_id"]: b["label"]["text"] for b in view["blocks"]}
+    graded = set(server.ctx.rules.ctcae.lab)
+    assert {b.removeprefix("lab_") for b in labels if b.startswith("lab_")} == graded
+    assert labels["lab_anc"] == "ANC (10^9/L)" and labels["lab_alt"] == "ALT (U/L)"
+    assert {"lab_plt", "lab_hb", "lab_wbc", "lab_ast", "lab_tbil", "lab_cr"} <= set(labels)
+
+
+def test_a_bad_analyte_value_is_refused_on_its_own_field(server):
+    before = server.counts()
+    view = {
+        "type": "modal",
+        "callback_id": forms.LAB_CALLBACK,
+        "state": _state(
+            patient={"selected_option": {"value": server.sid}},
+            lab_anc={"value": "0.4"},
+            lab_plt={"value": "lots"},
+            lab_alt={"value": "130 PLT 62"},
+        ),
+    }
+    body = server.submit_view(view, user=server.nurse).json()
+    assert body["response_action"] == "errors"
+    assert set(body["errors"]) == {"lab_plt", "lab_alt"}
+    assert "number" in body["errors"]["lab_plt"]
+    assert "one ALT result here" in body["errors"]["lab_alt"]
+    assert server.counts() == before
+
+
+def test_an_empty_lab_form_asks_for_a_result(server):
+    view = {
+        "type": "modal",
+        "callback_id": forms.LAB_CALLBACK,
+        "state": _state(patient={"selected_option": {"value": server.sid}}),
+    }
+    body = server.submit_view(view, user=server.nurse).json()
+    assert body["errors"] == {"lab_anc": "Enter at least one result."}
+
+
+def test_analyte_fields_record_like_the_typed_command(server):
+    view = {
+        "type": "modal",
+        "callback_id": forms.LAB_CALLBACK,
+        "state": _state(
+            patient={"selected_option": {"value": server.sid}},
+            lab_anc={"value": "0.4"},
+            lab_plt={"value": "62"},
+            lab_alt={"value": "130 U/L (7-40)"},
+        ),
+    }
+    assert server.submit_view(view, user=server.nurse).body == ""
+    [event] = [e for e in server.events() if e["kind"] == "lab"]
+    assert {r["analyte"] for r in event["results"]} == {"anc", "plt", "alt"}
+    reply = next(
+        p for p in server.fake.called("chat.postMessage") if p.params["channel"] == "D0NURSE01"
+    )
+    assert "Neutrophil count decreased" in reply.text_of_blocks()
+
+
+def test_dose_alone_opens_the_dose_form_which_records_like_the_typed_command(server):
+    server.command("dose")
+    view = _view(server.fake.called("views.open")[0])
+    View(**view).validate_json()
+    assert view["callback_id"] == forms.DOSE_CALLBACK
+    drugs = next(b for b in view["blocks"] if b["block_id"] == forms.DRUG)
+    assert "cisplatin" in [o["value"] for o in drugs["element"]["options"]]
+    submitted = {
+        "type": "modal",
+        "callback_id": forms.DOSE_CALLBACK,
+        "state": _state(
+            patient={"selected_option": {"value": server.sid}},
+            drug={"selected_option": {"value": "cisplatin"}},
+            status={"selected_option": {"value": "held"}},
+            mg={"value": "5000"},
+        ),
+    }
+    body = server.submit_view(submitted, user=server.nurse).json()
+    assert body["response_action"] == "errors" and list(body["errors"]) == ["mg"]
+    del submitted["state"]["values"]["mg"]
+    submitted["state"]["values"]["reason"] = {"reason": {"value": "neutropenia"}}
+    assert server.submit_view(submitted, user=server.nurse).body == ""
+    [dose] = [e for e in server.events() if e["kind"] == "dose"]
+    assert dose["drug"] == "cisplatin" and dose["status"] == "held"
 
 
 def test_type_ahead_offers_enrolled_patients_and_ctcae_terms(server):

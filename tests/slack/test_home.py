@@ -26,3 +26,23 @@ def test_the_messages_tab_publishes_nothing(server):
     event = {"type": "app_home_opened", "user": server.doctor, "tab": "messages"}
     assert server.event(event).status == 200
     assert server.fake.called("views.publish") == []
+
+
+def test_home_buttons_open_the_lab_ae_and_dose_forms(server):
+    event = {"type": "app_home_opened", "user": server.nurse, "tab": "home"}
+    server.event(event)
+    view = server.fake.called("views.publish")[0].params["view"]
+    view = view if isinstance(view, dict) else __import__("json").loads(view)
+    [buttons] = [b for b in view["blocks"] if b["type"] == "actions"]
+    actions = [e["action_id"] for e in buttons["elements"]]
+    assert actions == ["home_open_lab", "home_open_ae", "home_open_dose"]
+    for action, callback in zip(actions, ("form_lab", "form_ae", "form_dose"), strict=True):
+        server.fake.reset()
+        assert (
+            server.click(action, action.removeprefix("home_open_"), user=server.nurse).status == 200
+        )
+        [opened] = server.fake.called("views.open")
+        form = opened.params["view"]
+        form = form if isinstance(form, dict) else __import__("json").loads(form)
+        assert form["callback_id"] == callback
+        assert opened.params["trigger_id"].endswith(".trigger")

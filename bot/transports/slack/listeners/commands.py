@@ -9,10 +9,10 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.transports.slack.app import SlackTransport, send_reply
-from bot.transports.slack.listeners.forms import open_form
+from bot.transports.slack.listeners.forms import FORMS, open_form
 from bot.transports.slack.text import command_text
 
-FORMS = ("lab", "ae")  # with nothing after them, these open a form
+# FORMS: with nothing after them, these commands open a form
 
 
 def register(app: App, transport: SlackTransport) -> None:
@@ -20,10 +20,23 @@ def register(app: App, transport: SlackTransport) -> None:
     def trial(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         ack()
         which = command_text(command.get("text") or "").lower()
-        if which in FORMS and transport.place(command.get("channel_id")).accepted:
+        if which in FORMS:
             # the trigger expires in about 3 s: open the form before any other work
-            open_form(transport, client, which, str(command.get("trigger_id") or ""))
+            transport.soon("form", form_or_command, transport, command, respond, client, which)
             return
+        transport.submit("command", handle, transport, command, respond)
+
+
+def form_or_command(
+    transport: SlackTransport,
+    command: dict[str, Any],
+    respond: Respond,
+    client: WebClient,
+    which: str,
+) -> None:
+    if transport.place(command.get("channel_id")).accepted:
+        open_form(transport, client, which, str(command.get("trigger_id") or ""))
+    else:
         transport.submit("command", handle, transport, command, respond)
 
 
