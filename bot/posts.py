@@ -37,6 +37,7 @@ PostKind = Literal[
     "digest",
     "reminder",
     "reminders_missed",
+    "attribution",
 ]
 # Posts that climb an escalation chain (facts `alert`: the subject, `escalation`: the step
 # beyond the first, or None); each carries an Acknowledge answer.
@@ -54,6 +55,9 @@ FACTS: dict[str, tuple[str, ...]] = {
     "digest": ("digest",),
     "reminder": ("reminder",),
     "reminders_missed": ("site", "day", "missed"),
+    # an investigator's attribution of entry `target`: the alerts about it (`alerts`, their
+    # subjects: the entry, the decisions it triggered) are updated where they were posted
+    "attribution": ("target", "irae", "by", "alerts"),
 }
 
 

@@ -242,17 +242,31 @@ def acknowledge(
     return [r.subject for r in records]
 
 
+def event_subjects(session: Session, patient_id: int, event_number: int) -> list[str]:
+    """The alert subjects about entry E{n}: the entry, and the decisions it triggered."""
+    decisions = session.exec(
+        select(DecisionRecord.id)
+        .where(DecisionRecord.patient_id == patient_id, DecisionRecord.event_id == event_number)
+        .order_by(DecisionRecord.id)
+    ).all()
+    return [f"E{event_number}", *(f"D{d}" for d in decisions)]
+
+
+def raised(session: Session, subjects: Iterable[str]) -> list[str]:
+    """Those of `subjects` that raised an alert, in the order given."""
+    wanted = list(subjects)
+    found = set(
+        session.exec(select(AlertRecord.subject).where(AlertRecord.subject.in_(wanted))).all()
+    )
+    return [s for s in wanted if s in found]
+
+
 def acknowledge_event(
     session: Session, patient_id: int, event_number: int, *, by: str, how: str, now: datetime
 ) -> list[str]:
     """An answer about entry E{n} (an attribution) acknowledges its alert and the alerts
     of the decisions it triggered."""
-    decisions = session.exec(
-        select(DecisionRecord.id).where(
-            DecisionRecord.patient_id == patient_id, DecisionRecord.event_id == event_number
-        )
-    ).all()
-    subjects = [f"E{event_number}", *(f"D{d}" for d in decisions)]
+    subjects = event_subjects(session, patient_id, event_number)
     return acknowledge(session, subjects, by=by, how=how, now=now)
 
 

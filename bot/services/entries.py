@@ -19,6 +19,7 @@ from bot.entry_rules import Vocabulary
 from bot.errors import UserError
 from bot.events import AdverseEvent, Event
 from bot.grading import grade_panel
+from bot.posts import Post
 from bot.services import alerts, notify
 from bot.services.access import require_write
 from bot.services.context import Request, ServiceContext
@@ -259,8 +260,21 @@ def attribute(ctx: ServiceContext, request: Request, event_ref: str, irae: bool)
         alerts.acknowledge_event(
             unit.session, unit.patient.id, number, by=request.user, how="attribute", now=unit.now
         )
+        subjects = alerts.raised(
+            unit.session, alerts.event_subjects(unit.session, unit.patient.id, number)
+        )
         event = build_entry(unit, "attribution", {"event": label, "irae": irae}, None).event
         outcome = record_entry(unit, event, "attribute")
+        if subjects:  # the alerts' copies say so where they were posted (see posts.FACTS)
+            unit.post(
+                Post(
+                    kind="attribution",
+                    audience=notify.channel_of(unit.site),
+                    study_id=unit.patient.study_id,
+                    facts={"target": label, "irae": irae, "by": request.user, "alerts": subjects},
+                ),
+                dedupe_key=f"attribution:{outcome.event['id']}",
+            )
         return outcome.model_copy(update={"data": {**outcome.data, "answered": answered}})
 
     return run_patient_write(ctx, request, "attribute", study_id, work)

@@ -195,3 +195,49 @@ def test_acknowledge_on_an_alert_stops_its_escalation_and_leaves_the_decision_op
     with server.ctx.db.transaction(readonly=True) as session:
         record = session.exec(select(AlertRecord).where(AlertRecord.subject == decision)).one()
         assert (record.acked_by, record.acked_how, record.next_at) == (server.doctor, "ack", None)
+
+
+def _updates_for(server, text: str) -> dict[str, str]:
+    """channel → the text of its latest chat.update that mentions `text`."""
+    found = {}
+    for call in server.fake.called("chat.update"):
+        body = call.text_of_blocks()
+        if text in body:
+            found[call.params["channel"]] = body
+    return found
+
+
+def test_a_typed_attribution_updates_both_copies_of_the_alert_in_place(server):
+    decision, entry = _alert(server)
+    answer = server.command(f"attribute {entry} irae=no", user=server.doctor)
+    assert answer.status == 200
+    assert server.fake.called("chat.postMessage") == []  # edits, not a new message
+    updated = _updates_for(server, f"{entry} immune-related: *no*")
+    assert set(updated) == {server.study, "D" + server.doctor[1:]}
+    assert all(f"<@{server.doctor}>" in text for text in updated.values())
+    [sent] = [m for m in server.outbox() if m.kind == "attribution"]
+    assert sent.status == "sent" and sent.payload["facts"]["alerts"] == [decision]
+
+
+def test_the_attribution_button_goes_through_the_same_post(server):
+    decision, entry = _alert(server)
+    server.click("attribute_irae_yes", f"{decision}:{entry}", user=server.doctor)
+    updated = _updates_for(server, f"{entry} immune-related: *yes*")
+    assert set(updated) == {server.study, "D" + server.doctor[1:]}
+    [sent] = [m for m in server.outbox() if m.kind == "attribution"]
+    assert sent.status == "sent"
+    # the decision is still open: its Confirm button is still on the copies
+    [last, *_] = [c for c in reversed(server.fake.called("chat.update"))]
+    assert any(
+        e.get("action_id") == "decision_confirm"
+        for b in last.blocks()
+        if b["type"] == "actions"
+        for e in b["elements"]
+    )
+
+
+def test_a_coordinators_attribution_is_refused_and_changes_no_copy(server):
+    _decision, entry = _alert(server)
+    server.command(f"attribute {entry} irae=no", user=server.nurse)
+    assert server.fake.called("chat.update") == []
+    assert [m for m in server.outbox() if m.kind == "attribution"] == []

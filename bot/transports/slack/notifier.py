@@ -71,6 +71,8 @@ class SlackNotifier:
 
     # --- delivering one post ------------------------------------------------------------
     def deliver(self, post: Post) -> str:
+        if post.kind == "attribution":
+            return self.attributed(post)
         text = post_text(self.renderer, post)
         if post.kind == "verdict":
             for decision in post.decision_ids:
@@ -157,23 +159,33 @@ class SlackNotifier:
             updated += 1
         return updated
 
-    def annotate_alert(self, decision: str, note: str, *, keep_verdict_buttons: bool) -> int:
-        """Add `note` to every copy (e.g. the attribution given) and drop the attribution
-        buttons; Confirm / Override stay while the decision is still open."""
-        updated = 0
-        for row, (channel, ts) in self.copies(decision):
-            post = Post.model_validate(row.payload)
-            text = kit.without_typed_answer(post_text(self.renderer, post))
-            actions = []
-            if keep_verdict_buttons:
-                actions = [kit.decision_buttons(d) for d in post.decision_ids]
-            blocks = [
-                *kit.text_sections(text),
-                kit.section(f"{note} · {slack_date(self.clock.now())}"),
-                *actions,
-            ]
-            self.client.chat_update(
-                channel=channel, ts=ts, text=kit.fallback(blocks), blocks=blocks
-            )
-            updated += 1
-        return updated
+    def attributed(self, post: Post) -> str:
+        """An attribution is told where its alerts were posted: every delivered copy of
+        each alert gets the answer (the attribution buttons go; Confirm / Override stay
+        while the decision is open; a decided alert keeps its verdict). Nothing new is
+        posted; the id returned is the first copy updated (or `unchanged:` if none)."""
+        answer = "yes" if post.facts["irae"] else "no"
+        note = f"{post.facts['target']} immune-related: *{answer}* — <@{post.facts['by']}>"
+        first: str | None = None
+        for subject in post.facts["alerts"]:
+            verdict = self._verdict(subject) if subject.startswith("D") else None
+            for row, (channel, ts) in self.copies(subject):
+                copy = Post.model_validate(row.payload)
+                blocks = self._annotated(copy, note, verdict)
+                self.client.chat_update(
+                    channel=channel, ts=ts, text=kit.fallback(blocks), blocks=blocks
+                )
+                first = first or message_id(channel, ts)
+        return first or f"unchanged:{post.facts['target']}"
+
+    def _annotated(
+        self, copy: Post, note: str, verdict: tuple[str, datetime] | None
+    ) -> list[kit.Block]:
+        text = post_text(self.renderer, copy)
+        stamp = f"{note} · {slack_date(self.clock.now())}"
+        if verdict is not None:
+            return [*closed_alert_blocks(text, *verdict), kit.section(stamp)]
+        blocks = [*kit.text_sections(kit.without_typed_answer(text)), kit.section(stamp)]
+        if copy.kind == "decision_alert":
+            blocks.extend(kit.decision_buttons(d) for d in copy.decision_ids)
+        return blocks

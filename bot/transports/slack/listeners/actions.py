@@ -33,7 +33,8 @@ def register(app: App, transport: SlackTransport) -> None:
     def override(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
         decision = str(action.get("value") or "")
-        client.views_open(trigger_id=body["trigger_id"], view=override_modal(decision))
+        view = override_modal(decision)
+        transport.soon("override form", _open, client, body["trigger_id"], view)
 
     @app.action("alert_ack")
     def acknowledge(
@@ -50,6 +51,10 @@ def register(app: App, transport: SlackTransport) -> None:
         ) -> None:
             ack()
             transport.submit("attribution click", on_attribute, transport, body, action, respond)
+
+
+def _open(client: WebClient, trigger_id: str, view: dict[str, Any]) -> None:
+    client.views_open(trigger_id=trigger_id, view=view)
 
 
 def _ephemeral(respond: Respond):
@@ -104,23 +109,9 @@ on_ack = _decision_click("ack")
 def on_attribute(
     transport: SlackTransport, body: dict[str, Any], action: dict[str, Any], respond: Respond
 ) -> None:
-    decision, _, entry = str(action.get("value") or "").partition(":")
+    _decision, _, entry = str(action.get("value") or "").partition(":")
     answer = "yes" if str(action.get("action_id")).endswith("yes") else "no"
     command = f"attribute {entry} irae={answer}"
-    reply = _click(transport, body, respond, command, entry, "attribute")
-    if reply.ok:
-        still_open = transport.notifier._verdict(decision) is None and _is_open(transport, decision)
-        transport.notifier.annotate_alert(
-            decision,
-            f"Immune-related: *{answer}* — <@{_user(body)}>",
-            keep_verdict_buttons=still_open,
-        )
+    _click(transport, body, respond, command, entry, "attribute")
+    # the alert's copies are updated by the attribution post the service queued
     transport.posted()
-
-
-def _is_open(transport: SlackTransport, decision: str) -> bool:
-    from bot.storage.models import DecisionRecord, parse_label
-
-    with transport.ctx.db.transaction(readonly=True) as session:
-        record = session.get(DecisionRecord, parse_label(decision, "D", field="decision"))
-        return record is not None and record.status == "proposed"
