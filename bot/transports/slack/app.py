@@ -100,28 +100,12 @@ class SlackTransport:
 
     def submit(self, what: str, fn: Callable[..., Any], *args: Any) -> Future:
         """Run `fn` after the ack; a failure is logged (what failed, never patient data)."""
-
-        def guarded() -> Any:
-            try:
-                return fn(*args)
-            except Exception as exc:
-                log.error("slack %s failed after the ack: %s", what, type(exc).__name__)
-                raise
-
-        return self.work.submit(guarded)
+        return self.work.submit(_guarded, what, fn, args)
 
     def soon(self, what: str, fn: Callable[..., Any], *args: Any) -> Future:
         """Run `fn` right after the ack, never behind the work (e.g. `views.open` with a
         trigger that expires in about 3 s)."""
-
-        def guarded() -> Any:
-            try:
-                return fn(*args)
-            except Exception as exc:
-                log.error("slack %s failed after the ack: %s", what, type(exc).__name__)
-                raise
-
-        return self.ui.submit(guarded)
+        return self.ui.submit(_guarded, what, fn, args)
 
     def place(self, channel: str | None, channel_type: str | None = None) -> Place:
         return place_of(self.ctx, channel, channel_type)
@@ -260,3 +244,13 @@ def send_reply(send: Callable[..., Any], reply: Reply | str) -> None:
     text = reply.text if isinstance(reply, Reply) else reply
     for fallback, blocks in kit.reply_messages(text):
         send(text=fallback or " ", blocks=blocks)
+
+
+def _guarded(what: str, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    """Run `fn(*args)` on a pool thread; a failure is logged by what failed and its type
+    only (never its message: it may carry patient data), then re-raised to the future."""
+    try:
+        return fn(*args)
+    except Exception as exc:
+        log.error("slack %s failed after the ack: %s", what, type(exc).__name__)
+        raise
