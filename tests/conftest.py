@@ -7,6 +7,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 from bot.clock import FixedClock
+from bot.services.rules import TrialRules
 from bot.storage.database import Database
 
 REPO = Path(__file__).resolve().parent.parent
@@ -136,3 +138,20 @@ def pg_db(postgres_schema_url: str) -> Iterator[Database]:
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(TEST_INSTANT)
+
+
+_load_rules = TrialRules.load.__func__  # the real loader
+
+
+@cache
+def _rules_of(directory: str) -> TrialRules:
+    return _load_rules(TrialRules, Path(directory))
+
+
+@pytest.fixture
+def rules_loaded_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rules are pure data: loaded once per directory for all the in-process runs of a
+    test folder that asks for it (console, Slack). Not for tests that edit a rules folder."""
+    monkeypatch.setattr(
+        TrialRules, "load", classmethod(lambda cls, directory: _rules_of(str(directory)))
+    )

@@ -3,27 +3,14 @@ directory, with the clock pinned by TRIALBOT_NOW."""
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 
 import pytest
 
-from bot.services.rules import TrialRules
-
-_load_rules = TrialRules.load.__func__  # the real loader
-
-
-@cache
-def _rules(directory: str) -> TrialRules:
-    return _load_rules(TrialRules, Path(directory))
-
 
 @pytest.fixture(autouse=True)
-def cached_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+def cached_rules(rules_loaded_once: None) -> None:
     """The rules are pure data: loaded once for all the in-process runs."""
-    monkeypatch.setattr(
-        TrialRules, "load", classmethod(lambda cls, directory: _rules(str(directory)))
-    )
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.error import HTTPError
@@ -35,7 +34,6 @@ from sqlmodel import select
 from bot.clock import FixedClock
 from bot.commands import run
 from bot.services import Request, build_context
-from bot.services.rules import TrialRules
 from bot.settings import Settings
 from bot.storage.models import (
     AuditEntry,
@@ -68,19 +66,10 @@ SID = "LACC-007"
 DAY1 = date(2027, 3, 1)
 TABLES = (EventRecord, DecisionRecord, OutboxMessage, AuditEntry, RequestRecord)
 
-_load_rules = TrialRules.load.__func__
-
-
-@cache
-def _rules(directory: str) -> TrialRules:
-    return _load_rules(TrialRules, Path(directory))
-
 
 @pytest.fixture(autouse=True)
-def cached_rules(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(
-        TrialRules, "load", classmethod(lambda cls, directory: _rules(str(directory)))
-    )
+def cached_rules(rules_loaded_once: None) -> None:
+    """The rules are pure data: loaded once for all the in-process runs."""
 
 
 @pytest.fixture
