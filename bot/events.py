@@ -70,7 +70,7 @@ class DoseRecord(_Event):
     """An administration (or its absence) of a drug or a radiotherapy fraction."""
 
     kind: Literal["dose"] = "dose"
-    drug: str  # cisplatin, paclitaxel, toripalimab, ebrt, brachytherapy, ...
+    drug: str  # a drug or radiotherapy course id of the schedule
     status: DoseStatus = "given"
     mg: float | None = Field(default=None, gt=0)
     reason: str | None = None
@@ -118,7 +118,7 @@ class Proposal(_Event):
     action: Action
     dose_percent: int | None = None
     trigger: str | None = None  # id of the event that led to it
-    category: str | None = None  # Table 3 category, or "chemotherapy"
+    category: str | None = None  # immune-related category, or "chemotherapy"
     rule: str = ""
     reason: str = ""
 

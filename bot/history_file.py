@@ -8,7 +8,7 @@
 
 Each event is written either in a friendly form — `{date: 2027-03-08, lab: "ANC 0.4 PLT
 62", irae: no}`, `{date: …, ae: pneumonitis, grade: 2, irae: yes, steroid_mg: 40}`,
-`{date: …, dose: cisplatin, status: given, mg: 52}`, `{date: …, response: PR}`, `{date: …,
+`{date: …, dose: <drug>, status: given, mg: 52}`, `{date: …, response: PR}`, `{date: …,
 attribute: E3, irae: yes}`, `{date: …, verdict: D2, status: overridden, reason: "…"}`,
 `{date: …, review: yes}` — or as the raw `bot.events` JSON (`{kind: lab, date: …,
 results: […]}`) for scripts. Entry n gets the id En unless it gives its own.

@@ -20,7 +20,7 @@ def _data_dir(name: str) -> Path:
 
 
 def rules_root() -> Path:
-    """The shipped folder holding one sub-folder per trial (e.g. `nct05084677/`) and
+    """The shipped folder holding one sub-folder per trial (named by its registry id) and
     `ctcae/`: the default of `Settings.rules_dir`."""
     return _data_dir("rules")
 

@@ -17,7 +17,7 @@ nothing in `bot/` keeps a module-level instance, so tests build their own.
   a trial from a script and for tests (default: not set);
 - `TRIALBOT_HOLD_REVIEW_AFTER`: days after which a drug still on hold is listed for review
   (`holds`, and the scheduler's daily digest): a hold whose toxicity cannot return to grade
-  0–I would otherwise be forgotten (default 21, one toripalimab cycle).
+  0–I would otherwise be forgotten (default 21, a three-weekly cycle).
 - `TRIALBOT_DIGEST_AT`: site-local time of each site's daily digest (default `07:30`);
 - `TRIALBOT_ESCALATE_AFTER`: how long an alert may stay unacknowledged before the next
   step of its chain (`30m`, `1h`, `90s`; default `30m`);

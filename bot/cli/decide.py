@@ -219,7 +219,7 @@ def _run(args: argparse.Namespace) -> int:
         replayed = replay(patient, history.entries, initial=[history.enrolment()])
     except UserError as exc:  # a verdict for a decision the replay did not propose
         raise UserError(exc.message, field=args.history.name) from None
-    drugs = [*rules.chemotherapy.drugs, rules.toripalimab.drug]
+    drugs = rules.drugs
     if entry is None:
         _print_replay(args.json, history, replayed, drugs)
         return 0

@@ -25,7 +25,7 @@ from bot.eligibility.rules import (
 )
 from bot.errors import UserError
 
-# The keys of rules/nct05084677/eligibility.yaml (a test keeps this list in step with it).
+# The keys of the shipped trial's eligibility.yaml (a test keeps this list in step with it).
 LAB_AND_CORE_KEYS = (
     "age",
     "stage",

@@ -36,7 +36,7 @@ def check_drugs(trial) -> list[RulesProblem]:
         for i, drug in enumerate(rules.chemotherapy.drugs)
     ]
     for key, block in _immunotherapy_blocks(rules):
-        named.append((f"{key}.drug", block.drug, "immunotherapy"))
+        named += [(f"{key}.drugs[{i}]", d, "immunotherapy") for i, d in enumerate(block.drugs)]
     covered = set()
     for field, drug, kind in named:
         if drug in by_class[kind]:
@@ -60,7 +60,7 @@ def check_drugs(trial) -> list[RulesProblem]:
 
 def _immunotherapy_blocks(rules):
     """(field prefix, block) of each immunotherapy drug's rules."""
-    return [("toripalimab", rules.toripalimab)]
+    return [("immunotherapy", rules.immunotherapy)]
 
 
 def check_rules_can_fire(trial) -> list[RulesProblem]:

@@ -5,7 +5,7 @@ before the new one, proposals and verdicts included), the new event, the patient
 baseline labs, and each drug's next planned dose from the calendar (`plan`; a drug whose
 value is None has no dose left, a drug absent from `plan` is not in this patient's plan).
 
-Every decision cites the protocol section or Table 3 row it applies and the CTCAE
+Every decision cites the rules file's section or table row it applies and the CTCAE
 criterion it read. Where no rule covers the situation the answer is `refer`, with the
 facts — never a silent default.
 """
@@ -34,8 +34,12 @@ from bot.events import (
 )
 from bot.treatment import DrugCourse, TreatmentState
 
+# Row actions that leave the drug's schedule as it is: the decision is `continue`, with the
+# row's management (hormone replacement, a slower infusion) as what to do.
+KEEPS_SCHEDULE = frozenset({"continue_with_management", "slow_infusion"})
+
 # Drugs whose next doses fall within this many days belong to the same cycle
-# (consolidation: paclitaxel on day 1, cisplatin on days 2–4).
+# (e.g. a cycle whose drugs are given on days 1 to 4).
 CYCLE_SPAN_DAYS = 6
 
 
@@ -91,7 +95,9 @@ class _Engine:
         self.state = state
         self.event = event
         self.day = event.date
-        self.io_drug = ctx.rules.toripalimab.drug
+        self.io_drugs = list(ctx.rules.immunotherapy.drugs)
+        self.io_drug = self.io_drugs[0]  # the one the immune-related rules answer for now
+        self.table = ctx.rules.immunotherapy.table  # how the replies name those rules
         self.chemo_drugs = list(ctx.rules.chemotherapy.drugs)
         self.partials: dict[str, list[_Partial]] = {}
         self._irae_by_target: dict[str, bool] | None = None
@@ -112,8 +118,8 @@ class _Engine:
 
     def _next_cycle_drugs(self) -> list[str]:
         """The chemotherapy drugs of the next cycle: "the dose of next cycle" is the next
-        chemotherapy administration (weekly cisplatin during CCRT; paclitaxel and cisplatin
-        of the next consolidation cycle), not every drug the patient will ever get."""
+        chemotherapy administration (a weekly dose during chemoradiotherapy; every drug of
+        the next cycle), not every drug the patient will ever get."""
         playing = [d for d in self.chemo_drugs if self.in_play(d)]
         if self.ctx.plan is None:
             return playing
@@ -190,28 +196,36 @@ class _Engine:
                     # "chemotherapy will be discontinued": every chemotherapy drug still
                     # planned stops, not only the next cycle's (consolidation too).
                     self._chemotherapy_discontinue(drug, chemo_findings)
-            if self.in_play(self.io_drug):
+            for _drug in self._io_in_play():
                 self._immunotherapy(findings, everything, exclude=event.id)
                 self._persistence_rules(everything)
         elif isinstance(event, Attribution):
             target = next((e for e in self.prior if e.id == event.target), None)
-            if target is not None and self.in_play(self.io_drug):
+            for _drug in self._io_in_play() if target is not None else []:
                 findings = self.findings(target, everything)
                 self._immunotherapy(findings, everything, exclude=target.id)
         elif isinstance(event, DoseRecord):
             self._dose_while_stopped(event)
         elif isinstance(event, ResponseAssessment):
             self._response(event)
-        elif isinstance(event, Review) and self.in_play(self.io_drug):
-            self._persistence_rules(everything)
+        elif isinstance(event, Review):
+            for _drug in self._io_in_play():
+                self._persistence_rules(everything)
         return self._finish()
+
+    def _io_in_play(self):
+        """Each immunotherapy drug still in play, as the one the immune rules answer for."""
+        for drug in self.io_drugs:
+            if self.in_play(drug):
+                self.io_drug = drug
+                yield drug
 
     # ---- grade 5 ---------------------------------------------------------------------
     def _grade_five(self, findings: list[Finding]) -> bool:
         fatal = [f for f in findings if f.grade == 5]
         if not fatal:
             return False
-        for drug in [*self.chemo_drugs, self.io_drug]:
+        for drug in self.rules.drugs:
             if self.in_play(drug):
                 self.add(
                     drug,
@@ -596,8 +610,11 @@ class _Engine:
 
     def _after_reduction_refer(self, worst: Finding, suspended: bool) -> _Partial:
         chemo = self.rules.chemotherapy
+        cut = 100 - chemo.reduce.percent_of_protocol_dose
         where = (
-            "while suspended after a dose reduction" if suspended else "after a 20% dose reduction"
+            "while suspended after a dose reduction"
+            if suspended
+            else f"after a {cut}% dose reduction"
         )
         return _Partial(
             action="refer",
@@ -633,8 +650,7 @@ class _Engine:
                 needs_confirmation=True,
                 reason=(
                     f"{worst.described}: grade {worst.grade} {kind} toxicity with no protocol rule "
-                    f"(the protocol modifies chemotherapy only for grade IV neutropenia, thrombocytopenia or "
-                    f"leucopenia, grade III febrile neutropenia, or grade IV non-haematological toxicity); "
+                    f"(the protocol modifies chemotherapy only for {refer.modifies_only_for}); "
                     f"investigator decision"
                 ),
                 rule=chemo.source,
@@ -665,11 +681,11 @@ class _Engine:
         course = self.course(drug)
         return course.percent_on(hold_start) if course else 100
 
-    # ---- toripalimab (Table 3) -------------------------------------------------------
+    # ---- immunotherapy (the immune-related AE table) -------------------------------
     def _immunotherapy(
         self, findings: list[Finding], everything: list[Event], exclude: str | None
     ) -> None:
-        io = self.rules.toripalimab
+        io = self.rules.immunotherapy
         book = self._episodes(everything, exclude=exclude)
         hold = self.held(self.io_drug)
         recovered_terms = []
@@ -678,7 +694,7 @@ class _Engine:
             grade = finding.grade_for(by_uln)
             if grade is None:
                 continue
-            if grade <= io.recovered_max_grade:
+            if grade <= io.recovered_max_grade_of(io.category_of(finding.term)):
                 if book.open_episode(finding.term) is not None:
                     recovered_terms.append(finding)
                 continue
@@ -718,7 +734,7 @@ class _Engine:
                     action="continue",
                     dose_percent=100,
                     needs_confirmation=False,
-                    reason=f"{seen}: no Table 3 rule applies",
+                    reason=f"{seen}: no {self.table} rule applies",
                     rule=io.source,
                 ),
             )
@@ -726,10 +742,12 @@ class _Engine:
     def _unattributed_lab_value(
         self, finding: Finding, outcome: tuple[str, Row | None, str]
     ) -> None:
-        """A lab value with no Table 3 row of its own, not (yet) attributed: toripalimab
-        goes on, and the answer says what Table 3's "Others" rows give if it is an irAE."""
-        io = self.rules.toripalimab
+        """A lab value with no row of its own in the immune-related table, not (yet)
+        attributed: the drug goes on, and the answer says what the "Others" rows give if it
+        is an irAE."""
+        io = self.rules.immunotherapy
         action, row, _ = outcome
+        action = "continue" if action in KEEPS_SCHEDULE else action
         target = finding.event_id or "<entry>"
         if action == "continue" or row is None:
             return
@@ -743,7 +761,7 @@ class _Engine:
                     category="other",
                     reason=(
                         f"{finding.described}: grade {finding.grade}, not immune-related per the "
-                        f"investigator; Table 3 does not apply"
+                        f"investigator; {self.table} does not apply"
                     ),
                     rule=io.attribution_source,
                     criterion=finding.criterion,
@@ -758,9 +776,9 @@ class _Engine:
                 needs_confirmation=False,
                 category="other",
                 reason=(
-                    f"{finding.described}: grade {finding.grade}, a lab value with no Table 3 row of "
-                    f"its own and not attributed as immune-related, so toripalimab goes on; if the "
-                    f"investigator attributes {target} as immune-related, Table 3's Others rows "
+                    f"{finding.described}: grade {finding.grade}, a lab value with no {self.table} row of "
+                    f"its own and not attributed as immune-related, so {self.io_drug} goes on; if the "
+                    f"investigator attributes {target} as immune-related, {self.table}'s Others rows "
                     f"give: {row.management}"
                 ),
                 rule=io.attribution_source,
@@ -771,7 +789,7 @@ class _Engine:
         )
 
     def _episodes(self, everything: list[Event], exclude: str | None) -> EpisodeBook:
-        book = EpisodeBook(self.rules.toripalimab)
+        book = EpisodeBook(self.rules.immunotherapy)
         for event in chronological(everything):
             if exclude is not None and event.id == exclude:
                 continue
@@ -788,13 +806,17 @@ class _Engine:
         grade: int,
         book: EpisodeBook,
     ) -> tuple[str, Row | None, str]:
-        """(action, row, explanation) that Table 3 gives if the event is immune-related."""
-        io = self.rules.toripalimab
+        """(action, row, explanation) the immune-related table gives if the event is one."""
+        io = self.rules.immunotherapy
+        prior_min, recur_min = io.recurrence.prior_min_grade, io.recurrence.min_grade
+        if category is not None:
+            prior_min = category.recurrence_prior_min_grade or prior_min
+            recur_min = category.recurrence_min_grade or recur_min
         continuing = book.has_open_in(category_id, finding.term)
         earlier = [
             e
             for e in book.resolved_immune_in(category_id, finding.term)
-            if e.max_grade >= io.recurrence.prior_min_grade
+            if e.max_grade >= prior_min
         ]
         recurrent = bool(earlier) and not continuing
         if recurrent:
@@ -805,7 +827,7 @@ class _Engine:
                 if row is not None:
                     return row.action, row, history_note
             exempt = category is not None and category.endocrine
-            if not exempt and grade >= io.recurrence.min_grade:
+            if not exempt and grade >= recur_min:
                 rec = io.recurrence
                 return (
                     rec.action,
@@ -822,14 +844,14 @@ class _Engine:
                     "refer",
                     None,
                     (
-                        f"{history_note}: Table 3 lists other grade II–III irAEs only when they "
+                        f"{history_note}: {self.table} lists other grade II–III irAEs only when they "
                         f"occur for the first time"
                     ),
                 )
         if category is None:
             row = next((r for r in io.other.first_time if grade in r.grades), None)
             if row is None:
-                return "continue", None, "below the grades Table 3 lists for other irAEs"
+                return "continue", None, f"below the grades {self.table} lists for other irAEs"
             return row.action, row, "first occurrence of this irAE"
         row = category.row_for(grade)
         if row is not None:
@@ -839,35 +861,37 @@ class _Engine:
                 "continue",
                 None,
                 (
-                    f"below the lowest grade Table 3 lists for {category.group} (grade "
+                    f"below the lowest grade {self.table} lists for {category.group} (grade "
                     f"{category.lowest_listed_grade}); READING: the Others rows are read as covering "
                     f"only irAEs without a row of their own"
                 ),
             )
-        return "refer", None, f"Table 3 lists no action for grade {grade} in {category.group}"
+        return "refer", None, f"{self.table} lists no action for grade {grade} in {category.group}"
 
     def _gate_attribution(
         self, finding: Finding, grade: int, outcome: tuple[str, Row | None, str], hold
     ) -> None:
-        io = self.rules.toripalimab
+        io = self.rules.immunotherapy
         action, row, note = outcome
+        kept_on = action in KEEPS_SCHEDULE  # continue with management, slow the infusion
+        action = "continue" if kept_on else action
         rule = row.source if row else io.source
         management = row.management if row else ""
         explained = f"{finding.described}" + (f" ({note})" if note else "")
 
         def answer(**fields) -> None:
-            """Toripalimab's answer to this finding: its category and criterion."""
+            """The immunotherapy drug's answer to this finding: its category and criterion."""
             self.add(
                 self.io_drug,
                 _Partial(category=self._cat(finding), criterion=finding.criterion, **fields),
             )
 
-        if action == "continue":
+        if action == "continue" and not kept_on:
             answer(
                 action="continue",
                 dose_percent=100,
                 needs_confirmation=False,
-                reason=f"{explained}: no toripalimab change",
+                reason=f"{explained}: no {self.io_drug} change",
                 rule=rule,
             )
             return
@@ -877,7 +901,7 @@ class _Engine:
                 action="refer",
                 needs_confirmation=True,
                 reason=(
-                    f"{explained}: if immune-related, Table 3 says {management or action}; "
+                    f"{explained}: if immune-related, {self.table} says {management or action}; "
                     f"immune-related attribution is the investigator's call"
                 ),
                 rule=io.attribution_source,
@@ -893,8 +917,8 @@ class _Engine:
                     action="refer",
                     needs_confirmation=True,
                     reason=(
-                        f"{explained}: attributed as not immune-related, so Table 3 does not apply; "
-                        f"grade {grade} toxicity on toripalimab — investigator decision"
+                        f"{explained}: attributed as not immune-related, so {self.table} does not apply; "
+                        f"grade {grade} toxicity on {self.io_drug} — investigator decision"
                     ),
                     rule=io.attribution_source,
                 )
@@ -903,7 +927,7 @@ class _Engine:
                     action="continue",
                     dose_percent=100,
                     needs_confirmation=False,
-                    reason=f"{explained}: not immune-related per the investigator; Table 3 does not apply",
+                    reason=f"{explained}: not immune-related per the investigator; {self.table} does not apply",
                     rule=io.attribution_source,
                 )
             return
@@ -911,15 +935,24 @@ class _Engine:
             answer(
                 action="hold",
                 needs_confirmation=False,
-                reason=f"{explained}: {management}; toripalimab already on hold since {hold.start.isoformat()}",
+                reason=f"{explained}: {management}; {self.io_drug} already on hold since {hold.start.isoformat()}",
+                rule=rule,
+            )
+            return
+        if kept_on:
+            answer(
+                action="continue",
+                dose_percent=100,
+                needs_confirmation=False,
+                reason=f"{explained}: {management}; {self.io_drug} continues",
                 rule=rule,
             )
             return
         answer(
             action=action,
             needs_confirmation=True,
-            changes_state=action in ("hold", "discontinue"),
-            dose_percent=None,
+            changes_state=action in ("hold", "discontinue", "reduce"),
+            dose_percent=row.percent if action == "reduce" and row else None,
             reason=f"{explained}: {management}" if management else explained,
             rule=rule,
             ask=self._refer_ask(row) if action == "refer" else None,
@@ -936,7 +969,7 @@ class _Engine:
         )
 
     def _cat(self, finding: Finding) -> str:
-        return category_key(self.rules.toripalimab, finding.term)[0]
+        return category_key(self.rules.immunotherapy, finding.term)[0]
 
     def _maybe_resume(self, book: EpisodeBook, recovered: list[Finding], hold) -> None:
         if any(
@@ -948,7 +981,7 @@ class _Engine:
             book.feed(finding)
         still_open = [e for e in book.open_immune()]
         described = ", ".join(f.described for f in recovered)
-        io = self.rules.toripalimab
+        io = self.rules.immunotherapy
         if still_open:
             waiting = ", ".join(
                 f"{e.term} (grade {e.last_grade} since {e.start.isoformat()})" for e in still_open
@@ -973,7 +1006,7 @@ class _Engine:
                 changes_state=True,
                 category=self._cat(recovered[0]),
                 reason=(
-                    f"{described}: restored to grade 0–I → resume toripalimab "
+                    f"{described}: restored to grade 0–I → resume {self.io_drug} "
                     f"(on hold since {hold.start.isoformat()})"
                 ),
                 rule=f"{io.source}: interrupt until restored to grade 0–I",
@@ -982,7 +1015,7 @@ class _Engine:
         )
 
     def _persistence_rules(self, everything: list[Event]) -> None:
-        io = self.rules.toripalimab
+        io = self.rules.immunotherapy
         given = [
             e.date
             for e in everything
@@ -1011,7 +1044,7 @@ class _Engine:
                         category=worst.category,
                         reason=(
                             f"{worst.term} grade {worst.last_grade} (since {worst.start.isoformat()}) has not "
-                            f"recovered to grade 0–I within {persistent.weeks} weeks of the last toripalimab "
+                            f"recovered to grade 0–I within {persistent.weeks} weeks of the last {self.io_drug} "
                             f"dose ({last.isoformat()}, {elapsed} days ago): {persistent.management}"
                         ),
                         rule=persistent.source,
@@ -1021,11 +1054,11 @@ class _Engine:
             self._steroid_rule(everything, last)
 
     def _steroid_rule(self, everything: list[Event], last: date) -> None:
-        """Table 3: corticosteroids not down to ≤10 mg/day prednisone equivalent within 12
+        """The steroid rule: corticosteroids not down to ≤10 mg/day prednisone equivalent within 12
         weeks of the last dose. The dose in force is the newest one recorded, whatever entry
         carried it; the rule is about steroids for an irAE, so it applies once an entry is
         immune-related as the log says now (attributions and corrections applied)."""
-        steroids = self.rules.toripalimab.steroids
+        steroids = self.rules.immunotherapy.steroids
         records = [
             e
             for e in chronological(everything)
@@ -1041,7 +1074,7 @@ class _Engine:
             f"corticosteroids still {latest.steroid_mg:g} mg/day prednisone equivalent (the newest "
             f"dose recorded, {latest.id or 'entry'} on {latest.date.isoformat()}), not "
             f"≤{steroids.max_prednisone_mg_per_day:g} mg/day within {steroids.weeks} weeks of the "
-            f"last toripalimab dose ({last.isoformat()})"
+            f"last {self.io_drug} dose ({last.isoformat()})"
         )
         if immune:
             named = ", ".join(e.id for e in immune if e.id) or "an entry"
@@ -1067,9 +1100,9 @@ class _Engine:
                     category="steroids",
                     reason=(
                         f"{dose}; no entry is attributed as immune-related yet — if the steroids "
-                        f"treat an irAE, Table 3 says {steroids.management}"
+                        f"treat an irAE, {self.table} says {steroids.management}"
                     ),
-                    rule=self.rules.toripalimab.attribution_source,
+                    rule=self.rules.immunotherapy.attribution_source,
                     conditional=Conditional(
                         action=steroids.action, rule=steroids.source, management=steroids.management
                     ),
@@ -1097,7 +1130,7 @@ class _Engine:
                 action="refer",
                 needs_confirmation=True,
                 reason=f"{event.drug} recorded as given on {event.date.isoformat()} while {why}",
-                rule="Protocol, Toxicity & dose modifications",
+                rule=self.rules.source,
                 ask="Check the entry; correct it or record the decision to give the dose",
             ),
         )
@@ -1106,7 +1139,7 @@ class _Engine:
         rules = self.rules.response
         if event.category not in rules.refer_on:
             return
-        for drug in [*self.chemo_drugs, self.io_drug]:
+        for drug in self.rules.drugs:
             if self.in_play(drug):
                 self.add(
                     drug,
@@ -1125,7 +1158,7 @@ class _Engine:
     # ---- merge -----------------------------------------------------------------------
     def _finish(self) -> list[Decision]:
         decisions = []
-        order = [*self.chemo_drugs, self.io_drug]
+        order = self.rules.drugs
         for drug in sorted(
             self.partials, key=lambda d: order.index(d) if d in order else len(order)
         ):

@@ -1,8 +1,8 @@
 """Adverse-event episodes over time: when a toxicity started, how bad it got, whether it
-recovered. Table 3's recurrence and 12-week rules are questions about episodes.
+recovered. The immune-related table's recurrence and persistence rules are questions about episodes.
 
 An episode of a (category, term) opens with a finding of grade ≥ 2 and closes with a later
-finding of that term at grade ≤ the recovery grade (0–I). Named Table 3 categories recur
+finding of that term at grade ≤ the recovery grade (0–I). Named categories recur
 at category level (colitis after a resolved diarrhoea episode is a recurrence); other
 irAEs recur per term.
 """
@@ -19,7 +19,7 @@ from bot.decisions.schema import Immunotherapy
 
 @dataclass(slots=True)
 class Episode:
-    category: str  # Table 3 category id, or "other"
+    category: str  # immune-related category id, or "other"
     term: str
     start: date
     last_grade: int
@@ -78,10 +78,10 @@ class EpisodeBook:
         current = self.open_episode(finding.term)
         # An open episode is followed by every later value of its term, attributed or not
         # (recovery and persistence are facts about the toxicity); only opening one needs
-        # the finding to reach Table 3.
+        # the finding to reach the immune-related table.
         if current is None and not reaches_table3(finding, category):
             return
-        if grade <= self.rules.recovered_max_grade:
+        if grade <= self.rules.recovered_max_grade_of(self.rules.category_of(finding.term)):
             if current is not None:
                 current.end = finding.date
                 del self._open[finding.term]

@@ -26,7 +26,9 @@ class Finding:
     irae: bool | None
     criterion: str
     described: str  # how the value or event reads to a clinician
-    uln_grade: int | None = None  # grade by multiples of the ULN alone (Table 3 hepatitis)
+    uln_grade: int | None = (
+        None  # grade by multiples of the ULN alone (a table grading hepatitis by ULN)
+    )
     uln_criterion: str = ""  # the CTCAE text of `uln_grade`
     note: str = ""
     steroid_mg: float | None = None
@@ -37,24 +39,24 @@ class Finding:
         return self.grade
 
     def as_table3_reads_it(self, by_uln_multiple: bool) -> Finding:
-        """The finding with the grade (and its CTCAE text) a Table 3 row reads: for
+        """The finding with the grade (and its CTCAE text) an immune-related row reads: for
         hepatitis the ULN-multiple grade, whatever the baseline."""
         if not by_uln_multiple or self.uln_grade is None or self.uln_criterion == self.criterion:
             return self
         criterion = (
-            f"{self.uln_criterion} — read against the ULN, as Table 3 does (against this "
+            f"{self.uln_criterion} — read against the ULN, as the immune-related table does (against this "
             f"patient's baseline CTCAE gives {self.criterion})"
         )
         return replace(self, grade=self.uln_grade, criterion=criterion)
 
 
 def reaches_table3(finding: Finding, category: str) -> bool:
-    """Whether a finding can start a Table 3 episode. An adverse event always can, and so
-    can a lab value of Table 3's lab-based rows (hepatitis, nephritis, thrombocytopenia,
-    amylase/lipase) whatever its attribution. Any other abnormal lab value reaches Table 3
+    """Whether a finding can start an immune-related episode. An adverse event always can, and so
+    can a lab value of the table's lab-based rows (hepatitis, nephritis, thrombocytopenia,
+    amylase/lipase) whatever its attribution. Any other abnormal lab value reaches the table
     — its "Others" rows — once the investigator has attributed it as immune-related (on
     the panel, or later with `attribute`); unattributed, it is left to the chemotherapy
-    rules, and the toripalimab answer says what Table 3 would do if it were an irAE."""
+    rules, and the immunotherapy answer says what the table would do if it were an irAE."""
     return not (finding.origin == "lab" and category == "other" and finding.irae is not True)
 
 

@@ -23,7 +23,7 @@ SEVERITY: dict[str, int] = {
 
 
 class Conditional(BaseModel):
-    """What a Table 3 rule would decide once the event is attributed as immune-related."""
+    """What an immune-related rule would decide once the event is attributed as immune-related."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -75,7 +75,7 @@ class Decision(BaseModel):
     needs_confirmation: bool
     criterion: str | None = None  # the CTCAE v5.0 criterion/criteria that applied
     ctcae: str = "5.0"
-    category: str | None = None  # Table 3 category id, or "chemotherapy"
+    category: str | None = None  # immune-related category id, or "chemotherapy"
     trigger: str | None = None  # id of the event behind the decision
     if_immune_related: Conditional | None = None
     ask: str | None = None  # what the investigator must answer or do

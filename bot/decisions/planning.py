@@ -57,7 +57,7 @@ def next_doses(
     when the drug has no dose left in the plan."""
     treatment = lift_open_holds(fold_treatment(history), on)
     calendar = build_calendar(schedule, plan, history, site, treatment=treatment)
-    drugs = [*rules.chemotherapy.drugs, rules.toripalimab.drug]
+    drugs = rules.drugs
     found: dict[str, NextDose | None] = dict.fromkeys(drugs)
     for event in calendar.events:
         if (

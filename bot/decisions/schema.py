@@ -9,7 +9,12 @@ from pydantic import Field, model_validator
 from bot.errors import RulesProblem, closest
 from bot.strict import StrictModel
 
-RowAction = Literal["hold", "discontinue", "refer"]
+# The closed set of actions a rule can name. `continue_with_management` (e.g. hormone
+# replacement for an endocrinopathy) and `slow_infusion` (an infusion reaction) leave the
+# drug's schedule as it is and say what to do; `reduce` lowers the dose by `percent`.
+RowAction = Literal[
+    "hold", "discontinue", "refer", "reduce", "continue_with_management", "slow_infusion"
+]
 
 
 class _Strict(StrictModel):
@@ -42,6 +47,8 @@ class Suspend(_Strict):
     recovered_max_grade: int = Field(ge=0, le=2)
     terms: list[str] = Field(min_length=1)
     source: str = Field(min_length=1)
+    # cited when a hold outlasts TRIALBOT_CHEMO_HOLD_LIMIT_DAYS (the rules give no longest one)
+    hold_limit_source: str = Field(min_length=1)
 
 
 class Resume(_Strict):
@@ -60,6 +67,8 @@ class Refer(_Strict):
     haematological_min_grade: int = Field(ge=1, le=5)
     non_haematological_min_grade: int = Field(ge=1, le=5)
     after_reduction: str = Field(min_length=1)
+    # what the rules modify chemotherapy for, as the reply to an uncovered toxicity says it
+    modifies_only_for: str = Field(min_length=1)
     per_term_min_grade: dict[str, int] = Field(default_factory=dict)
 
 
@@ -103,12 +112,16 @@ class Row(_Strict):
     source: str = Field(min_length=1)
     # the choices a `refer` row puts to the investigator, each named
     options: list[str] = Field(default_factory=list)
+    # `reduce` only: the dose after the reduction, in % of the protocol dose
+    percent: int | None = Field(default=None, gt=0, lt=100)
 
     @model_validator(mode="after")
     def _grades_in_range(self) -> Row:
         bad = [g for g in self.grades if not 1 <= g <= 5]
         if bad:
             raise ValueError(f"grades must be 1–5, got {bad}")
+        if (self.action == "reduce") != (self.percent is not None):
+            raise ValueError("percent is required with action reduce, and only with it")
         return self
 
 
@@ -119,8 +132,12 @@ class Category(_Strict):
     rows: list[Row] = Field(min_length=1)
     recurrence: list[Row] = Field(default_factory=list)
     endocrine: bool = False
-    # Table 3 grades hepatitis by multiples of the ULN whatever the baseline.
+    # Some tables grade hepatitis by multiples of the ULN whatever the baseline.
     grade_by: Literal["ctcae", "uln_multiple"] = "ctcae"
+    # Per-category overrides of the block's recovery grade and recurrence thresholds.
+    recovered_max_grade: int | None = Field(default=None, ge=0, le=2)
+    recurrence_min_grade: int | None = Field(default=None, ge=1, le=5)
+    recurrence_prior_min_grade: int | None = Field(default=None, ge=1, le=5)
 
     def row_for(self, grade: int, rows: list[Row] | None = None) -> Row | None:
         return next(
@@ -160,8 +177,19 @@ class Steroids(_Strict):
     source: str = Field(min_length=1)
 
 
+class Duration(_Strict):
+    """The immunotherapy ends this many months after day 1 (checked daily)."""
+
+    months: int = Field(gt=0)
+    source: str = Field(min_length=1)
+
+
 class Immunotherapy(_Strict):
-    drug: str
+    """The immune-related AE rules, applied to each drug in `drugs`. `table` is the name
+    the replies give these rules (e.g. the protocol's table or the label's section)."""
+
+    drugs: list[str] = Field(min_length=1)
+    table: str = Field(min_length=1)
     source: str = Field(min_length=1)
     requires_immune_attribution: bool
     attribution_source: str = Field(min_length=1)
@@ -171,6 +199,7 @@ class Immunotherapy(_Strict):
     recurrence: Recurrence
     persistent: Persistent
     steroids: Steroids
+    duration: Duration | None = None
 
     @model_validator(mode="after")
     def _unique(self) -> Immunotherapy:
@@ -189,6 +218,12 @@ class Immunotherapy(_Strict):
     def category_of(self, term: str) -> Category | None:
         return next((c for c in self.categories if term in c.terms), None)
 
+    def recovered_max_grade_of(self, category: Category | None) -> int:
+        """The recovery grade of a category (its own, else the block's)."""
+        if category is not None and category.recovered_max_grade is not None:
+            return category.recovered_max_grade
+        return self.recovered_max_grade
+
 
 class ResponseRules(_Strict):
     refer_on: list[Literal["CR", "PR", "SD", "PD", "NE"]] = Field(default_factory=list)
@@ -197,9 +232,16 @@ class ResponseRules(_Strict):
 
 class DoseModifications(_Strict):
     ctcae_version: Literal["5.0"]
+    # the section a reply cites when no rule of its own applies (a dose given while held)
+    source: str = Field(min_length=1)
     chemotherapy: Chemotherapy
-    toripalimab: Immunotherapy
+    immunotherapy: Immunotherapy
     response: ResponseRules
+
+    @property
+    def drugs(self) -> list[str]:
+        """Every drug the rules cover: chemotherapy first, then immunotherapy."""
+        return [*self.chemotherapy.drugs, *self.immunotherapy.drugs]
 
 
 def check_terms_exist(trial) -> list[RulesProblem]:
@@ -253,9 +295,9 @@ def check_terms_exist(trial) -> list[RulesProblem]:
     named += [
         (f"chemotherapy.refer.per_term_min_grade.{t}", t) for t in chemo.refer.per_term_min_grade
     ]
-    for ci, category in enumerate(rules.toripalimab.categories):
+    for ci, category in enumerate(rules.immunotherapy.categories):
         named += [
-            (f"toripalimab.categories[{ci}].terms[{i}]", t) for i, t in enumerate(category.terms)
+            (f"immunotherapy.categories[{ci}].terms[{i}]", t) for i, t in enumerate(category.terms)
         ]
     for field, term in named:
         if term not in known:

@@ -10,15 +10,15 @@ module's.
 The scripted clinical features, by patient slot (`SLOTS`: any cohort of at least
 four patients has them all, within the first 110 days):
 
-- `reduce_then_hold`: grade 4 neutropenia before week 2's cisplatin (next cycle reduced
-  by 20%), not recovered a week later (chemotherapy suspended), recovered (resumed);
+- `reduce_then_hold`: grade 4 neutropenia before week 2's chemotherapy (next cycle
+  reduced), not recovered a week later (chemotherapy suspended), recovered (resumed);
   the on-call investigator is slow on the suspension and nobody answers the backup's
   message either, so the alert reaches the channel with @here.
 - `thrombocytopenia`: grade 3 platelets in CCRT week 3 (referred: no protocol row); the
   on-call investigator is in theatre, the backup answers.
-- `pneumonitis`: grade 2 pneumonitis after the second toripalimab dose, attributed as
-  immune-related (Table 3: toripalimab interrupted), back to grade 1 (resumed).
-- `hepatitis`: ALT above 5×ULN in consolidation, immune-related (Table 3: toripalimab
+- `pneumonitis`: grade 2 pneumonitis after the second immunotherapy dose,
+  attributed as immune-related (immunotherapy interrupted), back to grade 1 (resumed).
+- `hepatitis`: ALT above 5×ULN in consolidation, immune-related (immunotherapy
   discontinued).
 - `progression`: progressive disease at the month-3 efficacy assessment.
 - `holiday`: day 1 set so that consolidation would start in China's National Day
@@ -93,7 +93,7 @@ class SimPatient:
     labs: dict[date, str] = field(repr=False, compare=False, default_factory=dict)
     # RECIST category for each scheduled assessment, by schedule item
     responses: dict[str, str] = field(default_factory=dict)
-    # the Table 3 categories the investigator attributes as immune-related when asked
+    # the immune-related categories the investigator attributes as immune-related when asked
     # ("pneumonitis", "hepatitis"); any other question is answered "not immune-related"
     irae: frozenset[str] = frozenset()
     # how the investigators answer this patient's alerts, in order; then ON_TIME
@@ -215,7 +215,7 @@ def build_cohort(
         extra: frozenset[date] = frozenset()
         if "reduce_then_hold" in features:
             answers = (ON_TIME, Answer("nobody", 70))
-            # blood counts re-checked on the morning of weeks 2 and 3's cisplatin
+            # blood counts re-checked on the morning of weeks 2 and 3's chemotherapy
             extra = frozenset({day1 + timedelta(days=7), day1 + timedelta(days=14)})
         if "thrombocytopenia" in features:
             answers = (Answer("backup", 42),)

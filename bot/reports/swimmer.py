@@ -52,7 +52,7 @@ MARKERS = {
 class Marker:
     day: int  # days from day 1
     kind: str  # a key of MARKERS
-    label: str  # e.g. "cisplatin", "PR", "Pneumonitis G3"
+    label: str  # e.g. a drug id, "PR", "Pneumonitis G3"
 
 
 @dataclass(frozen=True)

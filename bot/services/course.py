@@ -1,7 +1,7 @@
 """An investigator holds or resumes a drug by decision, with the reason.
 
-Table 3's endocrine rows leave the choice to the investigator ("interrupt toripalimab or
-hormone replacement therapy"), and a hold whose toxicity cannot return to grade 0–I (an
+A trial's immune-related rules may leave the choice to the investigator (e.g. "interrupt
+the drug or hormone replacement therapy" for an endocrinopathy), and a hold whose toxicity cannot return to grade 0–I (an
 endocrinopathy on replacement stays grade II by CTCAE's definitions) would otherwise never
 end. `hold` and `resume` record the investigator's own decision: a proposal written by the
 investigator and confirmed by them at once, in one transaction, audited like an override
@@ -30,13 +30,11 @@ def drugs_of(ctx: ServiceContext) -> list[str]:
 
 def _rule_for(ctx: ServiceContext, drug: str, action: CourseAction) -> str:
     rules = ctx.rules.dose_modifications
-    if drug == rules.toripalimab.drug:
-        what = (
-            "interrupt toripalimab until restored to grade 0–I"
-            if action == "hold"
-            else "interrupt toripalimab until restored to grade 0–I — ended"
+    if drug in rules.immunotherapy.drugs:
+        what = f"interrupt {drug} until restored to grade 0–I" + (
+            "" if action == "hold" else " — ended"
         )
-        return f"{rules.toripalimab.source}: {what}, by investigator decision"
+        return f"{rules.immunotherapy.source}: {what}, by investigator decision"
     return f"{rules.chemotherapy.source}: by investigator decision"
 
 

@@ -240,7 +240,7 @@ def record_response(
 
 
 def attribute(ctx: ServiceContext, request: Request, event_ref: str, irae: bool) -> Outcome:
-    """The investigator's call on whether an entry is immune-related; Table 3 then applies."""
+    """The investigator's call on whether an entry is immune-related; the immune-related rules then apply."""
     require_write(ctx, request, "attribute")
     from bot.services.lookup import patient_of_event
 

@@ -44,14 +44,11 @@ def review_patient(ctx: ServiceContext, study_id: str, day: date) -> Outcome:
 
     def work(unit: PatientUnit) -> Outcome:
         context = derive.decision_context(ctx, unit.patient, unit.site, unit.history, day)
-        schedule = ctx.rules.dose_modifications
         decisions = time_based(
             context,
             unit.history,
             day,
             day1=unit.patient.day1,
-            chemo_drugs=list(schedule.chemotherapy.drugs),
-            io_drug=schedule.toripalimab.drug,
             chemo_hold_limit_days=ctx.settings.chemo_hold_limit_days,
         )
         fresh = [d for d in decisions if d.needs_confirmation and not _already(unit, d)]

@@ -266,7 +266,7 @@ class CalendarRow(SQLModel, table=True):
     site_id: str = Field(foreign_key="site.id")
     date: Date
     kind: str  # radiotherapy, brachytherapy, infusion, assessment, labs
-    item: str  # ebrt, cisplatin, toripalimab, efficacy_assessment, ...
+    item: str  # a schedule series or drug id (e.g. ebrt, efficacy_assessment)
     phase: str  # screening, ccrt, consolidation, maintenance, follow_up
     number: int | None = None
     window_from: Date | None = None

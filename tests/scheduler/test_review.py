@@ -9,12 +9,23 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import select
 
-from bot.decisions.timebased import CHEMO_HOLD_RULE, ONE_YEAR_RULE
 from bot.services import entries, rota, verdicts
 from bot.storage.models import DecisionRecord
 from tests.scheduler.conftest import DAY1, DOCTOR, NURSE, as_user, enrol
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+# The citations, as NCT05084677's rules directory words them (dose_modifications.yaml:
+# immunotherapy.duration.source, chemotherapy.suspend.hold_limit_source).
+ONE_YEAR_RULE = (
+    "Protocol, Immunotherapy ('240 mg toripalimab will be given once every six weeks until "
+    "the whole treatment period reached one year since the beginning')"
+)
+CHEMO_HOLD_RULE = (
+    "Protocol, Toxicity & dose modifications: chemotherapy suspended until the haematological "
+    "toxicity recovers to grade 0–I (no longest suspension is given; READING: "
+    "TRIALBOT_CHEMO_HOLD_LIMIT_DAYS)"
+)
 
 
 def at(ctx, day: date, hour: int = 10) -> None:

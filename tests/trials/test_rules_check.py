@@ -45,9 +45,11 @@ def test_the_untouched_copy_passes(other_rules, capsys):
 
 
 def test_a_misspelt_immunotherapy_drug_in_the_rules(other_rules, capsys):
-    problems = check(capsys, other_rules, DOSE, "  drug: toripalimab\n", "  drug: toripalimabb\n")
+    problems = check(
+        capsys, other_rules, DOSE, "  drugs: [toripalimab]\n", "  drugs: [toripalimabb]\n"
+    )
     assert problems == [
-        f"{OTHER}/{DOSE}: toripalimab.drug: 'toripalimabb' is not a immunotherapy drug of "
+        f"{OTHER}/{DOSE}: immunotherapy.drugs[0]: 'toripalimabb' is not a immunotherapy drug of "
         "schedule.yaml (did you mean 'toripalimab'?); allowed: toripalimab",
         f"{OTHER}/schedule.yaml: drugs[2].id: immunotherapy drug 'toripalimab' has no rules in "
         "dose_modifications.yaml: no toxicity would ever change its dose",
@@ -102,7 +104,7 @@ def test_a_misspelt_visit_item(other_rules, capsys):
 def test_a_misspelt_ctcae_term(other_rules, capsys):
     problems = check(capsys, other_rules, DOSE, "terms: [Pneumonitis]", "terms: [Pneumonitits]")
     assert problems == [
-        f"{OTHER}/{DOSE}: toripalimab.categories[0].terms[0]: 'Pneumonitits' is not a CTCAE "
+        f"{OTHER}/{DOSE}: immunotherapy.categories[0].terms[0]: 'Pneumonitits' is not a CTCAE "
         "v5.0 term (did you mean 'Pneumonitis'?)"
     ]
 
@@ -114,13 +116,13 @@ def test_a_misspelt_ctcae_term(other_rules, capsys):
             DOSE,
             '- {grades: [2], action: hold, management: "Interrupt toripalimab until restored to grade 0–I", source: "Table 3, Pneumonitis, grade II"}',
             '- {grade: [2], action: hold, management: "Interrupt toripalimab until restored to grade 0–I", source: "Table 3, Pneumonitis, grade II"}',
-            f"{OTHER}/{DOSE}: toripalimab.categories[0].rows[0].grade: unknown key — did you mean 'grades'?",
+            f"{OTHER}/{DOSE}: immunotherapy.categories[0].rows[0].grade: unknown key — did you mean 'grades'?",
         ),
         (
             DOSE,
             "\n  recovered_max_grade: 1\n",
             "\n  recovered_max_grades: 1\n",
-            f"{OTHER}/{DOSE}: toripalimab.recovered_max_grades: unknown key — did you mean 'recovered_max_grade'?",
+            f"{OTHER}/{DOSE}: immunotherapy.recovered_max_grades: unknown key — did you mean 'recovered_max_grade'?",
         ),
     ],
     ids=["a row", "a drug's block"],
@@ -217,7 +219,7 @@ def test_a_row_at_grades_none_of_its_terms_has(other_rules, capsys):
         "- {grades: [1, 2], action: discontinue",
     )
     assert problems == [
-        f"{OTHER}/{DOSE}: toripalimab.categories[10].rows[0].grades: no term of 'sjs_ten' has "
+        f"{OTHER}/{DOSE}: immunotherapy.categories[10].rows[0].grades: no term of 'sjs_ten' has "
         "grade 1, 2 in CTCAE v5.0: this row would never fire"
     ]
 
