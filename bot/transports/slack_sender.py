@@ -9,6 +9,7 @@ the outbox with its Retry-After instead of blocking the sender.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,8 @@ from bot.render import Renderer
 from bot.settings import SLACK_USER_ID
 from bot.transports.delivery import DeliveryError
 from bot.transports.slack.blocks import post_messages as messages
+
+log = logging.getLogger("trialbot.delivery")
 
 METADATA_TYPE = "trialbot_outbox"
 HISTORY_LIMIT = 200
@@ -114,7 +117,25 @@ class SlackSender:
 
     def _found(self, channel: str, keys: list[str], since: float) -> dict[str, str]:
         """key → ts of the messages carrying these keys posted since `since` (the channel's
-        history, and the thread of the first one)."""
+        history, and the thread of the first one).
+
+        Slack refusing the read for good (`missing_scope` in a workspace that installed an
+        older manifest, `not_in_channel`) must not make the message undeliverable: an alert
+        that might be posted twice is posted; one that is never posted is lost. The refusal
+        is logged (no patient data: the channel and Slack's error only) and the message
+        posted as if nothing were found; an outage (5xx, 429) still goes back to the
+        outbox to retry."""
+        try:
+            return self._history(channel, keys, since)
+        except DeliveryError as exc:
+            if not exc.permanent:
+                raise
+            log.warning(
+                "could not read %s's history to avoid a double post (%s); posting", channel, exc
+            )
+            return {}
+
+    def _history(self, channel: str, keys: list[str], since: float) -> dict[str, str]:
         oldest = f"{since:.6f}"
         history = self._call(
             self.client.conversations_history,

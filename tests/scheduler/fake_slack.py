@@ -14,6 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from tests.slack_scopes import manifest_scopes, refusal
+
 
 @dataclass
 class FakeSlack:
@@ -23,6 +25,8 @@ class FakeSlack:
     # 200 and ok=false to the next post only (a refusal for good), or None
     failing: int | str | None = None
     retry_after: int = 30
+    # the bot token's scopes: by default what the manifest asks for (tests/slack_scopes.py)
+    scopes: frozenset[str] = field(default_factory=manifest_scopes)
     _counter: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -76,6 +80,8 @@ class FakeSlack:
     def handle(self, method: str, arguments: dict[str, Any]):
         with self._lock:
             self.calls.append(method)
+            if missing := refusal(method, arguments, self.scopes):
+                return 200, missing, None
             if method == "conversations.open":
                 return 200, {"ok": True, "channel": {"id": "D" + arguments["users"]}}, None
             if method == "chat.postMessage":

@@ -116,6 +116,30 @@ def test_slack_down_for_an_hour_then_everything_arrives_in_order_and_the_digest_
     assert "reached Slack late" in after["text"] and "digest to #trial-main" in after["text"]
 
 
+def test_without_the_history_scopes_a_retried_message_is_posted_not_given_up(
+    ctx, sched_clock, slack, caplog
+):
+    """A workspace that installed the app from an older manifest (no `channels:history`):
+    the history read before a retry is refused for good, and the message still goes."""
+    slack.scopes = slack.scopes - {"channels:history", "groups:history", "im:history"}
+    rota.set_rota(ctx, as_user(DOCTOR), DOCTOR, backup=BACKUP)
+    enrol(ctx)
+    run = SlackRun(ctx, sched_clock, slack)
+    moment = datetime(2027, 3, 8, 7, 31, tzinfo=SHANGHAI)
+    slack.failing = 500
+    run.at(moment)  # every first attempt fails: each retry will look in the history first
+    slack.failing = None
+    with caplog.at_level("WARNING", logger="trialbot.delivery"):
+        for minute in range(1, 30):
+            run.at(moment + timedelta(minutes=minute))
+    assert "conversations.history" in slack.calls  # it did look, and was refused
+    rows = _outbox(ctx)
+    assert {r.status for r in rows if r.kind != "reminder" or r.payload.get("text")} == {"sent"}
+    assert "digest:main:2027-03-08" in slack.posted_keys()
+    assert "missing_scope" in caplog.text and "posting" in caplog.text
+    assert "LACC" not in caplog.text  # the log names the channel and the error, no patient
+
+
 def test_an_undeliverable_message_is_listed_by_outbox_and_in_the_next_digest(
     ctx, sched_clock, slack, monkeypatch, capsys
 ):

@@ -19,6 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
+from tests.slack_scopes import manifest_scopes, refusal
+
 BOT_USER = "U0BOT0001"
 TEAM = "T0TEAM001"
 
@@ -49,6 +51,8 @@ class Failure:
 class FakeSlack:
     calls: list[Call] = field(default_factory=list)
     socket_url: str | None = None
+    # the bot token's scopes: by default what the manifest asks for (tests/slack_scopes.py)
+    scopes: frozenset[str] = field(default_factory=manifest_scopes)
     _failures: dict[str, list[Failure]] = field(default_factory=dict)
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -172,6 +176,8 @@ class FakeSlack:
         needed = "xapp-" if method == "apps.connections.open" else "xoxb-"
         if not token or not str(token).startswith(needed):
             return 200, {}, {"ok": False, "error": "not_authed"}
+        if needed == "xoxb-" and (missing := refusal(method, params, self.scopes)):
+            return 200, {}, missing
         return 200, {}, self._result(method, params)
 
     def _result(self, method: str, params: dict[str, Any]) -> dict[str, Any]:

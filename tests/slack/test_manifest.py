@@ -27,7 +27,15 @@ def test_socket_mode_command_interactivity_and_events():
         "message.im",
     ]
     assert sorted(manifest["oauth_config"]["scopes"]["bot"]) == sorted(
-        ["commands", "chat:write", "im:write", "im:history", "app_mentions:read"]
+        [
+            "commands",
+            "chat:write",
+            "im:write",
+            "im:history",
+            "app_mentions:read",
+            "channels:history",
+            "groups:history",
+        ]
     )
 
 
