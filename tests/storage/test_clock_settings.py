@@ -163,7 +163,7 @@ def test_the_rules_terms_are_checked_against_the_ctcae_of_the_settings_rules_dir
         load_trial(settings.rules_dir / settings.trial)
     problems = [str(p) for p in refused.value.problems]
     assert any(
-        p.startswith("nct05084677/dose_modifications.yaml: toripalimab.categories[")
+        p.startswith("nct05084677/dose_modifications.yaml: immunotherapy.categories[")
         and "'Hypopituitarism' is not a CTCAE v5.0 term" in p
         for p in problems
     ), problems
