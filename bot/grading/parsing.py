@@ -48,6 +48,8 @@ _NUMBER = re.compile(_NUM)
 _SIGNED = re.compile(rf"[-−+]\s*{_NUM}")
 _CENSORED = re.compile(rf"(?:[<>≤≥]=?)\s*{_NUM}")
 _BAD_TAIL = re.compile(r"[.,]\d|\.(?![\d])")
+# '1e400', '4E-1': an exponent would be read as the number '1' and an analyte 'e400'
+_EXPONENT = re.compile(r"[eE][-+−]?\d")
 # "75,000/mm3" as CTCAE itself writes it: thousands separators only in a whole count of cells
 # per mm3/µL, where a decimal comma would make no sense.
 _GROUPED_COUNT = re.compile(
@@ -243,6 +245,13 @@ class _Scanner:
                 f"a number is missing after '{name}'{follows}",
                 field=name,
                 allowed=f"e.g. '{name} {_example(analyte)}'",
+            )
+        if _EXPONENT.match(self.text, match.end()):
+            bad = self.token_at(pos)
+            raise LabEntryError(
+                f"{analyte.label} '{bad}': write the number without an exponent",
+                field=f"{name} {bad}",
+                allowed=f"a plain number, e.g. '{name} {_example(analyte)}'",
             )
         tail = _BAD_TAIL.match(self.text, match.end())
         if tail is not None:

@@ -259,6 +259,8 @@ def test_refusals_name_the_token_and_suggest_what_was_meant(text, field, says, s
         ("ALT 1.2.3", "ALT 1.2.3", "is not a number"),
         ("Hb 9. PLT 100", "Hb 9.", "is not a number"),
         ("ANC -0.4", "ANC -0.4", "cannot be negative"),
+        ("ANC 1e400", "ANC 1e400", "without an exponent"),
+        ("ANC 4E-1 PLT 62", "ANC 4E-1", "without an exponent"),
         ("ALT <5", "ALT <5", "is a bound, not a value"),
         ("NEUT 45%", "NEUT 45%", "as a percentage cannot be graded"),
         ("62", "62", "has no analyte before it"),
