@@ -165,7 +165,7 @@ ENTRY_RULES: dict[str, EntryRule] = {
             kind="dose",
             word="dose",
             subject="drug",
-            subject_example="cisplatin",
+            subject_example="<drug>",
             words="the drug and/or given|held|skipped",
             options=(
                 Option(

@@ -29,7 +29,14 @@ def templates_dir() -> Path:
     return _data_dir("templates")
 
 
-DEFAULT_TRIAL = "nct05084677"
+def _default_trial() -> str:
+    """The trial named by the shipped rules root's `default_trial.txt` (its first line that
+    is not a comment): which trial is the default is data, not code."""
+    text = (rules_root() / "default_trial.txt").read_text(encoding="utf-8")
+    return next(line.strip() for line in text.splitlines() if line.strip()[:1] not in ("#", ""))
+
+
+DEFAULT_TRIAL = _default_trial()
 
 
 def trial_rules_dir(trial: str = DEFAULT_TRIAL, root: Path | None = None) -> Path:

@@ -359,7 +359,9 @@ def _print_human(
     if summary.consolidation_start:
         print(f"  Consolidation starts: {summary.consolidation_start.isoformat()}")
     if summary.maintenance_end:
-        print(f"  Last maintenance toripalimab: {summary.maintenance_end.isoformat()}")
+        series = schedule.series_by_id(schedule.summary.maintenance_series)
+        drug = getattr(series, "drug", None) or series.label
+        print(f"  Last maintenance {drug}: {summary.maintenance_end.isoformat()}")
     for hold in summary.on_hold:
         until = hold.until.isoformat() if hold.until else "until resumed"
         print(f"  On hold: {hold.drug} since {hold.since.isoformat()} ({until})")

@@ -120,7 +120,7 @@ def _simulate(path: Path, *, seed: int, days: int, patients: int, quiet: bool, k
     try:
         zone = ZoneInfo(ctx.rules.sites.config(ctx.default_site).timezone)
         show.intro(
-            f"trialbot demo — {patients} patients of NCT05084677 over {days} days from "
+            f"trialbot demo — {patients} patients of {ctx.rules.schedule.trial} over {days} days from "
             f"{cohort.start:%a %d %b %Y} (seed {seed}), on "
             + (f"{path}" if keep else "a temporary SQLite file")
             + "; console transport, no Slack"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.commands.args import Args
@@ -19,6 +19,28 @@ from bot.errors import closest
 from bot.services.context import Request, ServiceContext
 
 Handler = Callable[[ServiceContext, Request, Args], Reply]
+
+
+def trial_names(ctx: ServiceContext) -> dict[str, str]:
+    """The loaded trial's names a help text or example may use, each as `{key}`."""
+    rules = ctx.rules
+    dose = rules.dose_modifications
+    ids = rules.sites.study_ids
+    return {
+        "immunotherapy": dose.immunotherapy.drugs[0],
+        "chemotherapy": dose.chemotherapy.drugs[0],
+        "radiotherapy": rules.schedule.radiotherapy[0].id if rules.schedule.radiotherapy else "…",
+        "table": dose.immunotherapy.table,
+        "study_id": ids.example if ids is not None else "<study ID>",
+    }
+
+
+def _fill(text: str, names: dict[str, str]) -> str:
+    # only the known `{key}`s: a help text may hold other braces
+    for key, value in names.items():
+        text = text.replace("{" + key + "}", value)
+    return text
+
 
 # Who may run a command, as `help` shows it (the services enforce it).
 ROLE_NEEDED = ("anyone", "viewer", "coordinator", "investigator", "admin")
@@ -46,6 +68,17 @@ class Command:
     # extra data for `help <name>` (e.g. the analytes and units of `lab`), from the rules
     details: Callable[[ServiceContext], dict[str, Any]] | None = None
     details_template: str | None = None
+
+    def for_trial(self, ctx: ServiceContext) -> Command:
+        """The command with the loaded trial's names in its help and examples: the help
+        and examples name `{immunotherapy}`, `{chemotherapy}`, `{radiotherapy}`, `{table}`
+        and `{study_id}`, never one trial's drugs."""
+        names = trial_names(ctx)
+        return replace(
+            self,
+            help=_fill(self.help, names),
+            examples=tuple(_fill(e, names) for e in self.examples),
+        )
 
     def __post_init__(self) -> None:
         if self.role not in ROLE_NEEDED:

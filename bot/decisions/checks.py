@@ -88,7 +88,7 @@ def check_rules_can_fire(trial) -> list[RulesProblem]:
                 )
             )
 
-    for i, trigger in enumerate(chemo.reduce.triggers):
+    for i, trigger in enumerate(chemo.reduce.triggers if chemo.reduce else []):
         field = f"chemotherapy.reduce.triggers[{i}]"
         haematological(f"{field}.term", trigger.term, "this reduction trigger")
         have = grades_of(trigger.term)
@@ -101,18 +101,19 @@ def check_rules_can_fire(trial) -> list[RulesProblem]:
                     f"v{ctcae.version} (grades {', '.join(map(str, sorted(have)))})",
                 )
             )
-    for i, term in enumerate(chemo.suspend.terms):
+    for i, term in enumerate(chemo.suspend.terms if chemo.suspend else []):
         haematological(f"chemotherapy.suspend.terms[{i}]", term, "this suspension term")
     for term in chemo.refer.per_term_min_grade:
         haematological(f"chemotherapy.refer.per_term_min_grade.{term}", term, "this threshold")
     febrile = chemo.febrile_neutropenia
-    haematological(
-        "chemotherapy.febrile_neutropenia.neutropenia_term",
-        febrile.neutropenia_term,
-        "the combined febrile neutropenia",
-    )
-    trigger_terms = [t.term for t in chemo.reduce.triggers]
-    if febrile.counts_as not in trigger_terms:
+    if febrile is not None:
+        haematological(
+            "chemotherapy.febrile_neutropenia.neutropenia_term",
+            febrile.neutropenia_term,
+            "the combined febrile neutropenia",
+        )
+    trigger_terms = [t.term for t in chemo.reduce.triggers] if chemo.reduce else []
+    if febrile is not None and febrile.counts_as not in trigger_terms:
         problems.append(
             _unknown(
                 file,

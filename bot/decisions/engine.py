@@ -244,6 +244,8 @@ class _Engine:
     def _chemotherapy_discontinue(self, drug: str, findings: list[Finding]) -> bool:
         """Grade IV non-haematological toxicity discontinues chemotherapy; True if it did."""
         chemo = self.rules.chemotherapy
+        if chemo.discontinue is None:
+            return False
         haem_terms = chemo.haematological.terms(self.ctx.ctcae)
         severe_other = [
             f
@@ -275,6 +277,8 @@ class _Engine:
         entered separately within the window (the new entry being one of them): a finding
         of the CTCAE term Febrile neutropenia, grade 3, naming both entries."""
         fn = self.rules.chemotherapy.febrile_neutropenia
+        if fn is None:
+            return []
 
         def fever(f: Finding) -> bool:
             return f.term in fn.fever_terms and bool(f.grade)
@@ -331,7 +335,7 @@ class _Engine:
         reduction-level toxicity."""
         fn = self.rules.chemotherapy.febrile_neutropenia
         course = self.course(drug)
-        if finding.term != fn.counts_as or course is None or not course.levels:
+        if fn is None or finding.term != fn.counts_as or course is None or not course.levels:
             return None
         decision = course.levels[-1].decision_id
         proposal = next(
@@ -382,14 +386,18 @@ class _Engine:
         triggers = [
             f
             for f in haem
-            if any(t.term == f.term and f.grade >= t.min_grade for t in chemo.reduce.triggers)
+            if chemo.reduce is not None
+            and any(t.term == f.term and f.grade >= t.min_grade for t in chemo.reduce.triggers)
         ]
         # the suspension check reads blood counts as entered, not a combined finding
-        watched = [f for f in haem if f.term in chemo.suspend.terms and f.origin != "combined"]
+        suspend = chemo.suspend
+        watched = [
+            f
+            for f in haem
+            if suspend is not None and f.term in suspend.terms and f.origin != "combined"
+        ]
         worst_watched = max(watched, key=lambda f: f.grade) if watched else None
-        recovered = (
-            worst_watched is not None and worst_watched.grade <= chemo.suspend.recovered_max_grade
-        )
+        recovered = worst_watched is not None and worst_watched.grade <= suspend.recovered_max_grade
 
         suspension = (drug, hold) if hold is not None else self._chemo_suspension()
         pending = self._chemo_pending()
@@ -434,7 +442,7 @@ class _Engine:
                         f"recovered to grade 0–I before the next cycle ({worst_watched.described}); "
                         f"give the reduced dose ({level}%)"
                     ),
-                    rule=chemo.suspend.source,
+                    rule=(chemo.suspend or chemo).source,
                     criterion=worst_watched.criterion,
                 )
             elif recovered:
@@ -464,7 +472,7 @@ class _Engine:
                         f"chemotherapy suspended"
                         + (f" (the reduction was decided for {source})" if source != drug else "")
                     ),
-                    rule=chemo.suspend.source,
+                    rule=(chemo.suspend or chemo).source,
                     criterion=worst_watched.criterion,
                 )
         else:
@@ -529,7 +537,7 @@ class _Engine:
                         f"chemotherapy {since}: haematological toxicity recovered to grade 0–I "
                         f"({worst_watched.described}) → the next cycle's {drug} is given at {percent}%"
                     ),
-                    rule=chemo.resume.source,
+                    rule=(chemo.resume or chemo).source,
                     criterion=worst_watched.criterion,
                 )
                 return
@@ -545,7 +553,7 @@ class _Engine:
                     + ("" if own else f" (chemotherapy {since}; this cycle includes {drug})")
                     + self._resume_reading(percent)
                 ),
-                rule=chemo.resume.source,
+                rule=(chemo.resume or chemo).source,
                 criterion=worst_watched.criterion,
             )
             return
@@ -560,7 +568,7 @@ class _Engine:
                 action="hold",
                 needs_confirmation=False,
                 reason=f"{since}; waiting for haematological recovery to grade 0–I ({seen})",
-                rule=chemo.suspend.source,
+                rule=(chemo.suspend or chemo).source,
                 criterion=worst_watched.criterion if worst_watched else "",
             )
             return
@@ -573,7 +581,7 @@ class _Engine:
                 f"chemotherapy {since}, not recovered to grade 0–I ({seen}): the suspension "
                 f"concerns the next cycle's chemotherapy, which includes {drug} → {drug} held too"
             ),
-            rule=chemo.suspend.source,
+            rule=(chemo.suspend or chemo).source,
             criterion=worst_watched.criterion if worst_watched else "",
         )
 
@@ -650,8 +658,7 @@ class _Engine:
                 needs_confirmation=True,
                 reason=(
                     f"{worst.described}: grade {worst.grade} {kind} toxicity with no protocol rule "
-                    f"(the protocol modifies chemotherapy only for {refer.modifies_only_for}); "
-                    f"investigator decision"
+                    f"({refer.no_rule_note}); investigator decision"
                 ),
                 rule=chemo.source,
                 criterion=worst.criterion,
@@ -676,7 +683,8 @@ class _Engine:
         )
 
     def _resume_percent(self, drug: str, hold_start: date) -> int:
-        if self.rules.chemotherapy.resume.dose == "protocol_dose":
+        resume = self.rules.chemotherapy.resume
+        if resume is not None and resume.dose == "protocol_dose":
             return 100
         course = self.course(drug)
         return course.percent_on(hold_start) if course else 100

@@ -67,8 +67,9 @@ class Refer(_Strict):
     haematological_min_grade: int = Field(ge=1, le=5)
     non_haematological_min_grade: int = Field(ge=1, le=5)
     after_reduction: str = Field(min_length=1)
-    # what the rules modify chemotherapy for, as the reply to an uncovered toxicity says it
-    modifies_only_for: str = Field(min_length=1)
+    # what a reply to a toxicity no rule covers says in brackets (what the rules modify
+    # chemotherapy for)
+    no_rule_note: str = Field(min_length=1)
     per_term_min_grade: dict[str, int] = Field(default_factory=dict)
 
 
@@ -94,13 +95,17 @@ _HAEM_CACHE: dict[tuple, tuple[object, frozenset[str]]] = {}
 
 
 class Chemotherapy(_Strict):
+    """The chemotherapy rules, for every drug of `drugs`. Each rule block is optional: a
+    trial whose sources give no reduction (or suspension, …) rule leaves it out, and
+    what no rule covers is referred at the `refer` thresholds."""
+
     drugs: list[str] = Field(min_length=1)
     source: str = Field(min_length=1)
-    reduce: Reduce
-    febrile_neutropenia: FebrileNeutropenia
-    suspend: Suspend
-    resume: Resume
-    discontinue: Discontinue
+    reduce: Reduce | None = None
+    febrile_neutropenia: FebrileNeutropenia | None = None
+    suspend: Suspend | None = None
+    resume: Resume | None = None
+    discontinue: Discontinue | None = None
     haematological: Haematological
     refer: Refer
 
@@ -254,20 +259,20 @@ def check_terms_exist(trial) -> list[RulesProblem]:
     file = f"{trial.name}/dose_modifications.yaml"
     problems: list[RulesProblem] = []
     chemo = rules.chemotherapy
-    named = [
-        (f"chemotherapy.reduce.triggers[{i}].term", t.term)
-        for i, t in enumerate(chemo.reduce.triggers)
-    ]
-    named += [(f"chemotherapy.suspend.terms[{i}]", t) for i, t in enumerate(chemo.suspend.terms)]
+    triggers = chemo.reduce.triggers if chemo.reduce else []
+    named = [(f"chemotherapy.reduce.triggers[{i}].term", t.term) for i, t in enumerate(triggers)]
+    suspended = chemo.suspend.terms if chemo.suspend else []
+    named += [(f"chemotherapy.suspend.terms[{i}]", t) for i, t in enumerate(suspended)]
     febrile = chemo.febrile_neutropenia
-    named += [
-        (f"chemotherapy.febrile_neutropenia.fever_terms[{i}]", t)
-        for i, t in enumerate(febrile.fever_terms)
-    ]
-    named += [
-        ("chemotherapy.febrile_neutropenia.neutropenia_term", febrile.neutropenia_term),
-        ("chemotherapy.febrile_neutropenia.counts_as", febrile.counts_as),
-    ]
+    if febrile is not None:
+        named += [
+            (f"chemotherapy.febrile_neutropenia.fever_terms[{i}]", t)
+            for i, t in enumerate(febrile.fever_terms)
+        ]
+        named += [
+            ("chemotherapy.febrile_neutropenia.neutropenia_term", febrile.neutropenia_term),
+            ("chemotherapy.febrile_neutropenia.counts_as", febrile.counts_as),
+        ]
     socs = {t.soc for t in ctcae.terms}
     for i, soc in enumerate(chemo.haematological.socs):
         if soc not in socs:

@@ -70,7 +70,7 @@ def time_based(
                         f"{drug} has been on hold since {hold.start.isoformat()} ({days} days, "
                         f"longer than {chemo_hold_limit_days}): {hold.reason or 'suspended'}"
                     ),
-                    rule=suspend.hold_limit_source,
+                    rule=suspend.hold_limit_source if suspend else ctx.rules.chemotherapy.source,
                     needs_confirmation=True,
                     category="chemotherapy",
                     ask="Decide whether to resume, keep holding or discontinue",

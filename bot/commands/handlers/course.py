@@ -59,7 +59,7 @@ COMMANDS = (
             "The calendar gives the drug's next dose from today."
         ),
         handler=resume,
-        examples=('resume LACC-007 toripalimab reason="stable on levothyroxine"',),
+        examples=('resume {study_id} {immunotherapy} reason="stable on levothyroxine"',),
     ),
     decision_command(
         "hold",
@@ -67,12 +67,12 @@ COMMANDS = (
         summary="interrupt a drug by investigator decision, with the reason (investigator)",
         help=(
             "Holds (interrupts) a drug for the patient, as the investigator decides — for "
-            "example Table 3's endocrine choice 'interrupt toripalimab or hormone "
-            "replacement therapy'. The reason is required; recorded, audited and posted "
+            "example an immune-related rule's choice 'interrupt {immunotherapy} or "
+            "hormone replacement therapy'. The reason is required; recorded, audited and posted "
             "like `resume`, which ends it. The calendar has no dose of the drug until then."
         ),
         handler=hold,
-        examples=('hold LACC-007 toripalimab reason="hypothyroidism grade 2: interrupt"',),
+        examples=('hold {study_id} {immunotherapy} reason="hypothyroidism grade 2: interrupt"',),
     ),
     Command(
         name="holds",

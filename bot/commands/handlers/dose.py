@@ -53,17 +53,17 @@ COMMANDS = (
             "given (the default): administered — mg is the amount given, if you want it "
             "recorded. held: postponed, the slot moves to a later treatment day. skipped: "
             "not given and not made up. The treatments are the schedule's drugs and "
-            "radiotherapy courses (cisplatin, paclitaxel, toripalimab, ebrt, "
-            "brachytherapy). Radiotherapy fractions are presumed given: record only the "
+            "radiotherapy courses (the trial's own names, e.g. {chemotherapy} or "
+            "{radiotherapy}). Radiotherapy fractions are presumed given: record only the "
             "exceptions."
         ),
         role="coordinator",
         group="enter",
         handler=dose,
         examples=(
-            "dose LACC-007 cisplatin mg=62",
-            'dose LACC-007 cisplatin held reason="ANC 0.9"',
-            'dose LACC-007 ebrt skipped date=2027-03-10 reason="machine down"',
+            "dose {study_id} {chemotherapy} mg=62",
+            'dose {study_id} {chemotherapy} held reason="ANC 0.9"',
+            'dose {study_id} {radiotherapy} skipped date=2027-03-10 reason="machine down"',
         ),
     ),
 )

@@ -42,6 +42,7 @@ def help_(ctx: ServiceContext, request: Request, args: Args) -> Reply:
 
 
 def _topic(ctx: ServiceContext, command: Command) -> Reply:
+    command = command.for_trial(ctx)
     details = command.details(ctx) if command.details is not None else {}
     return Reply.of(
         "replies/help_topic.j2",

@@ -87,9 +87,9 @@ COMMANDS = (
         summary="say whether a lab or adverse event is immune-related (investigator)",
         help=(
             "The investigator's call on entry E… (a lab panel or an adverse event): is it an "
-            "immunotherapy-related adverse event (irAE)? Table 3's toripalimab rules apply "
-            "only to immune-related events, so a referral that asked this question is "
-            "followed by the Table 3 decision."
+            "immunotherapy-related adverse event (irAE)? {table}'s {immunotherapy} rules "
+            "apply only to immune-related events, so a referral that asked this question is "
+            "followed by their decision."
         ),
         handler=attribute,
         examples=("attribute E45 irae=yes", "attribute E45 irae=no"),

@@ -1,0 +1,202 @@
+"""The same patient stories on both shipped trials — NCT05084677 (toripalimab, the
+protocol's Table 3) and KEYNOTE-A18 (pembrolizumab, the KEYTRUDA label) — through the
+command dispatcher the console and Slack call, on a real SQLite file: enrolment, a
+cytopenia, pneumonitis grade 2 → hold → resume, and a hepatitis graded by ULN multiples.
+
+Every reply names its own trial's drugs and cites its own rules, and never the other
+trial's drugs or table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.clock import FixedClock
+from bot.commands import run
+from bot.services import Request, build_context
+from bot.settings import Settings
+
+ADMIN, NURSE, DOCTOR = "U0ADMIN01", "U0NURSE01", "U0DOC0001"
+DAY1 = date(2027, 3, 1)  # a Monday; a treatment day at both example sites
+
+
+@dataclass(frozen=True)
+class TrialCase:
+    trial: str
+    sid: str
+    site: str
+    utc_offset: str
+    io: str  # the immunotherapy drug
+    chemo: str
+    table: str  # how its replies name the immune-related rules
+    # citations (substrings of a decision's `rule`)
+    cytopenia_rule: str
+    cytopenia_action: str
+    pneumonitis_hold: str
+    hepatitis_hold: str
+    others: tuple[str, ...]  # the other trial's words, never in a reply
+
+
+NCT = TrialCase(
+    trial="nct05084677",
+    sid="LACC-007",
+    site="main",
+    utc_offset="+08:00",
+    io="toripalimab",
+    chemo="cisplatin",
+    table="Table 3",
+    cytopenia_rule="grade IV neutropenia, thrombocytopenia or leucopenia",
+    cytopenia_action="reduce",
+    pneumonitis_hold="Table 3, Pneumonitis, grade II",
+    hepatitis_hold="Table 3, Hepatitis, grade II",
+    others=("pembrolizumab", "KEYTRUDA", "SmPC", "NCT04221945"),
+)
+KEYNOTE = TrialCase(
+    trial="keynote_a18",
+    sid="KN-0007",
+    site="london",
+    utc_offset="+00:00",
+    io="pembrolizumab",
+    chemo="cisplatin",
+    table="KEYTRUDA SmPC 4.2",
+    cytopenia_rule="no cisplatin modification rule is published",
+    cytopenia_action="refer",
+    pneumonitis_hold="KEYTRUDA SmPC 4.2, Pneumonitis, grade 2",
+    hepatitis_hold="KEYTRUDA SmPC 4.2, Hepatitis, grade 2",
+    others=("toripalimab", "paclitaxel", "Table 3", "NCT05084677"),
+)
+
+
+class Story:
+    """One trial's dispatcher, clock and database; `say` returns the reply."""
+
+    def __init__(self, case: TrialCase, path: Path) -> None:
+        self.case = case
+        self.clock = FixedClock(self._instant(-3))
+        settings = Settings(database_url=f"sqlite:///{path}", admins=(ADMIN,), trial=case.trial)
+        self.ctx = build_context(settings, clock=self.clock)
+
+    def _instant(self, n: int) -> datetime:
+        day = DAY1 + timedelta(days=n)
+        return datetime.fromisoformat(f"{day.isoformat()}T09:00{self.case.utc_offset}")
+
+    def on(self, n: int) -> Story:
+        self.clock.set(self._instant(n))
+        return self
+
+    def say(self, text: str, user: str = NURSE) -> Any:
+        reply = run(self.ctx, Request(user=user, source="test"), text)
+        assert reply.ok, reply.text
+        for word in self.case.others:
+            assert word.lower() not in reply.text.lower(), (word, reply.text)
+        return reply
+
+    def decision(self, reply, drug: str, action: str | None = None) -> dict[str, Any]:
+        for found in reply.decisions:
+            if found["drug"] == drug and (action is None or found["action"] == action):
+                return found
+        raise AssertionError(f"no {drug} {action} decision in {reply.decisions}")
+
+
+@pytest.fixture(params=[NCT, KEYNOTE], ids=lambda case: case.trial)
+def story(request, tmp_path) -> Story:
+    told = Story(request.param, tmp_path / "story.db")
+    site = request.param.site
+    told.say(f"role {NURSE} coordinator site={site}", user=ADMIN)
+    told.say(f"role {DOCTOR} investigator site={site} oncall=yes", user=ADMIN)
+    yield told
+    told.ctx.db.dispose()
+
+
+def _enrol(story: Story):
+    return story.say(f"enroll {story.case.sid} start={DAY1.isoformat()} height=160 weight=55")
+
+
+def test_enrolment_at_the_trials_own_site_and_numbering(story):
+    reply = _enrol(story)
+    assert f"*{story.case.sid}* enrolled at site {story.case.site}" in reply.text
+    calendar = story.on(0).say(f"calendar {story.case.sid}")
+    assert story.case.io.capitalize() in calendar.text or story.case.io in calendar.text
+    assert story.case.chemo in calendar.text.lower()
+
+
+def test_a_cytopenia_before_the_next_chemotherapy(story):
+    _enrol(story)
+    reply = story.on(4).say(f"lab {story.case.sid} ANC 0.4 PLT 180")
+    chemo = story.decision(reply, story.case.chemo)
+    assert chemo["action"] == story.case.cytopenia_action
+    assert story.case.cytopenia_rule in chemo["rule"] + chemo["reason"], chemo
+    io = story.decision(reply, story.case.io, "continue")
+    assert story.case.io in io["reason"] and story.case.table in io["reason"], io
+    assert story.case.chemo in reply.text and story.case.io in reply.text
+
+
+def test_pneumonitis_grade_2_holds_then_resumes_the_immunotherapy(story):
+    case = story.case
+    _enrol(story)
+    asked = story.on(25).say(f"ae {case.sid} pneumonitis grade=2")
+    referral = story.decision(asked, case.io, "refer")
+    assert referral["if_immune_related"]["action"] == "hold"
+    assert case.pneumonitis_hold in referral["if_immune_related"]["rule"]
+    assert f"if immune-related, {case.table} says" in referral["reason"]
+    entry = referral["trigger"]
+    attributed = story.say(f"attribute {entry} irae=yes", user=DOCTOR)
+    hold = story.decision(attributed, case.io, "hold")
+    assert hold["rule"].startswith(case.pneumonitis_hold), hold
+    story.say(f"confirm {hold['id']}", user=DOCTOR)
+    recovered = story.on(40).say(f"ae {case.sid} pneumonitis grade=1")
+    resume = story.decision(recovered, case.io, "resume")
+    assert f"resume {case.io}" in resume["reason"], resume
+    assert resume["rule"].startswith(story.ctx.rules.dose_modifications.immunotherapy.source)
+
+
+def test_a_hepatitis_graded_by_multiples_of_the_uln(story):
+    case = story.case
+    _enrol(story)
+    # ALT 130 U/L against a ULN of 40: 3.25 × ULN, grade 2 by the ULN bands of both trials
+    asked = story.on(25).say(f"lab {case.sid} ALT 130 (7-40)")
+    referral = story.decision(asked, case.io, "refer")
+    assert referral["if_immune_related"]["action"] == "hold"
+    assert case.hepatitis_hold in referral["if_immune_related"]["rule"], referral
+    entry = referral["trigger"]
+    attributed = story.say(f"attribute {entry} irae=yes", user=DOCTOR)
+    hold = story.decision(attributed, case.io, "hold")
+    assert hold["rule"].startswith(case.hepatitis_hold), hold
+    assert case.io in hold["reason"]
+
+
+@pytest.fixture
+def keynote(tmp_path) -> Story:
+    told = Story(KEYNOTE, tmp_path / "keynote.db")
+    told.say(f"role {NURSE} coordinator site={KEYNOTE.site}", user=ADMIN)
+    told.say(f"role {DOCTOR} investigator site={KEYNOTE.site} oncall=yes", user=ADMIN)
+    _enrol(told)
+    yield told
+    told.ctx.db.dispose()
+
+
+def test_hypothyroidism_continues_with_hormone_replacement(keynote):
+    asked = keynote.on(25).say(f"ae {KEYNOTE.sid} hypothyroidism grade=2")
+    referral = keynote.decision(asked, "pembrolizumab", "refer")
+    assert referral["if_immune_related"]["action"] == "continue"
+    attributed = keynote.say(f"attribute {referral['trigger']} irae=yes", user=DOCTOR)
+    kept = keynote.decision(attributed, "pembrolizumab", "continue")
+    assert "Hormone replacement therapy (levothyroxine)" in kept["reason"]
+    assert "pembrolizumab continues" in kept["reason"]
+    assert kept["rule"] == (
+        "KEYTRUDA SmPC 4.2, Hypothyroidism: may be managed with replacement therapy "
+        "without treatment interruption"
+    )
+
+
+def test_a_grade_1_infusion_reaction_slows_the_infusion_and_holds_nothing(keynote):
+    keynote.on(0).say(f"dose {KEYNOTE.sid} pembrolizumab")
+    asked = keynote.say(f"ae {KEYNOTE.sid} infusion_related_reaction grade=1 irae=yes", user=DOCTOR)
+    slowed = keynote.decision(asked, "pembrolizumab", "continue")
+    assert "Interrupt or slow the rate of infusion" in slowed["reason"]
+    assert slowed["rule"].startswith("KEYTRUDA USPI, Dosage modifications, Infusion-related")
+    assert all(d["action"] != "hold" for d in asked.decisions)
