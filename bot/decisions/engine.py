@@ -38,6 +38,12 @@ from bot.treatment import DrugCourse, TreatmentState
 # row's management (hormone replacement, a slower infusion) as what to do.
 KEEPS_SCHEDULE = frozenset({"continue_with_management", "slow_infusion"})
 
+
+def recovered_to(grade: int) -> str:
+    """How a reply says "recovered to grade ≤ `grade`": grade 0, grade 0–I, grade 0–II."""
+    return "grade 0" if grade <= 0 else f"grade 0–{'I' * grade}"
+
+
 # Drugs whose next doses fall within this many days belong to the same cycle
 # (e.g. a cycle whose drugs are given on days 1 to 4).
 CYCLE_SPAN_DAYS = 6
@@ -990,6 +996,10 @@ class _Engine:
         still_open = [e for e in book.open_immune()]
         described = ", ".join(f.described for f in recovered)
         io = self.rules.immunotherapy
+        # the recovery grade of the recovered categories (a category may set its own)
+        target = recovered_to(
+            max(io.recovered_max_grade_of(io.category_of(f.term)) for f in recovered)
+        )
         if still_open:
             waiting = ", ".join(
                 f"{e.term} (grade {e.last_grade} since {e.start.isoformat()})" for e in still_open
@@ -1014,10 +1024,10 @@ class _Engine:
                 changes_state=True,
                 category=self._cat(recovered[0]),
                 reason=(
-                    f"{described}: restored to grade 0–I → resume {self.io_drug} "
+                    f"{described}: restored to {target} → resume {self.io_drug} "
                     f"(on hold since {hold.start.isoformat()})"
                 ),
-                rule=f"{io.source}: interrupt until restored to grade 0–I",
+                rule=f"{io.source}: interrupt until restored to {target}",
                 criterion="; ".join(f.criterion for f in recovered if f.criterion),
             ),
         )

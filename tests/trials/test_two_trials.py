@@ -200,3 +200,13 @@ def test_a_grade_1_infusion_reaction_slows_the_infusion_and_holds_nothing(keynot
     assert "Interrupt or slow the rate of infusion" in slowed["reason"]
     assert slowed["rule"].startswith("KEYTRUDA USPI, Dosage modifications, Infusion-related")
     assert all(d["action"] != "hold" for d in asked.decisions)
+
+
+def test_a_grade_3_hyperthyroidism_resumes_at_grade_2_its_categorys_recovery_grade(keynote):
+    asked = keynote.on(25).say(f"ae {KEYNOTE.sid} hyperthyroidism grade=3 irae=yes", user=DOCTOR)
+    hold = keynote.decision(asked, "pembrolizumab", "hold")
+    assert hold["rule"] == "KEYTRUDA SmPC 4.2, Hyperthyroidism grade ≥ 3"
+    keynote.say(f"confirm {hold['id']}", user=DOCTOR)
+    improved = keynote.on(32).say(f"ae {KEYNOTE.sid} hyperthyroidism grade=2 irae=yes", user=DOCTOR)
+    resume = keynote.decision(improved, "pembrolizumab", "resume")
+    assert "restored to grade 0–II → resume pembrolizumab" in resume["reason"], resume
