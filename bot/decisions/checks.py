@@ -101,6 +101,8 @@ def check_rules_can_fire(trial) -> list[RulesProblem]:
                     f"v{ctcae.version} (grades {', '.join(map(str, sorted(have)))})",
                 )
             )
+    for i, trigger in enumerate(chemo.hold_on.triggers if chemo.hold_on else []):
+        haematological(f"chemotherapy.hold_on.triggers[{i}].term", trigger.term, "this hold")
     for i, term in enumerate(chemo.suspend.terms if chemo.suspend else []):
         haematological(f"chemotherapy.suspend.terms[{i}]", term, "this suspension term")
     for term in chemo.refer.per_term_min_grade:

@@ -395,21 +395,45 @@ class _Engine:
             if chemo.reduce is not None
             and any(t.term == f.term and f.grade >= t.min_grade for t in chemo.reduce.triggers)
         ]
-        # the suspension check reads blood counts as entered, not a combined finding
-        suspend = chemo.suspend
-        watched = [
+        holding = chemo.hold_on
+        hold_triggers = [
             f
             for f in haem
-            if suspend is not None and f.term in suspend.terms and f.origin != "combined"
+            if holding is not None
+            and f not in triggers
+            and any(t.term == f.term and f.grade >= t.min_grade for t in holding.triggers)
         ]
+        # the suspension check reads blood counts as entered, not a combined finding; a
+        # `hold_on` hold waits for its own trigger terms
+        suspend = chemo.suspend
+        terms = set(suspend.terms if suspend else ()) | {
+            t.term for t in (holding.triggers if holding else ())
+        }
+        watched = [f for f in haem if f.term in terms and f.origin != "combined"]
         worst_watched = max(watched, key=lambda f: f.grade) if watched else None
-        recovered = worst_watched is not None and worst_watched.grade <= suspend.recovered_max_grade
+        recovered_max = (suspend or holding).recovered_max_grade if (suspend or holding) else 0
+        recovered = worst_watched is not None and worst_watched.grade <= recovered_max
 
         suspension = (drug, hold) if hold is not None else self._chemo_suspension()
         pending = self._chemo_pending()
 
         if suspension is not None:
             self._while_suspended(drug, suspension, triggers, worst_watched, recovered)
+        elif hold_triggers and not triggers:
+            worst = max(hold_triggers, key=lambda f: f.grade)
+            self._add_chemo(
+                drug,
+                action="hold",
+                needs_confirmation=True,
+                changes_state=True,
+                reason=(
+                    f"{worst.described}: {worst.term} grade {worst.grade} → chemotherapy held "
+                    f"until recovered to {recovered_to(holding.recovered_max_grade)}"
+                ),
+                rule=holding.source,
+                criterion=worst.criterion,
+                facts=[f.described for f in hold_triggers],
+            )
         elif triggers:
             worst = max(triggers, key=lambda f: f.grade)
             reduced = [
@@ -448,7 +472,7 @@ class _Engine:
                         f"recovered to grade 0–I before the next cycle ({worst_watched.described}); "
                         f"give the reduced dose ({level}%)"
                     ),
-                    rule=(chemo.suspend or chemo).source,
+                    rule=(chemo.suspend or chemo.hold_on or chemo).source,
                     criterion=worst_watched.criterion,
                 )
             elif recovered:
@@ -478,7 +502,7 @@ class _Engine:
                         f"chemotherapy suspended"
                         + (f" (the reduction was decided for {source})" if source != drug else "")
                     ),
-                    rule=(chemo.suspend or chemo).source,
+                    rule=(chemo.suspend or chemo.hold_on or chemo).source,
                     criterion=worst_watched.criterion,
                 )
         else:
@@ -543,7 +567,7 @@ class _Engine:
                         f"chemotherapy {since}: haematological toxicity recovered to grade 0–I "
                         f"({worst_watched.described}) → the next cycle's {drug} is given at {percent}%"
                     ),
-                    rule=(chemo.resume or chemo).source,
+                    rule=(chemo.resume or chemo.hold_on or chemo).source,
                     criterion=worst_watched.criterion,
                 )
                 return
@@ -559,7 +583,7 @@ class _Engine:
                     + ("" if own else f" (chemotherapy {since}; this cycle includes {drug})")
                     + self._resume_reading(percent)
                 ),
-                rule=(chemo.resume or chemo).source,
+                rule=(chemo.resume or chemo.hold_on or chemo).source,
                 criterion=worst_watched.criterion,
             )
             return
@@ -574,7 +598,7 @@ class _Engine:
                 action="hold",
                 needs_confirmation=False,
                 reason=f"{since}; waiting for haematological recovery to grade 0–I ({seen})",
-                rule=(chemo.suspend or chemo).source,
+                rule=(chemo.suspend or chemo.hold_on or chemo).source,
                 criterion=worst_watched.criterion if worst_watched else "",
             )
             return
@@ -587,7 +611,7 @@ class _Engine:
                 f"chemotherapy {since}, not recovered to grade 0–I ({seen}): the suspension "
                 f"concerns the next cycle's chemotherapy, which includes {drug} → {drug} held too"
             ),
-            rule=(chemo.suspend or chemo).source,
+            rule=(chemo.suspend or chemo.hold_on or chemo).source,
             criterion=worst_watched.criterion if worst_watched else "",
         )
 

@@ -51,6 +51,15 @@ class Suspend(_Strict):
     hold_limit_source: str = Field(min_length=1)
 
 
+class HoldOn(_Strict):
+    """Hold (not reduce) chemotherapy when a blood count reaches a trigger grade, until it
+    recovers to `recovered_max_grade`; then the same dose is resumed."""
+
+    triggers: list[TermGrade] = Field(min_length=1)
+    recovered_max_grade: int = Field(ge=0, le=2)
+    source: str = Field(min_length=1)
+
+
 class Resume(_Strict):
     # before_suspension: the dose level in effect when chemotherapy was suspended;
     # protocol_dose: back to 100 % of the protocol dose.
@@ -102,6 +111,7 @@ class Chemotherapy(_Strict):
     drugs: list[str] = Field(min_length=1)
     source: str = Field(min_length=1)
     reduce: Reduce | None = None
+    hold_on: HoldOn | None = None
     febrile_neutropenia: FebrileNeutropenia | None = None
     suspend: Suspend | None = None
     resume: Resume | None = None
@@ -261,6 +271,8 @@ def check_terms_exist(trial) -> list[RulesProblem]:
     chemo = rules.chemotherapy
     triggers = chemo.reduce.triggers if chemo.reduce else []
     named = [(f"chemotherapy.reduce.triggers[{i}].term", t.term) for i, t in enumerate(triggers)]
+    holding = chemo.hold_on.triggers if chemo.hold_on else []
+    named += [(f"chemotherapy.hold_on.triggers[{i}].term", t.term) for i, t in enumerate(holding)]
     suspended = chemo.suspend.terms if chemo.suspend else []
     named += [(f"chemotherapy.suspend.terms[{i}]", t) for i, t in enumerate(suspended)]
     febrile = chemo.febrile_neutropenia

@@ -74,10 +74,12 @@ KEYNOTE = TrialCase(
 class Story:
     """One trial's dispatcher, clock and database; `say` returns the reply."""
 
-    def __init__(self, case: TrialCase, path: Path) -> None:
+    def __init__(self, case: TrialCase, path: Path, **settings: Any) -> None:
         self.case = case
         self.clock = FixedClock(self._instant(-3))
-        settings = Settings(database_url=f"sqlite:///{path}", admins=(ADMIN,), trial=case.trial)
+        settings = Settings(
+            database_url=f"sqlite:///{path}", admins=(ADMIN,), trial=case.trial, **settings
+        )
         self.ctx = build_context(settings, clock=self.clock)
 
     def _instant(self, n: int) -> datetime:
@@ -210,3 +212,47 @@ def test_a_grade_3_hyperthyroidism_resumes_at_grade_2_its_categorys_recovery_gra
     improved = keynote.on(32).say(f"ae {KEYNOTE.sid} hyperthyroidism grade=2 irae=yes", user=DOCTOR)
     resume = keynote.decision(improved, "pembrolizumab", "resume")
     assert "restored to grade 0–II → resume pembrolizumab" in resume["reason"], resume
+
+
+def test_a_trial_can_hold_not_reduce_chemotherapy_on_a_blood_count(other_rules, tmp_path):
+    """`chemotherapy.hold_on`: a grade 3 platelet count holds cisplatin (NCT05084677's
+    rules would refer it), and its recovery resumes the same dose."""
+    import yaml
+
+    from tests.trials.conftest import OTHER
+
+    path = other_rules / OTHER / "dose_modifications.yaml"
+    rules = yaml.safe_load(path.read_text(encoding="utf-8"))
+    rules["chemotherapy"]["hold_on"] = {
+        "triggers": [{"term": "Platelet count decreased", "min_grade": 3}],
+        "recovered_max_grade": 1,
+        "source": "Other trial, chemotherapy: hold for grade 3 thrombocytopenia",
+    }
+    path.write_text(yaml.safe_dump(rules, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    case = TrialCase(
+        trial=OTHER,
+        sid="OT-0001",
+        site="east",
+        utc_offset="+01:00",
+        io="toripalimab",
+        chemo="cisplatin",
+        table="Table 3",
+        cytopenia_rule="",
+        cytopenia_action="hold",
+        pneumonitis_hold="",
+        hepatitis_hold="",
+        others=("pembrolizumab",),
+    )
+    story = Story(case, tmp_path / "other.db", rules_dir=other_rules)
+    story.say(f"role {NURSE} coordinator site=east", user=ADMIN)
+    story.say(f"role {DOCTOR} investigator site=east oncall=yes", user=ADMIN)
+    _enrol(story)
+    held = story.on(4).say(f"lab {case.sid} ANC 2.1 PLT 40")
+    hold = story.decision(held, "cisplatin", "hold")
+    assert hold["rule"] == "Other trial, chemotherapy: hold for grade 3 thrombocytopenia"
+    assert "chemotherapy held until recovered to grade 0–I" in hold["reason"], hold
+    story.say(f"confirm {hold['id']}", user=DOCTOR)
+    recovered = story.on(6).say(f"lab {case.sid} ANC 2.1 PLT 160")
+    resume = story.decision(recovered, "cisplatin", "resume")
+    assert resume["dose_percent"] == 100, resume
+    story.ctx.db.dispose()
