@@ -990,11 +990,21 @@ class _Engine:
             action=action,
             needs_confirmation=True,
             changes_state=action in ("hold", "discontinue", "reduce"),
-            dose_percent=row.percent if action == "reduce" and row else None,
+            dose_percent=self._reduced_to(row) if action == "reduce" and row else None,
             reason=f"{explained}: {management}" if management else explained,
             rule=rule,
             ask=self._refer_ask(row) if action == "refer" else None,
         )
+
+    def _reduced_to(self, row: Row) -> int:
+        """The dose a `reduce` row gives: its percent, or `levels_down` steps down the
+        block's dose levels from the dose in effect (never below the lowest level)."""
+        if row.percent is not None:
+            return row.percent
+        levels = self.rules.immunotherapy.dose_levels
+        now = self.level(self.io_drug)
+        at = next((i for i, lv in enumerate(levels) if lv <= now), len(levels) - 1)
+        return levels[min(at + row.levels_down, len(levels) - 1)]
 
     def _refer_ask(self, row: Row | None) -> str:
         if row is None or not row.options:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -127,16 +128,21 @@ class Row(_Strict):
     source: str = Field(min_length=1)
     # the choices a `refer` row puts to the investigator, each named
     options: list[str] = Field(default_factory=list)
-    # `reduce` only: the dose after the reduction, in % of the protocol dose
+    # `reduce` only, one of: the dose after the reduction in % of the protocol dose, or
+    # how many of the block's `dose_levels` to step down from the dose in effect
     percent: int | None = Field(default=None, gt=0, lt=100)
+    levels_down: int | None = Field(default=None, ge=1, le=5)
 
     @model_validator(mode="after")
     def _grades_in_range(self) -> Row:
         bad = [g for g in self.grades if not 1 <= g <= 5]
         if bad:
             raise ValueError(f"grades must be 1–5, got {bad}")
-        if (self.action == "reduce") != (self.percent is not None):
-            raise ValueError("percent is required with action reduce, and only with it")
+        stated = (self.percent is not None) + (self.levels_down is not None)
+        if (self.action == "reduce") != (stated == 1) or stated > 1:
+            raise ValueError(
+                "action reduce needs exactly one of percent or levels_down; other actions neither"
+            )
         return self
 
 
@@ -215,6 +221,25 @@ class Immunotherapy(_Strict):
     persistent: Persistent
     steroids: Steroids
     duration: Duration | None = None
+    # the dose levels a `levels_down` reduction steps through, in % of the protocol dose
+    dose_levels: list[int] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _levels(self) -> Immunotherapy:
+        levels = self.dose_levels
+        if levels and (levels[0] != 100 or any(b >= a for a, b in pairwise(levels))):
+            raise ValueError("dose_levels must start at 100 and fall, e.g. [100, 80, 60]")
+        stepping = [
+            c.id
+            for c in self.categories
+            for r in [*c.rows, *c.recurrence]
+            if r.levels_down is not None
+        ]
+        if stepping and len(levels) < 2:
+            raise ValueError(
+                f"levels_down needs dose_levels (used in {', '.join(dict.fromkeys(stepping))})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _unique(self) -> Immunotherapy:

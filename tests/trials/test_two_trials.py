@@ -256,3 +256,49 @@ def test_a_trial_can_hold_not_reduce_chemotherapy_on_a_blood_count(other_rules, 
     resume = story.decision(recovered, "cisplatin", "resume")
     assert resume["dose_percent"] == 100, resume
     story.ctx.db.dispose()
+
+
+def test_an_immune_rule_can_reduce_by_dose_level(other_rules, tmp_path):
+    """A row `reduce` with `levels_down: 1` steps down the block's `dose_levels` from the
+    dose in effect: 100 → 80, then 80 → 60."""
+    import yaml
+
+    from tests.trials.conftest import OTHER
+
+    path = other_rules / OTHER / "dose_modifications.yaml"
+    rules = yaml.safe_load(path.read_text(encoding="utf-8"))
+    rules["immunotherapy"]["dose_levels"] = [100, 80, 60]
+    (category,) = [c for c in rules["immunotherapy"]["categories"] if c["id"] == "pneumonitis"]
+    category["rows"][0] = {
+        "grades": [2],
+        "action": "reduce",
+        "levels_down": 1,
+        "management": "Reduce toripalimab by one dose level",
+        "source": "Other trial, pneumonitis grade 2: one dose level down",
+    }
+    path.write_text(yaml.safe_dump(rules, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    case = TrialCase(
+        trial=OTHER,
+        sid="OT-0002",
+        site="east",
+        utc_offset="+01:00",
+        io="toripalimab",
+        chemo="cisplatin",
+        table="Table 3",
+        cytopenia_rule="",
+        cytopenia_action="",
+        pneumonitis_hold="",
+        hepatitis_hold="",
+        others=("pembrolizumab",),
+    )
+    story = Story(case, tmp_path / "levels.db", rules_dir=other_rules)
+    story.say(f"role {NURSE} coordinator site=east", user=ADMIN)
+    story.say(f"role {DOCTOR} investigator site=east oncall=yes", user=ADMIN)
+    _enrol(story)
+    first = story.on(25).say(f"ae {case.sid} pneumonitis grade=2 irae=yes", user=DOCTOR)
+    reduced = story.decision(first, "toripalimab", "reduce")
+    assert reduced["dose_percent"] == 80 and reduced["rule"].startswith("Other trial"), reduced
+    story.say(f"confirm {reduced['id']}", user=DOCTOR)
+    again = story.on(30).say(f"ae {case.sid} pneumonitis grade=2 irae=yes", user=DOCTOR)
+    assert story.decision(again, "toripalimab", "reduce")["dose_percent"] == 60
+    story.ctx.db.dispose()
