@@ -115,6 +115,9 @@ def _simulate(path: Path, *, seed: int, days: int, patients: int, quiet: bool, k
     settings = load_settings(database_url=f"sqlite:///{path}", admins=(), now=None)
     clock = FixedClock(datetime.combine(cohort.start, time(0, 0), UTC))
     ctx = build_context(settings, clock=clock)
+    ids = ctx.rules.sites.study_ids
+    if ids is not None:  # the patients numbered as the trial's sites number them
+        cohort = build_cohort(seed, patients, days=days, id_example=ids.example)
     printer = TextPrinter()
     show = DemoShow(printer, ctx.renderer, quiet=quiet)
     try:

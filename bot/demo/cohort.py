@@ -25,7 +25,8 @@ four patients has them all, within the first 110 days):
   holiday (1–8 Oct 2026); the site calendar moves it to the next treatment day.
 - `anaemia`: grade 3 anaemia at the end of CCRT (referred).
 
-Study IDs are LACC-001, LACC-002, … (the site's `LACC-[0-9]{3}` numbering).
+Study IDs follow the trial's own numbering (its sites.yaml example: LACC-007 gives
+LACC-001, LACC-002, …).
 """
 
 from __future__ import annotations
@@ -179,11 +180,18 @@ def _labs(rng: random.Random, patient_day1: date, start: date, end: date, featur
     return labs
 
 
+def _numbered(example: str, number: int) -> str:
+    """The `number`th study ID shaped like the site's example (LACC-007 → LACC-001)."""
+    digits = len(example) - len(example.rstrip("0123456789"))
+    return f"{example[: len(example) - digits]}{number:0{max(digits, 1)}d}"
+
+
 def build_cohort(
     seed: int = 1,
     patients: int = DEFAULT_PATIENTS,
     start: date = DEFAULT_START,
     days: int = DEFAULT_DAYS,
+    id_example: str = "LACC-007",
 ) -> Cohort:
     rng = random.Random(seed)
     end = start + timedelta(days=days - 1)
@@ -191,7 +199,7 @@ def build_cohort(
     events: dict[date, list[Scripted]] = {}
     enrol_on = start
     for index in range(patients):
-        study_id = f"LACC-{index + 1:03d}"
+        study_id = _numbered(id_example, index + 1)
         features = SLOTS[index] if index < len(SLOTS) else ()
         if "holiday" in features:
             day1 = HOLIDAY_DAY1

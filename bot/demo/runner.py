@@ -35,7 +35,6 @@ NURSE = "U0NURSE01"
 ONCALL = "U0DOC0001"
 BACKUP = "U0DOC0002"
 PI = "U0PI00001"
-SITE = "main"
 STEP = timedelta(minutes=5)
 MORNING = time(9, 0)
 ASSESSMENTS = ("end_of_ebrt_evaluation", "efficacy_assessment")
@@ -64,6 +63,7 @@ class Runner:
     clock: object  # a FixedClock: set() and now()
     cohort: Cohort
     show: Show
+    site: str = field(init=False)
     zone: ZoneInfo = field(init=False)
     by_id: dict[str, SimPatient] = field(init=False)
     enrolled: set[str] = field(default_factory=set)
@@ -74,7 +74,8 @@ class Runner:
     alerted: bool = False  # an alert was raised today: settle what is open at the end
 
     def __post_init__(self) -> None:
-        self.zone = ZoneInfo(self.ctx.rules.sites.config(SITE).timezone)
+        self.site = self.ctx.default_site  # the trial's own default site
+        self.zone = ZoneInfo(self.ctx.rules.sites.config(self.site).timezone)
         self.by_id = {p.study_id: p for p in self.cohort.patients}
 
     # --- time and delivery -------------------------------------------------------------
@@ -105,10 +106,10 @@ class Runner:
             (BACKUP, "investigator"),
             (PI, "investigator"),
         ):
-            self._say(admin.user, f"role {user} {role} site={SITE}")
-            set_role(self.ctx, admin, user, role, site=SITE)
+            self._say(admin.user, f"role {user} {role} site={self.site}")
+            set_role(self.ctx, admin, user, role, site=self.site)
         self._say(PI, f"oncall {ONCALL} backup={BACKUP}")
-        rota.set_rota(self.ctx, self._as(PI), ONCALL, backup=BACKUP, site=SITE)
+        rota.set_rota(self.ctx, self._as(PI), ONCALL, backup=BACKUP, site=self.site)
         self._deliver()
 
     # --- the day -----------------------------------------------------------------------
@@ -132,7 +133,7 @@ class Runner:
                 progress(number)
 
     def _due_today(self, day: date) -> dict[str, list[dict]]:
-        due = queries.due(self.ctx, self._as(NURSE), days=1, site=SITE).events
+        due = queries.due(self.ctx, self._as(NURSE), days=1, site=self.site).events
         by_patient: dict[str, list[dict]] = {}
         for event in due:
             if event["date"] == day.isoformat() and event["study_id"] in self.enrolled:
@@ -189,11 +190,24 @@ class Runner:
                     mg=mg,
                 )
 
+    def _stage(self, p: SimPatient) -> str | None:
+        """The patient's stage in the trial's own staging: the cohort's if the trial's
+        stage criterion admits it, else one of its eligible stages; None without one."""
+        criteria = self.ctx.rules.eligibility.criteria
+        criterion = next((c for c in criteria if c.key == "stage"), None)
+        if criterion is None:
+            return None
+        if p.stage in criterion.eligible:
+            return p.stage
+        return criterion.eligible[sum(map(ord, p.study_id)) % len(criterion.eligible)]
+
     def _enrol(self, p: SimPatient) -> None:
+        stage = self._stage(p)
         self._say(
             NURSE,
             f"enroll {p.study_id} start={p.day1.isoformat()} height={p.height:g} "
-            f"weight={p.weight:g} stage={p.stage} ecog={p.ecog} age={p.age}",
+            f"weight={p.weight:g}" + (f" stage={stage}" if stage else "") + f" ecog={p.ecog} "
+            f"age={p.age}",
         )
         enrolment.enrol(
             self.ctx,
@@ -202,10 +216,10 @@ class Runner:
             start=p.day1,
             height=p.height,
             weight=p.weight,
-            stage=p.stage,
+            stage=stage,
             ecog=p.ecog,
             age=p.age,
-            site=SITE,
+            site=self.site,
         )
         self.enrolled.add(p.study_id)
         self._deliver()
@@ -234,7 +248,7 @@ class Runner:
                     a.raised_at,
                     tuple(a.payload.get("decision_ids", ())),
                 )
-                for a in alerts.open_alerts(session, SITE)
+                for a in alerts.open_alerts(session, self.site)
             ]
         chosen: dict[str, Answer] = {}
         for subject, sid, raised, ids in rows:
@@ -268,12 +282,14 @@ class Runner:
         request = self._as(who)
         patient = self.by_id.get(item.study_id)
         open_now = {
-            d["id"]: d for d in queries.open_decisions(self.ctx, request, site=SITE).decisions
+            d["id"]: d for d in queries.open_decisions(self.ctx, request, site=self.site).decisions
         }
         decisions = [open_now[d] for d in item.decision_ids if d in open_now]
         if not item.decision_ids:
             with self.ctx.db.transaction(readonly=True) as session:
-                still = any(a.subject == item.subject for a in alerts.open_alerts(session, SITE))
+                still = any(
+                    a.subject == item.subject for a in alerts.open_alerts(session, self.site)
+                )
             if still:
                 self._say(who, f"ack {item.subject}")
                 alerts.ack(self.ctx, request, item.subject)
@@ -312,7 +328,7 @@ class Runner:
     def _sweep(self) -> None:
         """At the end of the day the on-call investigator settles what is still open."""
         request = self._as(ONCALL)
-        for decision in queries.open_decisions(self.ctx, request, site=SITE).decisions:
+        for decision in queries.open_decisions(self.ctx, request, site=self.site).decisions:
             self._confirm(ONCALL, decision)
         self._deliver()
 

@@ -299,3 +299,26 @@ def test_the_readme_shows_what_this_demo_prints(kept):
                 "order): paste the block again from its output"
             )
             position = out.index(line, position) + 1
+
+
+def test_the_demo_runs_the_second_trial_with_its_own_site_numbering_and_drugs(tmp_path):
+    """`--trial keynote_a18`: the same scripted cohort at KEYNOTE-A18's own default site,
+    numbered as its sites are (KN-nnnn), enrolled at its own stages, its drugs given."""
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tmp_path)
+        mp.setenv("TRIALBOT_ADMINS", "U0SOMEONE1")
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["--trial", "keynote_a18", "demo", "--patients", "2", "--days", "40"])
+    assert code == 0, err.getvalue()
+    text = out.getvalue()
+    assert "patients of NCT04221945" in text and "KN-0001" in text and "KN-0002" in text
+    summary = text[text.index("Summary · from the event log") :].splitlines()
+    given = {
+        c[0]: int(c[1])
+        for c in (line.split() for line in summary)
+        if c[:1] in (["cisplatin"], ["pembrolizumab"])
+    }
+    assert given.keys() == {"cisplatin", "pembrolizumab"}, summary
+    assert given["pembrolizumab"] >= 2 and given["cisplatin"] >= 4, given
+    assert "toripalimab" not in text and "LACC-" not in text
