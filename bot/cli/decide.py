@@ -383,9 +383,14 @@ def _todo(decision: Decision, decision_id: str | None) -> list[str]:
             f"if immune-related: {conditional.action.upper()} — {what} ({conditional.rule})"
         )
     if decision.ask:
-        answer = (
-            f" attribute {decision.trigger} irae=yes|no" if conditional and decision.trigger else ""
-        )
+        # the engine asks in words; what to type is this command line's
+        typed = [
+            f"attribute {q.entry} irae=yes|no"
+            if q.kind == "immune_related"
+            else f'to interrupt, in the chat: hold <study ID> {q.drug} reason="…"'
+            for q in decision.questions
+        ]
+        answer = f" {' · '.join(typed)}" if typed else ""
         lines.append(f"to answer: {decision.ask}{answer}")
     if decision_id:
         lines.append(f'investigator: confirm {decision_id}, or override {decision_id} reason="…"')

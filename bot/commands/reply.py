@@ -74,10 +74,19 @@ class Reply:
             "error": self.error,
             "text": self.text,
             "grades": self.grades,
-            "decisions": self.decisions,
+            "decisions": [_contract(d) for d in self.decisions],
             "events": self.events,
             "posts": [render_post(post) for post in self.posts],
         }
+
+
+# Decision data the templates read but the --json contract (docs/commands.md) leaves
+# out: how to answer a question is in `text`, rendered by the transport.
+_NOT_IN_CONTRACT = ("questions",)
+
+
+def _contract(decision: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in decision.items() if k not in _NOT_IN_CONTRACT}
 
 
 def _post_data(post: Post) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from datetime import date
 
 from bot.decisions.episodes import EpisodeBook, category_key
 from bot.decisions.findings import Finding, FindingsMemo, findings_with, reaches_table3
-from bot.decisions.model import SEVERITY, Conditional, Decision, NextDose
+from bot.decisions.model import SEVERITY, Conditional, Decision, NextDose, Question
 from bot.decisions.schema import Category, DoseModifications, Row
 from bot.decisions.state import fold_treatment
 from bot.events import (
@@ -79,8 +79,15 @@ class _Partial:
     dose_percent: int | None = None
     conditional: Conditional | None = None
     ask: str | None = None
+    questions: list[Question] = field(default_factory=list)
     facts: list[str] = field(default_factory=list)
     changes_state: bool = False
+
+
+def _immune_related(*entries: str | None) -> list[Question]:
+    """Ask whether each entry (with an id) is immune-related; how to answer is each
+    interface's own (a typed attribution on the console, a button on Slack)."""
+    return [Question(kind="immune_related", entry=e) for e in entries if e]
 
 
 def decide(ctx: DecisionContext, history: Sequence[Event], event: Event | Review) -> list[Decision]:
@@ -822,7 +829,8 @@ class _Engine:
                 rule=io.attribution_source,
                 criterion=finding.criterion,
                 conditional=Conditional(action=action, rule=row.source, management=row.management),
-                ask=f"Is {target} immune-related? attribute {target} irae=yes|no",
+                ask=f"Is {target} immune-related?",
+                questions=_immune_related(finding.event_id),
             ),
         )
 
@@ -944,9 +952,8 @@ class _Engine:
                 ),
                 rule=io.attribution_source,
                 conditional=Conditional(action=action, rule=rule, management=management),
-                # the question only: how to answer it is each interface's own
-                # (a typed command on the console, a button on Slack)
                 ask=f"Is {finding.event_id or 'this event'} immune-related?",
+                questions=_immune_related(finding.event_id),
             )
             return
         if attributed is False:
@@ -994,6 +1001,7 @@ class _Engine:
             reason=f"{explained}: {management}" if management else explained,
             rule=rule,
             ask=self._refer_ask(row) if action == "refer" else None,
+            questions=self._refer_questions(row) if action == "refer" else [],
         )
 
     def _reduced_to(self, row: Row) -> int:
@@ -1009,12 +1017,14 @@ class _Engine:
     def _refer_ask(self, row: Row | None) -> str:
         if row is None or not row.options:
             return "Investigator decision"
-        study = "<study ID>"
         choices = " — or — ".join(f"{i}) {o}" for i, o in enumerate(row.options, 1))
-        return (
-            f"Investigator's choice: {choices}. To interrupt: `hold {study} {self.io_drug} "
-            f'reason="…"`, ended by `resume {study} {self.io_drug} reason="…"`'
-        )
+        return f"Investigator's choice: {choices}."
+
+    def _refer_questions(self, row: Row | None) -> list[Question]:
+        """A choice of options includes interrupting the immunotherapy (how: each interface's)."""
+        if row is None or not row.options:
+            return []
+        return [Question(kind="interrupt", drug=self.io_drug)]
 
     def _cat(self, finding: Finding) -> str:
         return category_key(self.rules.immunotherapy, finding.term)[0]
@@ -1143,7 +1153,13 @@ class _Engine:
             )
             return
         if unknown:
-            asked = " · ".join(f"attribute {e.id} irae=yes|no" for e in unknown if e.id)
+            named = [e.id for e in unknown if e.id]
+            asked = (
+                f"Do the steroids treat an immune-related adverse event: is {' or '.join(named)} "
+                f"immune-related?"
+                if named
+                else "Say whether the steroids treat an immune-related adverse event"
+            )
             self.add(
                 self.io_drug,
                 _Partial(
@@ -1158,7 +1174,8 @@ class _Engine:
                     conditional=Conditional(
                         action=steroids.action, rule=steroids.source, management=steroids.management
                     ),
-                    ask=asked or "Say whether the steroids treat an immune-related adverse event",
+                    ask=asked,
+                    questions=_immune_related(*named),
                 ),
             )
 
@@ -1225,6 +1242,7 @@ class _Engine:
                 dict.fromkeys(c for c in [top.criterion, *(p.criterion for p in others)] if c)
             )
             asks = list(dict.fromkeys(a for a in [top.ask, *(p.ask for p in others)] if a))
+            questions = list(dict.fromkeys(q for p in [top, *others] for q in p.questions))
             conditional = top.conditional or next(
                 (p.conditional for p in others if p.conditional), None
             )
@@ -1243,6 +1261,7 @@ class _Engine:
                     else self.event.target,
                     if_immune_related=conditional,
                     ask=" · ".join(asks) or None,
+                    questions=questions,
                     facts=list(dict.fromkeys(f for p in parts for f in p.facts)),
                     next_dose=(self.ctx.plan or {}).get(drug),
                     changes_state=top.changes_state,

@@ -32,6 +32,22 @@ class Conditional(BaseModel):
     management: str = ""
 
 
+class Question(BaseModel):
+    """What the investigator is asked to answer, or may do, as data: the engine says what
+    and about which entry or drug; each transport renders how to answer (the console a
+    command to type, Slack a button), so no decision text carries command syntax.
+
+    `immune_related`: is `entry` an immune-related adverse event (answered by an
+    attribution). `interrupt`: the investigator's choice includes interrupting `drug`
+    (a hold, ended by a resume)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["immune_related", "interrupt"]
+    entry: str | None = None
+    drug: str | None = None
+
+
 class NextDose(BaseModel):
     """The drug's next planned administration, as the calendar has it, and how to dose it."""
 
@@ -78,7 +94,8 @@ class Decision(BaseModel):
     category: str | None = None  # immune-related category id, or "chemotherapy"
     trigger: str | None = None  # id of the event behind the decision
     if_immune_related: Conditional | None = None
-    ask: str | None = None  # what the investigator must answer or do
+    ask: str | None = None  # what the investigator must answer or do, in words
+    questions: list[Question] = Field(default_factory=list)  # the same, as data
     facts: list[str] = Field(default_factory=list)
     next_dose: NextDose | None = None
     changes_state: bool = False
@@ -120,6 +137,7 @@ class Decision(BaseModel):
             if self.if_immune_related
             else None,
             "ask": self.ask,
+            "questions": [q.model_dump() for q in self.questions],
             "facts": list(self.facts),
             "next_dose": (
                 {

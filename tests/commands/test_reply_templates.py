@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.decisions.model import Conditional, Decision, NextDose
+from bot.decisions.model import Conditional, Decision, NextDose, Question
 from bot.render import Renderer
 
 NEXT = NextDose(date=date(2027, 3, 8), label="Cisplatin weekly dose 2", mg_at_full_dose=62.0)
@@ -43,6 +43,7 @@ KINDS = {
         "refer",
         drug="toripalimab",
         ask="Is E4 immune-related?",
+        questions=[Question(kind="immune_related", entry="E4")],
         if_immune_related=Conditional(
             action="hold", rule="Table 3, Pneumonitis, grade II", management="Interrupt"
         ),
@@ -93,6 +94,44 @@ def test_every_decision_kind_renders_in_a_lab_reply(renderer, kind):
         assert "Is E4 immune-related? `attribute E4 irae=yes|no`; then `confirm D12`" in text
     else:
         assert "if immune-related" not in text
+
+
+def test_the_console_template_says_what_to_type_for_each_question(renderer):
+    """The engine's questions are data; the console's template renders the commands:
+    an attribution per entry asked about, a hold (ended by a resume) for the study."""
+    steroids = decision(
+        "refer",
+        drug="toripalimab",
+        ask="Do the steroids treat an immune-related adverse event: is E3 or E5 immune-related?",
+        questions=[
+            Question(kind="immune_related", entry="E3"),
+            Question(kind="immune_related", entry="E5"),
+        ],
+    )
+    text = renderer.render("replies/lab.j2", outcome=_outcome([steroids]), grades=[])
+    assert (
+        "is E3 or E5 immune-related? `attribute E3 irae=yes|no` · `attribute E5 irae=yes|no`;"
+        " then `confirm D12`"
+    ) in text
+    choice = decision(
+        "refer",
+        drug="toripalimab",
+        ask="Investigator's choice: 1) interrupt toripalimab — or — 2) hormone replacement.",
+        questions=[Question(kind="interrupt", drug="toripalimab")],
+    )
+    text = renderer.render("replies/lab.j2", outcome=_outcome([choice]), grades=[])
+    assert (
+        '2) hormone replacement. To interrupt: `hold LACC-007 toripalimab reason="…"`, ended by'
+        ' `resume LACC-007 toripalimab reason="…"`; then `confirm D12`'
+    ) in text
+
+
+def test_a_decision_queued_before_questions_were_data_still_says_what_to_type(renderer):
+    """An outbox row written before the engine's questions were data (no `questions`)
+    renders as it did: Table 3 waiting on its own entry asks for that entry's attribution."""
+    old = {k: v for k, v in KINDS["refer if immune-related"].items() if k != "questions"}
+    text = renderer.render("replies/lab.j2", outcome=_outcome([old]), grades=[])
+    assert "Is E4 immune-related? `attribute E4 irae=yes|no`; then `confirm D12`" in text
 
 
 @pytest.mark.parametrize("kind", list(KINDS))

@@ -153,3 +153,18 @@ def story(trial, ctcae):
 def io_story(trial, ctcae):
     """Maintenance: toripalimab only, so Table 3 answers are not mixed with chemotherapy."""
     return Story(trial, ctcae, plan=maintenance_plan())
+
+
+@pytest.fixture(scope="session")
+def console_text():
+    """A proposed decision as the console shows it (the shared decision template), for
+    what the investigator is told to type: the engine's text carries no command syntax."""
+    from bot.render import Renderer
+
+    renderer = Renderer()
+
+    def render(decision, study_id: str = "LACC-007") -> str:
+        data = {**decision.to_json("D1"), "status": "proposed"}
+        return renderer.render("posts/_decision.j2", decision=data, study_id=study_id)
+
+    return render

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.decisions import Review
+from bot.decisions.model import Question
 from bot.events import Attribution
 
 FIRST_GRADE_4 = "other grade IV irAEs that occur for the first time"
@@ -34,12 +35,17 @@ def test_an_immune_related_lab_value_without_a_row_falls_to_the_others_rows(
     assert decision.criterion  # the CTCAE criterion it read
 
 
-def test_a_later_attribution_sends_the_lab_value_to_the_others_rows(io_story):
+def test_a_later_attribution_sends_the_lab_value_to_the_others_rows(io_story, console_text):
     panel = io_story.lab(100, "ANC 0.3")
     first = io_story.record(panel)["toripalimab"]
     assert first.action == "continue"
     assert first.if_immune_related.action == "discontinue"
-    assert f"attribute {panel.id} irae=yes|no" in first.ask
+    assert first.ask == f"Is {panel.id} immune-related?"
+    assert first.questions == [Question(kind="immune_related", entry=panel.id)]
+    # answered, on the console, by typing the attribution
+    assert f"Is {panel.id} immune-related? `attribute {panel.id} irae=yes|no`" in console_text(
+        first
+    )
     answer = Attribution(id="E9", date=io_story.day(101), target=panel.id, irae=True, seq=9)
     decision = io_story.decide(answer)["toripalimab"]
     assert decision.action == "discontinue"

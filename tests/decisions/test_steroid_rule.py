@@ -4,6 +4,7 @@ whatever entry carried it — and attribution as the log says now."""
 from __future__ import annotations
 
 from bot.decisions import Review
+from bot.decisions.model import Question
 from bot.events import Attribution
 from bot.history import LogEntry, effective_history
 
@@ -48,14 +49,18 @@ def test_a_later_attribution_not_immune_related_removes_the_rule(io_story):
     assert _review(io_story) == {}
 
 
-def test_steroids_with_attribution_unknown_are_referred_asking(io_story):
+def test_steroids_with_attribution_unknown_are_referred_asking(io_story, console_text):
     io_story.record(io_story.dose(90, "toripalimab"))
     event = io_story.ae(100, "Colitis", 1, steroid_mg=40)
     io_story.history.append(event)
     decision = _review(io_story)["toripalimab"]
     assert decision.action == "refer"
     assert decision.if_immune_related.action == "discontinue"
-    assert f"attribute {event.id} irae=yes|no" in decision.ask
+    assert f"is {event.id} immune-related?" in decision.ask
+    assert decision.questions == [Question(kind="immune_related", entry=event.id)]
+    assert f"immune-related? `attribute {event.id} irae=yes|no`; then `confirm D1`" in console_text(
+        decision
+    )
 
 
 def test_an_unknown_attribution_answered_yes_later_applies_the_rule(io_story):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot.decisions.model import Question
+
 # (term, grade, expected action, words the citation must contain)
 ROWS = [
     ("Pneumonitis", 1, "continue", "Table 3"),
@@ -178,7 +180,9 @@ ENDOCRINE_CHOICE = [
 
 
 @pytest.mark.parametrize(("term", "grade"), ENDOCRINE_CHOICE)
-def test_endocrine_grade_2_3_puts_both_table3_options_to_the_investigator(io_story, term, grade):
+def test_endocrine_grade_2_3_puts_both_table3_options_to_the_investigator(
+    io_story, console_text, term, grade
+):
     """ "Interrupt toripalimab or hormone replacement therapy": a choice, never a hold that
     the grade (which stays >= II on replacement) could not lift."""
     decision = io_story.decide(io_story.ae(100, term, grade, irae=True))["toripalimab"]
@@ -186,5 +190,10 @@ def test_endocrine_grade_2_3_puts_both_table3_options_to_the_investigator(io_sto
     assert decision.needs_confirmation and not decision.changes_state
     assert "interrupt toripalimab" in decision.ask
     assert "hormone replacement therapy" in decision.ask
-    assert "hold" in decision.ask and "resume" in decision.ask  # how to act on each
+    # how to act on each: the engine says an interruption is one choice, the console's
+    # template says what to type
+    assert Question(kind="interrupt", drug="toripalimab") in decision.questions
+    text = console_text(decision)
+    assert 'To interrupt: `hold LACC-007 toripalimab reason="…"`' in text
+    assert 'ended by `resume LACC-007 toripalimab reason="…"`; then `confirm D1`' in text
     assert "Endocrine disease" in decision.rule

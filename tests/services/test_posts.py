@@ -4,6 +4,7 @@ recording notifier as the post itself."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -79,3 +80,45 @@ def test_a_post_rendered_after_a_template_fix_says_the_same_facts(ctx, tmp_path:
     after = post_text(Renderer(fixed), alert)
     assert "awaits a decision" in after and "awaits a decision" not in before
     assert after.replace("awaits a decision", "needs an investigator decision") == before
+
+
+def test_a_question_about_another_entry_is_a_button_in_slack_and_a_command_on_the_console(
+    ctx, service_clock
+):
+    """The steroid rule's daily review asks whether the entry that carried the steroids
+    is immune-related: the engine names the entry as data, so Slack puts Immune-related
+    yes / no for that entry on the alert, and the console says what to type."""
+    from datetime import UTC, datetime, time, timedelta
+
+    from bot.services import review
+    from bot.transports.slack.blocks import ATTRIBUTE_NO, ATTRIBUTE_YES
+
+    nurse = as_user(NURSE)
+    enrolment.enrol(ctx, nurse, "LACC-007", start=DAY1, height=160, weight=55)
+    entries.record_dose(ctx, nurse, "LACC-007", "toripalimab", status="given", on=DAY1)
+    colitis = entries.record_ae(ctx, nurse, "LACC-007", "colitis", 1, on=DAY1, steroid_mg=40)
+    entry = colitis.event["id"]
+    day = DAY1 + timedelta(days=100)
+    service_clock.set(datetime.combine(day, time(1, 0), tzinfo=UTC))
+    outcome = review.review_patient(ctx, "LACC-007", day)
+    [alert] = [
+        p
+        for p in outcome.posts
+        if p.kind == "review_alert"
+        and p.facts["decision"]["action"] == "refer"
+        and p.audience.kind == "on_call"
+    ]
+    decision = alert.facts["decision"]
+    assert decision["questions"] == [{"kind": "immune_related", "entry": entry, "drug": None}]
+    assert "`" not in decision["ask"] and "irae=" not in decision["ask"]
+    text = post_text(ctx.renderer, alert)
+    assert f"`attribute {entry} irae=yes|no`; then `confirm {decision['id']}`" in text
+    slack = message(ctx.renderer, alert)
+    assert "irae=" not in json.dumps(slack["blocks"]).split('"actions"')[0]  # no typed answer
+    [buttons] = [
+        b for b in slack["blocks"] if b["type"] == "actions" and "decision:" in b["block_id"]
+    ]
+    assert [(e["action_id"], e["value"]) for e in buttons["elements"]][2:] == [
+        (ATTRIBUTE_YES, f"{decision['id']}:{entry}"),
+        (ATTRIBUTE_NO, f"{decision['id']}:{entry}"),
+    ]

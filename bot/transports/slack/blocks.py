@@ -134,11 +134,26 @@ def text_blocks(text: str) -> list[Block]:
     return text_sections(text)
 
 
+def _attribution_buttons(decision_id: str, entry_id: str, *, named: bool) -> list[Block]:
+    """Immune-related yes / no for one entry (`named`: the entry is said on the button,
+    when the alert asks about more than one)."""
+    label = f"{entry_id} immune-related" if named else "Immune-related"
+    return [
+        {
+            "type": "button",
+            "action_id": action_id,
+            "text": {"type": "plain_text", "text": f"{label}: {answer}"},
+            "value": f"{decision_id}:{entry_id}",
+        }
+        for action_id, answer in ((ATTRIBUTE_YES, "yes"), (ATTRIBUTE_NO, "no"))
+    ]
+
+
 def decision_buttons(
-    decision_id: str, *, entry_id: str | None = None, ask_immune: bool = False
+    decision_id: str, *, entry_id: str | None = None, named: bool = False
 ) -> Block:
-    """Confirm and Override… for one proposed decision, and Immune-related yes / no while
-    the attribution of the entry it came from is unknown."""
+    """Confirm and Override… for one proposed decision, and Immune-related yes / no for
+    the entry whose attribution it asks for (if any)."""
     elements: list[Block] = [
         {
             "type": "button",
@@ -155,17 +170,21 @@ def decision_buttons(
             "value": decision_id,
         },
     ]
-    if ask_immune and entry_id:
-        for action_id, answer in ((ATTRIBUTE_YES, "yes"), (ATTRIBUTE_NO, "no")):
-            elements.append(
-                {
-                    "type": "button",
-                    "action_id": action_id,
-                    "text": {"type": "plain_text", "text": f"Immune-related: {answer}"},
-                    "value": f"{decision_id}:{entry_id}",
-                }
-            )
+    if entry_id:
+        elements.extend(_attribution_buttons(decision_id, entry_id, named=named))
     return {"type": "actions", "block_id": f"decision:{decision_id}", "elements": elements}
+
+
+def asked_entries(decision: dict[str, Any], entry: dict[str, Any]) -> list[str]:
+    """The entries whose immune-related attribution `decision` asks for (the engine's
+    questions; a row queued before they were data: its own entry, if Table 3 waits on it)."""
+    if "questions" in decision:
+        return [
+            q["entry"]
+            for q in decision["questions"]
+            if q["kind"] == "immune_related" and q["entry"]
+        ]
+    return [entry["id"]] if decision.get("if_immune_related") and entry.get("id") else []
 
 
 def without_typed_answer(text: str) -> str:
@@ -175,16 +194,23 @@ def without_typed_answer(text: str) -> str:
 
 
 def alert_buttons(post: Post) -> list[Block]:
-    decision = post.facts.get("decision") or {}
-    entry = post.facts.get("entry") or {}
-    return [
-        decision_buttons(
-            decision_id,
-            entry_id=entry.get("id"),
-            ask_immune=bool(decision.get("if_immune_related")),
+    """Per decision: Confirm / Override… with the first asked entry's Immune-related
+    yes / no, then one row per further entry asked about (a button's action_id is unique
+    within its block)."""
+    asked = asked_entries(post.facts.get("decision") or {}, post.facts.get("entry") or {})
+    blocks: list[Block] = []
+    for decision_id in post.decision_ids:
+        first = asked[0] if asked else None
+        blocks.append(decision_buttons(decision_id, entry_id=first, named=len(asked) > 1))
+        blocks.extend(
+            {
+                "type": "actions",
+                "block_id": f"decision:{decision_id}:{entry_id}",
+                "elements": _attribution_buttons(decision_id, entry_id, named=True),
+            }
+            for entry_id in asked[1:]
         )
-        for decision_id in post.decision_ids
-    ]
+    return blocks
 
 
 def ack_button(subject: str) -> Block:
