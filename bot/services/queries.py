@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from bot.calendar.model import CalendarEvent
 from bot.calendar.status import stored_status_on
 from bot.decisions import fold_treatment
 from bot.errors import UserError
@@ -258,7 +259,17 @@ def patient(ctx: ServiceContext, request: Request, study_id: str, *, recent: int
     )
 
 
-def calendar(ctx: ServiceContext, request: Request, study_id: str) -> Outcome:
+def calendar(
+    ctx: ServiceContext,
+    request: Request,
+    study_id: str,
+    *,
+    start: date | None = None,
+    weeks: int | None = None,
+) -> Outcome:
+    """A patient's calendar, or the part of it from `start` (a date) for `weeks` whole
+    calendar weeks (Monday to Sunday, as the reply's table groups them; from the first
+    event shown when `start` is not given). `data["total"]`: the whole calendar's count."""
     require_role(ctx, request, "viewer", "reading a patient's calendar")
     with ctx.db.transaction(readonly=True) as session:
         row = find_patient(session, study_id, lock=False)
@@ -266,12 +277,29 @@ def calendar(ctx: ServiceContext, request: Request, study_id: str) -> Outcome:
         history = derive.history_of(patient_events(session, row.id))
         today = ctx.today_at(site.timezone)
         result = derive.calendar_for(ctx, row, site, history, today=today)
+    events = _calendar_part(result.events, start, weeks)
     return Outcome(
         operation="calendar",
         study_id=row.study_id,
-        events=result.events_json(),
-        data={"summary": result.summary.to_json(), "today": today.isoformat()},
+        events=[event.to_json() for event in events],
+        data={
+            "summary": result.summary.to_json(),
+            "today": today.isoformat(),
+            "total": len(result.events),
+        },
     )
+
+
+def _calendar_part(
+    events: list[CalendarEvent], start: date | None, weeks: int | None
+) -> list[CalendarEvent]:
+    if start is not None:
+        events = [e for e in events if e.date >= start]
+    if weeks is not None and events:
+        first = start or events[0].date
+        end = first - timedelta(days=first.weekday()) + timedelta(weeks=weeks)
+        events = [e for e in events if e.date < end]
+    return events
 
 
 def open_decisions(ctx: ServiceContext, request: Request, site: str | None = None) -> Outcome:

@@ -45,6 +45,12 @@ FORBIDDEN_CALLS = (
 )
 # Attributes that lead to the database.
 FORBIDDEN_ATTRIBUTES = ("db", "session", "engine")
+# A service's answer, as an outcome or a reply carries it: a handler hands it on whole
+# (which part of a calendar, which rows of a list is the service's to choose).
+ANSWERS = ("events", "decisions", "grades", "posts")
+# Date arithmetic (windows, weeks, "from") is the services'; a handler reads dates only.
+HANDLER_FORBIDDEN_NAMES = ("timedelta",)
+HANDLER_PACKAGE = "bot.commands.handlers."
 
 
 def _module_name(path: Path) -> str:
@@ -85,10 +91,43 @@ def _called(node: ast.Call) -> str | None:
     return None
 
 
+def _is_answer(node: ast.AST, answers: set[str]) -> bool:
+    """`outcome.events` (any of ANSWERS), or a name bound to one."""
+    if isinstance(node, ast.Attribute):
+        return node.attr in ANSWERS
+    return isinstance(node, ast.Name) and node.id in answers
+
+
+def _reshaping(tree: ast.AST, module: str) -> list[str]:
+    """A service's answer filtered or rewritten: a filtering comprehension over
+    `outcome.events` (or a name bound to it), a reply's `events` / `decisions` / …
+    assigned anew, date arithmetic in a handler."""
+    answers: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and _is_answer(node.value, answers):
+            answers |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp):
+            # a view of each item (`[grade_view(g) for g in outcome.grades]`) is display;
+            # keeping some of them is choosing what the service answered
+            if any(_is_answer(g.iter, answers) and g.ifs for g in node.generators):
+                found.append(f"{module}:{node.lineno} filters a service's answer")
+        elif isinstance(node, ast.Assign | ast.AugAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Attribute) and t.attr in ANSWERS for t in targets):
+                found.append(f"{module}:{node.lineno} rewrites a reply's answer")
+        elif isinstance(node, ast.Name | ast.alias) and module.startswith(HANDLER_PACKAGE):
+            name = node.id if isinstance(node, ast.Name) else node.name
+            if name in HANDLER_FORBIDDEN_NAMES:
+                found.append(f"{module}:{node.lineno} does date arithmetic ({name})")
+    return found
+
+
 def violations(source: str, module: str) -> list[str]:
     """What in `source` (the text of `module`) a translating module may not do."""
     tree = ast.parse(source)
-    found = []
+    found = _reshaping(tree, module)
     for line, name in _imported(tree, module):
         if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN_IMPORTS):
             found.append(f"{module}:{line} imports {name}")
@@ -131,6 +170,17 @@ def test_a_handler_only_translates(module):
         ("def f(ctx, r):\n    access.require_role(ctx, r, 'viewer', 'x')", "calls require_role"),
         ("def f(ctx):\n    return ctx.db", "uses .db"),
         ("check = require_write", "names require_write"),
+        (
+            "def f(ctx, r):\n    out = queries.calendar(ctx, r, 'X')\n    events = out.events\n"
+            "    return [e for e in events if e['date'] > '2027']",
+            "filters a service's answer",
+        ),
+        (
+            "def f(o):\n    return [d for d in o.decisions if d['open']]",
+            "filters a service's answer",
+        ),
+        ("def f(reply, kept):\n    reply.events = kept", "rewrites a reply's answer"),
+        ("from datetime import timedelta", "does date arithmetic (timedelta)"),
     ],
 )
 def test_the_scan_sees_each_fault(source, said):
@@ -144,6 +194,7 @@ def test_the_scan_passes_a_handler_that_only_translates():
         "from bot.services.today import today_at_site\n"
         "def lab(ctx, request, args):\n"
         "    on = args.date('date', today_at_site(ctx, study_id=args.study_id()))\n"
-        "    return entries.record_lab(ctx, request, 'LACC-007', 'ANC 0.4', on=on)\n"
+        "    outcome = entries.record_lab(ctx, request, 'LACC-007', 'ANC 0.4', on=on)\n"
+        "    return Reply.of('replies/lab.j2', outcome, grades=[view(g) for g in outcome.grades])\n"
     )
     assert violations(source, "bot.commands.handlers.example") == []

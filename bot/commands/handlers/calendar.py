@@ -3,7 +3,7 @@ user's site)."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from bot.commands.args import Args
 from bot.commands.registry import Command
@@ -25,28 +25,18 @@ def calendar(ctx: ServiceContext, request: Request, args: Args) -> Reply:
     args.done(CALENDAR_USAGE)
     first = args.date("from", today_at_site(ctx, study_id=study_id))
     weeks = args.whole("weeks", low=1, high=200)
-    outcome = queries.calendar(ctx, request, study_id)
-    events = outcome.events
-    if first is not None:
-        events = [e for e in events if date.fromisoformat(e["date"]) >= first]
-    if weeks is not None and events:
-        start = first or date.fromisoformat(events[0]["date"])
-        # whole calendar weeks, Monday to Sunday, as the table groups them
-        end = start - timedelta(days=start.weekday()) + timedelta(weeks=weeks)
-        events = [e for e in events if date.fromisoformat(e["date"]) < end]
+    outcome = queries.calendar(ctx, request, study_id, start=first, weeks=weeks)
     summary = outcome.data["summary"]
-    reply = Reply.of(
+    return Reply.of(
         "replies/calendar.j2",
         outcome,
         study_id=outcome.study_id,
-        weeks=by_week(events, date.fromisoformat(summary["day1"])),
+        weeks=by_week(outcome.events, date.fromisoformat(summary["day1"])),
         summary=summary,
         today=outcome.data["today"],
-        shown=len(events),
-        total=len(outcome.events),
+        shown=len(outcome.events),
+        total=outcome.data["total"],
     )
-    reply.events = events
-    return reply
 
 
 def _due(ctx: ServiceContext, request: Request, args: Args, days: int, usage: str) -> Reply:
