@@ -4,11 +4,13 @@ and TRIALBOT_REQUIRE_POSTGRES=1, which turns a missing server into a failure, no
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, make_url, text
@@ -155,3 +157,27 @@ def rules_loaded_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         TrialRules, "load", classmethod(lambda cls, directory: _rules_of(str(directory)))
     )
+
+
+# Command syntax in a decision's words: key=value options, inline code, a command word
+# before a decision or entry id, the console's placeholder for a study ID. The engine
+# says what it asks in words and as data; how to answer is each transport's template.
+_COMMAND_SYNTAX = re.compile(
+    r"\w=|`|\b(?:confirm|override|attribute|ack|void|correct|hold|resume)\s+[DE]\d|<study",
+    re.IGNORECASE,
+)
+
+
+def _syntax_in(decision: Any) -> list[str]:
+    """The texts of `decision` (a `Decision` or its JSON) that carry command syntax."""
+    data = decision if isinstance(decision, dict) else decision.to_json()
+    follow = data.get("if_immune_related") or {}
+    texts = [data["reason"], data.get("ask") or "", *data.get("facts", ())]
+    texts.append(follow.get("management") or "")
+    return [t for t in texts if _COMMAND_SYNTAX.search(t)]
+
+
+@pytest.fixture(scope="session")
+def command_syntax():
+    """`command_syntax(decision)`: its texts that carry command syntax (none should)."""
+    return _syntax_in

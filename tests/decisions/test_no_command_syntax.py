@@ -11,36 +11,24 @@ values without a row of their own; the steroid rule's referral; the daily review
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from bot.decisions import Review
-
-# key=value options, inline code, decision and entry ids after a command word, the
-# console's placeholder for a study ID
-SYNTAX = re.compile(
-    r"\w=|`|\b(?:confirm|override|attribute|ack|void|correct|hold|resume)\s+[DE]\d|<study",
-    re.IGNORECASE,
-)
+from bot.decisions.model import Decision
 
 
-def command_syntax(decision) -> list[str]:
-    texts = [decision.reason, decision.ask or "", *decision.facts]
-    if decision.if_immune_related:
-        texts.append(decision.if_immune_related.management)
-    return [t for t in texts if SYNTAX.search(t)]
-
-
-def test_the_pattern_finds_what_the_engine_used_to_write():
+def test_the_check_finds_what_the_engine_used_to_write(command_syntax):
+    decision = Decision(
+        drug="toripalimab", action="refer", reason="x", rule="r", needs_confirmation=True
+    )
     for old in (
         "Is E4 immune-related? attribute E4 irae=yes|no",
         'To interrupt: `hold <study ID> toripalimab reason="…"`',
         "then confirm D12",
     ):
-        assert SYNTAX.search(old), old
-    assert not SYNTAX.search("Is E4 immune-related?")
-    assert not SYNTAX.search("Interrupt toripalimab until restored to grade 0–I")
+        assert command_syntax(decision.model_copy(update={"ask": old})) == [old]
+    for words in ("Is E4 immune-related?", "Interrupt toripalimab until restored to grade 0–I"):
+        assert command_syntax(decision.model_copy(update={"ask": words})) == []
 
 
 def _terms(trial) -> list[str]:
@@ -49,7 +37,7 @@ def _terms(trial) -> list[str]:
 
 
 @pytest.mark.parametrize("plan", ["maintenance", "ccrt"])
-def test_no_decision_text_carries_command_syntax(new_story, trial, plan):
+def test_no_decision_text_carries_command_syntax(new_story, trial, command_syntax, plan):
     made = []
     for term in _terms(trial):
         for grade in (1, 2, 3, 4):
