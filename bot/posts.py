@@ -4,7 +4,7 @@ A service decides *what* is to be said and *to whom*, and queues it in the outbo
 transaction that caused it) as a `Post`:
 
 - `kind` — which message it is (`decision_alert`, `entry_summary`, `verdict`, `amendment`,
-  `enrolled`); each kind names the facts it must carry (`FACTS`);
+  `enrolled`, … `upload`: a file); each kind names the facts it must carry (`FACTS`);
 - `audience` — a site's channel, the site's on-call investigator, or one user, with the
   address (Slack channel or user id) resolved when it was queued: who was on call then
   is part of what happened;
@@ -21,6 +21,9 @@ outbox row rendered a day later — after a template fix — still says the same
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import zlib
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -38,7 +41,9 @@ PostKind = Literal[
     "reminder",
     "reminders_missed",
     "attribution",
+    "upload",
 ]
+FILE_ENCODING = "zlib+base64"
 # Posts that climb an escalation chain (facts `alert`: the subject, `escalation`: the step
 # beyond the first, or None); each carries an Acknowledge answer.
 ALERT_KINDS = ("decision_alert", "grade_alert", "review_alert")
@@ -58,6 +63,9 @@ FACTS: dict[str, tuple[str, ...]] = {
     # an investigator's attribution of entry `target`: the alerts about it (`alerts`, their
     # subjects: the entry, the decisions it triggered) are updated where they were posted
     "attribution": ("target", "irae", "by", "alerts"),
+    # a file for its audience (`file`: see `file_fact`; `about`: what it is, for the
+    # comment beside it): an export to the user who asked, the swimmer plot to a channel
+    "upload": ("file", "about"),
 }
 
 
@@ -107,4 +115,39 @@ class Post(BaseModel):
         return self.audience.address
 
 
-__all__ = ["ALERT_KINDS", "FACTS", "Audience", "AudienceKind", "Post", "PostKind"]
+def file_fact(name: str, title: str, mime: str, data: bytes) -> dict[str, Any]:
+    """A file as a post's fact: the bytes compressed and base64-encoded (an outbox row is
+    JSON), with their size and SHA-256, so the bytes delivered are checked to be the bytes
+    queued — an export is what the log said when it was asked for, even if it is delivered
+    after an outage."""
+    return {
+        "name": name,
+        "title": title,
+        "mime": mime,
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "encoding": FILE_ENCODING,
+        "data": base64.b64encode(zlib.compress(data, 6)).decode("ascii"),
+    }
+
+
+def file_bytes(fact: dict[str, Any]) -> bytes:
+    """The bytes of a `file_fact`; a damaged one raises (the outbox keeps the row)."""
+    if fact.get("encoding") != FILE_ENCODING:
+        raise ValueError(f"unknown file encoding {fact.get('encoding')!r}")
+    data = zlib.decompress(base64.b64decode(fact["data"]))
+    if hashlib.sha256(data).hexdigest() != fact["sha256"] or len(data) != fact["size"]:
+        raise ValueError(f"the file {fact.get('name')!r} does not match its checksum")
+    return data
+
+
+__all__ = [
+    "ALERT_KINDS",
+    "FACTS",
+    "Audience",
+    "AudienceKind",
+    "Post",
+    "PostKind",
+    "file_bytes",
+    "file_fact",
+]

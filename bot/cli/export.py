@@ -13,21 +13,14 @@ the events instead of duplicating them.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import json
 import sys
-from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from bot.errors import UserError
 from bot.settings import load_settings
 
 TABLES = ("events", "labs", "aes", "doses", "decisions")
 FORMATS = ("csv",)
-# Spreadsheets run a cell beginning with one of these as a formula (CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,29 +42,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_run)
 
 
-def cell(value: Any) -> str:
-    """One CSV cell: JSON for structures, the text otherwise; a text that a spreadsheet
-    would evaluate is quoted with an apostrophe (numbers stay numbers)."""
-    if isinstance(value, (dict, list)):
-        text = json.dumps(value, ensure_ascii=False, sort_keys=True)
-    elif value is None:
-        text = ""
-    else:
-        text = str(value)
-    if isinstance(value, str) and text.startswith(FORMULA_STARTS):
-        return "'" + text
-    return text
-
-
-def csv_text(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([cell(row.get(column)) for column in columns])
-    return out.getvalue()
-
-
 def _write(data: bytes, out: str | None) -> None:
     if out is None:
         sys.stdout.buffer.write(data)
@@ -89,6 +59,7 @@ def _write(data: bytes, out: str | None) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from bot.reports.tables import csv_bytes
     from bot.services import build_context
     from bot.services.exports import export_table
     from bot.services.ics import calendar_feed
@@ -110,7 +81,7 @@ def _run(args: argparse.Namespace) -> int:
             data = calendar_feed(ctx, study_id=args.patient, site=args.site)
         else:
             table = export_table(ctx, args.what, site=args.site)
-            data = csv_text(table.columns, table.rows).encode("utf-8-sig")
+            data = csv_bytes(table.columns, table.rows)
     finally:
         ctx.db.dispose()
     _write(data, args.out)

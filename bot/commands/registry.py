@@ -49,6 +49,7 @@ GROUPS = {
     "read": "Read (any role)",
     "decide": "Decide (investigator or above)",
     "amend": "Amend an entry (coordinator or above)",
+    "files": "Files: exports and the swimmer plot (coordinator or above)",
     "admin": "Team",
     "help": "Help",
 }
@@ -153,6 +154,7 @@ HANDLER_MODULES = (
     "verdicts",
     "course",
     "amend",
+    "files",
     "role",
     "site",
     "oncall",

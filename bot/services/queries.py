@@ -453,3 +453,9 @@ def holds_older_than(
             "holds": found,
         },
     )
+
+
+def site_of_user(session: Session, ctx: ServiceContext, request: Request, site: str | None) -> Site:
+    """The site a request is for: site=, the study channel's, the member's own, the
+    default (for services that post to a site, e.g. the swimmer plot)."""
+    return _site_of_user(session, ctx, request, site)

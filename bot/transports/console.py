@@ -25,7 +25,7 @@ from bot.clock import Clock, FixedClock, SystemClock
 from bot.commands import dispatch
 from bot.commands.registry import Registry, build_registry
 from bot.commands.reply import Reply
-from bot.posts import Post
+from bot.posts import Post, file_bytes
 from bot.render import Renderer
 from bot.services.context import Request, ServiceContext
 from bot.settings import SLACK_USER_ID, Settings
@@ -44,7 +44,8 @@ _BOLD_TEXT = r"(?<![\w*])\*(?=\S)(?P<bold>[^*\n]*?\S)\*(?![\w*])"
 _BOLD = re.compile(_BOLD_TEXT)
 _MARKED = re.compile(r"(?P<code>`[^`\n]+`)|" + _BOLD_TEXT)
 _FENCE = re.compile(r"^\s*```\s*$")
-# Slack emoji codes the product's texts use, as plain characters for a terminal.
+# Slack emoji codes the product's texts use, as characters for a terminal (every code a
+# template writes is here: tests/console/test_notifier.py); any other code is dropped.
 EMOJI = {
     ":new:": "+",
     ":rotating_light:": "!!",
@@ -52,7 +53,16 @@ EMOJI = {
     ":white_check_mark:": "✓",
     ":pencil2:": "✎",
     ":no_entry:": "✗",
+    ":sunrise:": "🌅",
+    ":hourglass:": "⏳",
+    ":test_tube:": "🧪",
+    ":camera:": "📷",
+    ":bar_chart:": "📊",
+    ":page_facing_up:": "📄",
 }
+# A Slack emoji code: a lowercase name between colons, not inside a word or a time
+# ("10:31:00", "slack:command:1" are not emoji).
+_EMOJI_CODE = re.compile(r"(?<![\w:]):[a-z][a-z0-9_+-]*:(?![\w:]) ?")
 
 
 class _StderrHandler(logging.Handler):
@@ -93,7 +103,7 @@ def plain_text(text: str, *, keep_bold: bool = False) -> str:
         out = _BOLD.sub(r"\g<bold>", out)
     for code, sign in EMOJI.items():
         out = out.replace(code, sign)
-    return out
+    return _EMOJI_CODE.sub("", out)
 
 
 def destination(target: str) -> str:
@@ -206,19 +216,52 @@ class JsonPrinter:
 Printer = TextPrinter | JsonPrinter
 
 
+def write_file(folder: Path, fact: dict) -> Path:
+    """An `upload` post's file written into `folder` under its own name — never over an
+    existing file (`name-2.csv`, `-3` … instead); the path written."""
+    data = file_bytes(fact)
+    name = Path(fact["name"]).name  # a name, never a path
+    path = folder / name
+    number = 2
+    while path.exists():
+        path = folder / f"{Path(name).stem}-{number}{Path(name).suffix}"
+        number += 1
+    with path.open("xb") as out:
+        out.write(data)
+    return path
+
+
 @dataclass
 class ConsoleNotifier:
-    """Prints each post as text (`templates/posts/`), marked with its destination;
-    message ids are console-1, -2, …"""
+    """Prints each post as text (`templates/posts/`), marked with its destination; a
+    file (`upload`) is written into `files_dir` and the text says where. Message ids
+    are console-1, -2, …"""
 
     printer: Printer
     renderer: Renderer
     delivered: int = 0
+    files_dir: Path = field(default_factory=Path)
 
     def deliver(self, post: Post) -> str:
-        self.printer.post(post.address, post_text(self.renderer, post))
+        text = post_text(self.renderer, post)
+        if post.kind == "upload":
+            path = write_file(self.files_dir, post.facts["file"])
+            text += f"\nfile written to {path}"
+        self.printer.post(post.address, text)
         self.delivered += 1
         return f"console-{self.delivered}"
+
+
+@dataclass
+class JsonNotifier(RecordingNotifier):
+    """`--json`: the posts are in the printed object; a file is still written."""
+
+    files_dir: Path = field(default_factory=Path)
+
+    def deliver(self, post: Post) -> str:
+        if post.kind == "upload":
+            write_file(self.files_dir, post.facts["file"])
+        return super().deliver(post)
 
 
 # --- the transport ------------------------------------------------------------------------
@@ -232,13 +275,14 @@ class Console:
     owner: str = "console"
     deliveries: list[Delivery] = field(default_factory=list)
     request_id: str | None = None  # `trialbot chat --request-id`: the idempotency key
+    files_dir: Path = field(default_factory=Path)  # where files sent to the console go
 
     def __post_init__(self) -> None:
         if self.notifier is None:
             self.notifier = (
-                RecordingNotifier()
+                JsonNotifier(files_dir=self.files_dir)
                 if isinstance(self.printer, JsonPrinter)
-                else ConsoleNotifier(self.printer, self.ctx.renderer)
+                else ConsoleNotifier(self.printer, self.ctx.renderer, files_dir=self.files_dir)
             )
 
     def request(self, user: str | None = None) -> Request:

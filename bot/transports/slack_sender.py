@@ -98,7 +98,10 @@ class SlackSender:
     ) -> tuple[str, bool]:
         """Post `post` (a long digest as several messages, the rest in the first one's
         thread), each carrying its key. With `resume`, what the channel already has under
-        these keys is adopted and only the rest is posted. Returns (ts, all found)."""
+        these keys is adopted and only the rest is posted. Returns (ts, all found).
+        A file (`upload` post) is uploaded instead (`upload`)."""
+        if post.kind == "upload":
+            return self.upload(post), False
         parts = messages(self.renderer, post)
         channel = self._channel(post.address)
         keys = [key] + [f"{key}#part{n}" for n in range(2, len(parts) + 1)] if key else []
@@ -114,6 +117,28 @@ class SlackSender:
             everything_found = False
             self._post(channel, part, part_key, main)
         return main, everything_found
+
+    def upload(self, post: Post) -> str:
+        """The post's file with `files_upload_v2` (the upload URL, the bytes, the share
+        with the post's text as comment); `"<channel>:file:<id>"`. A file carries no
+        message metadata, so an upload interrupted after Slack shared it may be shared
+        again on the retry (as a message without the history scopes may)."""
+        from bot.posts import file_bytes
+        from bot.transports.slack.blocks import escape
+        from bot.transports.text import post_text
+
+        file = post.facts["file"]
+        channel = self._channel(post.address)
+        response = self._call(
+            self.client.files_upload_v2,
+            channel=channel,
+            content=file_bytes(file),
+            filename=file["name"],
+            title=file["title"],
+            initial_comment=escape(post_text(self.renderer, post)),
+        )
+        uploaded = response.get("file") or {}
+        return f"{channel}:file:{uploaded.get('id') or '?'}"
 
     def _found(self, channel: str, keys: list[str], since: float) -> dict[str, str]:
         """key → ts of the messages carrying these keys posted since `since` (the channel's

@@ -3,6 +3,8 @@ PostgreSQL: what a script replaying a trial sees."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bot.commands import build_registry
 
 
@@ -137,6 +139,21 @@ def test_every_subcommand_end_to_end(team):
     week = run("week", user=viewer)
     assert max(e["date"] for e in week.reply["events"]) <= chat.date(13).isoformat()
     assert "Week Mon 08 Mar 2027 – Sun 14 Mar 2027" in week.text
+
+    # export: the file goes to the one who asked (`--json` writes it where it runs)
+    exported = run("export aes")
+    assert exported.ok and [p["channel"] for p in exported.reply["posts"]] == [nurse]
+    assert "it is sent to you as a file" in exported.text
+    [written] = Path.cwd().glob("trialbot-aes-*.csv")
+    assert b"Pneumonitis" in written.read_bytes()
+    refused = run("export aes", user=viewer)
+    assert not refused.ok and "needs the coordinator role" in refused.text
+
+    # swimmer: the picture goes to the site's channel
+    plot = run("swimmer")
+    assert plot.ok and [p["channel"] for p in plot.reply["posts"]] == ["#trial-main"]
+    [png] = Path.cwd().glob("trialbot-swimmer-main-*.png")
+    assert png.read_bytes().startswith(b"\x89PNG")
 
     # role (the admin's reply)
     assert "is now *viewer*" in run(f"role {nurse} viewer", user=admin).text

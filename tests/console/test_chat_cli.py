@@ -146,3 +146,20 @@ def test_a_real_process(workdir):
     assert refused.returncode == 2
     assert "already enrolled" in json.loads(refused.stdout)["error"]
     assert refused.stderr == ""
+
+
+def test_an_export_is_written_to_the_working_directory_and_the_console_says_where(workdir, capsys):
+    assert main(["chat", ENROL]) == 0
+    assert main(["chat", "ae LACC-007 nausea grade=2"]) == 0
+    capsys.readouterr()
+    assert main(["chat", "export aes"]) == 0
+    out = capsys.readouterr().out
+    [written] = workdir.glob("trialbot-aes-all-*.csv")
+    assert f"file written to {written.name}" in out and "→ console:" in out
+    assert ":page_facing_up:" not in out and "📄" in out
+    text = written.read_bytes().decode("utf-8-sig")
+    assert text.startswith("study_id,site,entry,ctcae_term") and "LACC-007" in text
+    # asked again: a second file beside the first, never over it
+    assert main(["chat", "export aes"]) == 0
+    assert len(list(workdir.glob("trialbot-aes-all-*.csv"))) == 2
+    assert _outbox(workdir / "trialbot.db")[-1].status == "sent"

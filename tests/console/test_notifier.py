@@ -98,3 +98,26 @@ def test_plain_text_drops_slack_markup_but_keeps_what_to_type():
     assert plain_text("EBRT fraction 1/25* planned\n* provisional") == (
         "EBRT fraction 1/25* planned\n* provisional"
     )
+
+
+def test_emoji_codes_show_as_emoji_and_times_stay_as_typed():
+    assert plain_text(":sunrise: *Daily digest · site main*") == "🌅 Daily digest · site main"
+    assert plain_text(":hourglass: LACC-007 cisplatin on hold") == "⏳ LACC-007 cisplatin on hold"
+    assert plain_text(":tada: done") == "done"  # a code the console does not know: dropped
+    assert (
+        plain_text("at 10:31:00 · 2027-03-05T09:31+08:00") == "at 10:31:00 · 2027-03-05T09:31+08:00"
+    )
+    assert plain_text("source slack:command:12") == "source slack:command:12"
+
+
+def test_every_emoji_code_a_template_writes_has_its_character():
+    import re
+    from pathlib import Path
+
+    from bot.transports.console import EMOJI
+
+    root = Path(__file__).resolve().parents[2] / "templates"
+    codes = set()
+    for path in root.rglob("*.j2"):
+        codes |= set(re.findall(r"(?<![\w:]):[a-z][a-z0-9_+-]*:(?![\w:])", path.read_text()))
+    assert codes and codes <= set(EMOJI), codes - set(EMOJI)

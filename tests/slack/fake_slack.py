@@ -3,6 +3,9 @@
 It answers the methods trialbot calls, records every call (method, parameters, token),
 and can be told to fail: `fail("chat.postMessage", status=429, retry_after=0)` answers the
 next call so, `status=500` a server error, `error="channel_not_found"` an `ok: false`.
+Files: `files.getUploadURLExternal` hands out an upload URL on this server (`/upload/<id>`),
+a POST there stores the bytes, `files.completeUploadExternal` shares them; `uploads()` are
+the files shared, with their bytes — what `files_upload_v2` sent, step by step.
 It also stands in for `response_url` (any path under /webhook/) and returns, from
 `apps.connections.open`, the URL of a Socket Mode server a test runs (`socket_url`).
 Strict like Slack: a call without a bearer token of the right kind is `not_authed`.
@@ -41,6 +44,18 @@ class Call:
 
 
 @dataclass
+class Upload:
+    """A file shared by files.completeUploadExternal: its bytes as uploaded."""
+
+    file_id: str
+    filename: str
+    title: str | None
+    channel: str | None
+    comment: str | None
+    data: bytes
+
+
+@dataclass
 class Failure:
     status: int = 200
     error: str | None = None
@@ -58,6 +73,9 @@ class FakeSlack:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
     _changed: threading.Condition = field(default_factory=threading.Condition)
+    _pending: dict[str, dict[str, Any]] = field(default_factory=dict)  # upload URL handed out
+    _bytes: dict[str, bytes] = field(default_factory=dict)  # bytes POSTed to it
+    _shared: list[Upload] = field(default_factory=list)
 
     # --- lifecycle ------------------------------------------------------------------------
     def start(self) -> FakeSlack:
@@ -68,7 +86,7 @@ class FakeSlack:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length).decode()
+                raw = self.rfile.read(length)
                 status, headers, body = fake._answer(self.path, self.headers, raw)
                 data = json.dumps(body).encode() if not isinstance(body, bytes) else body
                 self.send_response(status)
@@ -131,6 +149,12 @@ class FakeSlack:
     def reset(self) -> None:
         with self._lock:
             self.calls.clear()
+            self._shared.clear()
+
+    def uploads(self) -> list[Upload]:
+        """The files shared so far (since the last reset), in order."""
+        with self._lock:
+            return list(self._shared)
 
     def wait_for(self, method: str, count: int = 1, timeout: float = 5.0) -> list[Call]:
         """Block until `count` calls of `method` arrived (for work on other threads)."""
@@ -139,11 +163,14 @@ class FakeSlack:
         return self.called(method)
 
     # --- answering ------------------------------------------------------------------------
-    def _answer(self, path: str, headers: Any, raw: str) -> tuple[int, dict[str, str], Any]:
+    def _answer(self, path: str, headers: Any, body: bytes) -> tuple[int, dict[str, str], Any]:
         method = path.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
         webhook = path.startswith("/webhook/")
         if webhook:
             method = "response_url"
+        if path.startswith("/upload/"):  # the bytes of a file, to a URL handed out before
+            return self._receive(path.split("?", 1)[0].rsplit("/", 1)[-1], body)
+        raw = body.decode()
         content_type = headers.get("Content-Type") or ""
         if "json" in content_type:
             params = json.loads(raw or "{}")
@@ -201,8 +228,58 @@ class FakeSlack:
             return {"ok": True, "channel": params.get("channel"), "ts": params.get("ts")}
         if method in ("views.open", "views.update", "views.publish", "views.push"):
             return {"ok": True, "view": {"id": f"V{next(self._ts):08d}"}}
+        if method == "files.getUploadURLExternal":
+            if not params.get("filename") or not str(params.get("length", "")).isdigit():
+                return {"ok": False, "error": "invalid_arguments"}
+            file_id = f"F{next(self._ts):08d}"
+            with self._lock:
+                self._pending[file_id] = dict(params)
+            base = self.url.removesuffix("/api/")
+            return {"ok": True, "file_id": file_id, "upload_url": f"{base}/upload/{file_id}"}
+        if method == "files.completeUploadExternal":
+            return self._complete(params)
         if method == "apps.connections.open":
             if not self.socket_url:
                 return {"ok": False, "error": "no_socket_server"}
             return {"ok": True, "url": self.socket_url}
         return {"ok": True}
+
+    def _receive(self, file_id: str, data: bytes) -> tuple[int, dict[str, str], Any]:
+        with self._lock:
+            self.calls.append(Call("upload", {"file_id": file_id, "bytes": len(data)}, None))
+            queue = self._failures.get("upload") or []
+            failure = queue.pop(0) if queue else None
+            known = file_id in self._pending
+            if failure is None and known:
+                self._bytes[file_id] = data
+        with self._changed:
+            self._changed.notify_all()
+        if failure is not None:
+            return failure.status if failure.status != 200 else 500, {}, b"upload failed"
+        if not known:
+            return 404, {}, b"no such upload"
+        return 200, {}, f"OK - {len(data)}".encode()
+
+    def _complete(self, params: dict[str, Any]) -> dict[str, Any]:
+        files = json.loads(params.get("files") or "[]")
+        shared = []
+        with self._lock:
+            for item in files:
+                file_id = item.get("id")
+                pending = self._pending.get(file_id)
+                data = self._bytes.get(file_id)
+                if pending is None or data is None:
+                    return {"ok": False, "error": "file_not_found"}
+                if len(data) != int(pending["length"]):
+                    return {"ok": False, "error": "file_size_mismatch"}
+                upload = Upload(
+                    file_id,
+                    str(pending["filename"]),
+                    item.get("title"),
+                    params.get("channel_id"),
+                    params.get("initial_comment"),
+                    data,
+                )
+                self._shared.append(upload)
+                shared.append({"id": file_id, "name": upload.filename, "title": upload.title})
+        return {"ok": True, "files": shared}

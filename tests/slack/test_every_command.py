@@ -49,6 +49,8 @@ SCRIPT = [
     ("patient", "viewer", "patient LACC-007"),
     ("screen", "viewer", "screen age=52 stage=IIIC1 ecog=1"),
     ("oncall", "viewer", "oncall"),
+    ("export", "nurse", "export aes"),
+    ("swimmer", "nurse", "swimmer"),
     ("role", "admin", "role U0VIEW002 viewer site=main"),
     ("site", "admin", "site"),
 ]

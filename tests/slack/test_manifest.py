@@ -35,6 +35,7 @@ def test_socket_mode_command_interactivity_and_events():
             "app_mentions:read",
             "channels:history",
             "groups:history",
+            "files:write",
         ]
     )
 

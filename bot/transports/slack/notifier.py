@@ -13,6 +13,12 @@ already closed. The updates happen before the verdict is posted, so a failed upd
 leaves the verdict in the outbox to try again (updating twice is harmless; posting twice
 is not).
 
+Files (`upload` posts: an export for the user who asked, the swimmer plot for a channel)
+go up with `files_upload_v2` — files.getUploadURLExternal, the bytes to the URL it gives,
+files.completeUploadExternal sharing the file into the channel (a user's: their DM) with
+the post's text as its comment. A failure at any step raises and the outbox tries the
+whole upload again later; the bytes are the post's, checked against their SHA-256.
+
 Transport retries (429, resets) are slack_sdk's handlers on the client; anything that
 still fails raises, and the outbox retries the post later.
 """
@@ -27,7 +33,7 @@ from slack_sdk import WebClient
 from sqlmodel import select
 
 from bot.clock import Clock
-from bot.posts import Post
+from bot.posts import Post, file_bytes
 from bot.render import Renderer
 from bot.services import notify
 from bot.settings import SLACK_USER_ID
@@ -73,6 +79,8 @@ class SlackNotifier:
     def deliver(self, post: Post) -> str:
         if post.kind == "attribution":
             return self.attributed(post)
+        if post.kind == "upload":
+            return self.upload(post)
         text = post_text(self.renderer, post)
         if post.kind == "verdict":
             for decision in post.decision_ids:
@@ -103,6 +111,20 @@ class SlackNotifier:
                 landed = str(response.get("channel") or channel)
         assert first is not None
         return message_id(landed, first)
+
+    def upload(self, post: Post) -> str:
+        """Upload the post's file where it is addressed; `"<channel>:file:<id>"`."""
+        file = post.facts["file"]
+        channel = self.channel_for(post.address)
+        response = self.client.files_upload_v2(
+            channel=channel,
+            content=file_bytes(file),
+            filename=file["name"],
+            title=file["title"],
+            initial_comment=kit.escape(post_text(self.renderer, post)),
+        )
+        uploaded = response.get("file") or {}
+        return f"{channel}:file:{uploaded.get('id') or '?'}"
 
     def channel_for(self, target: str) -> str:
         """A channel id as it is; a user id becomes the bot's DM channel with them."""
