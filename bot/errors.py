@@ -69,3 +69,12 @@ def closest(word: str, choices: Iterable[str]) -> str | None:
     lowered = {c.lower(): c for c in options}
     hit = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
     return lowered[hit[0]] if hit else None
+
+
+class AccessRefused(UserError):
+    """The user's role does not allow the action (`audit`: what and the details to audit).
+    Raised by `bot.services.access`; here so the dispatcher can catch it without loading
+    the database layer."""
+
+    audit: tuple[str, dict] = ("?", {})
+    in_transaction: bool = False  # raised inside a write's transaction, not yet audited

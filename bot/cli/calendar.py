@@ -20,6 +20,7 @@ import shutil
 import sys
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.calendar import (
     Calendar,
@@ -35,7 +36,9 @@ from bot.calendar.dosing import BSA_M2_RANGE, HEIGHT_CM_RANGE, WEIGHT_KG_RANGE, 
 from bot.calendar.schema import CountSpec, Schedule
 from bot.cli import load_configured_trial
 from bot.errors import UserError, closest
-from bot.history_file import HistoryFile, Vocabulary, load_history
+
+if TYPE_CHECKING:
+    from bot.history_file import HistoryFile
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -160,6 +163,9 @@ def _history(path: Path | None, trial, site: str | None) -> HistoryFile | None:
     """The history file (docs/decide.md): a list of events, or a plan with its events."""
     if path is None:
         return None
+    # only with --history: the history file's reader brings the decision engine along
+    from bot.history_file import Vocabulary, load_history
+
     vocabulary = Vocabulary(
         schedule=schedule_of(trial),
         sites=sites_of(trial),

@@ -98,6 +98,8 @@ def _run(args: argparse.Namespace) -> int:
         JsonPrinter,
         TextPrinter,
         console_clock,
+        help_once,
+        is_help,
         log_to_stderr,
         repl,
     )
@@ -117,6 +119,10 @@ def _run(args: argparse.Namespace) -> int:
         user = (args.user if args.user is not None else settings.user).strip()
         if not user:
             raise UserError("the user is empty", field="--as", allowed="a user id, e.g. U0123ABCD")
+        if words and args.request_id is None and is_help(command_text(words)):
+            code = help_once(settings, user, command_text(words), as_json=args.json)
+            if code is not None:
+                return code
         ctx = build_context(settings, clock=console_clock(settings))
     except UserError as exc:
         # a trailing --json was only seen here: answer in JSON too

@@ -20,7 +20,8 @@ from bot.calendar.dates import parse_iso_date
 from bot.commands.tokens import Tokens
 from bot.entry_rules import read_yes_no
 from bot.errors import UserError, closest
-from bot.storage.models import STUDY_ID_EXAMPLE, STUDY_ID_PATTERN, normalise_study_id, parse_label
+from bot.inputs import STUDY_ID_EXAMPLE, STUDY_ID_PATTERN
+from bot.labels import normalise_study_id, parse_label
 
 UNKNOWN = ("unknown",)  # the command language's word for "not known yet"
 DATE_WORDS = ("today", "yesterday")

@@ -14,17 +14,18 @@ import hashlib
 import logging
 import traceback
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from bot import inputs
 from bot.commands.args import Args
 from bot.commands.registry import Command, Registry, build_registry
 from bot.commands.reply import Reply
 from bot.commands.tokens import Tokens, split_command, strip_prefix
-from bot.errors import UserError
-from bot.services.access import AccessRefused
-from bot.services.context import Request, ServiceContext
-from bot.storage.jsonvalues import canonical_json
-from bot.storage.models import STUDY_ID_PATTERN
+from bot.errors import AccessRefused, UserError
+from bot.inputs import STUDY_ID_PATTERN
+
+if TYPE_CHECKING:
+    from bot.services.context import Request, ServiceContext
 
 log = logging.getLogger("trialbot.commands")
 
@@ -81,6 +82,8 @@ def fingerprint(request: Request, command: Command, args: Args) -> str:
     typed after the width folding). The idempotency key is stored with it, so a retry
     (same text) gets the first answer and a different command under the same key is
     refused."""
+    from bot.storage.jsonvalues import canonical_json
+
     body = {
         "user": request.user,
         "command": command.name,

@@ -11,14 +11,16 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.commands.args import Args
 from bot.commands.reply import Reply
 from bot.errors import closest
-from bot.services.context import Request, ServiceContext
 
-Handler = Callable[[ServiceContext, Request, Args], Reply]
+if TYPE_CHECKING:
+    from bot.services.context import Request, ServiceContext
+
+Handler = Callable[["ServiceContext", "Request", Args], Reply]
 
 
 def trial_names(ctx: ServiceContext) -> dict[str, str]:

@@ -11,21 +11,37 @@ keys, write the audit row — and remember the request's idempotency key. Module
 
 from __future__ import annotations
 
-from bot.clock import Clock, SystemClock
-from bot.render import Renderer
-from bot.services.context import Request, ServiceContext
-from bot.services.rules import TrialRules
-from bot.settings import Settings
-from bot.storage.database import Database
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.clock import Clock
+    from bot.services.context import Request, ServiceContext
+    from bot.services.rules import TrialRules
+    from bot.settings import Settings
+    from bot.storage.database import Database
+
+# Imported when first asked for (`from bot.services import Request`): importing a module of
+# the package (the command language's constants, labs) must not load the database layer.
+_LAZY = {
+    "Request": "bot.services.context",
+    "ServiceContext": "bot.services.context",
+    "TrialRules": "bot.services.rules",
+}
 
 
-def build_context(
-    settings: Settings, *, clock: Clock | None = None, database: Database | None = None
-) -> ServiceContext:
-    """Open the database (SQLite is migrated on first use; PostgreSQL must be up to date)
-    and load the trial's rules, once per process."""
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def load_rules(settings: Settings) -> TrialRules:
+    """The trial's rules (through the validated-rules cache), with the configured default
+    site checked against them."""
     from bot.errors import UserError, closest
-    from bot.services.enrolment import ensure_sites
+    from bot.services.rules import TrialRules
 
     rules = TrialRules.cached(settings.trial_dir(), settings.cache_dir)
     known = [site.id for site in rules.sites.sites]
@@ -37,6 +53,21 @@ def build_context(
             f"{rules.sites.default_site!r}",
             suggestion=closest(settings.default_site, known),
         )
+    return rules
+
+
+def build_context(
+    settings: Settings, *, clock: Clock | None = None, database: Database | None = None
+) -> ServiceContext:
+    """Open the database (SQLite is migrated on first use; PostgreSQL must be up to date)
+    and load the trial's rules, once per process."""
+    from bot.clock import SystemClock
+    from bot.render import Renderer
+    from bot.services.context import ServiceContext
+    from bot.services.enrolment import ensure_sites
+    from bot.storage.database import Database
+
+    rules = load_rules(settings)
     db = database or Database.open(settings.database_url)
     db.ensure_schema()
     context = ServiceContext(
@@ -47,4 +78,4 @@ def build_context(
     return context
 
 
-__all__ = ["Request", "ServiceContext", "TrialRules", "build_context"]
+__all__ = ["Request", "ServiceContext", "TrialRules", "build_context", "load_rules"]

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from bot.errors import UserError
+from bot.errors import AccessRefused, UserError  # noqa: F401 (AccessRefused re-exported)
 from bot.services.context import SYSTEM_USER, Request, ServiceContext
+from bot.services.roles import role_of
 from bot.storage.audit import add_audit
 from bot.storage.models import ROLES, Member
 
@@ -64,13 +65,6 @@ WRITES: dict[str, tuple[str, str]] = {
 }
 
 
-class AccessRefused(UserError):
-    """The user's role does not allow the action (`audit`: what and the details to audit)."""
-
-    audit: tuple[str, dict] = ("?", {})
-    in_transaction: bool = False  # raised inside a write's transaction, not yet audited
-
-
 def effective_role(session: Session, ctx: ServiceContext, request: Request) -> str | None:
     """The user's role: `TRIALBOT_ADMINS` are admins; otherwise the member table decides.
 
@@ -79,16 +73,10 @@ def effective_role(session: Session, ctx: ServiceContext, request: Request) -> s
     try everything, and grant roles to the other users they play (`--as`). Slack always
     needs configured admins.
     """
-    if request.system:  # the system principal has rights (SYSTEM_RIGHTS), never a role
-        return None
-    if request.user in ctx.settings.admins:
-        return "admin"
+    if request.system or request.user in ctx.settings.admins:
+        return role_of(ctx.settings, request, None)
     member = session.get(Member, request.user)
-    if member is not None:
-        return member.role
-    if request.console and not ctx.settings.admins and request.user == ctx.settings.user:
-        return "admin"
-    return None
+    return role_of(ctx.settings, request, member.role if member is not None else None)
 
 
 def is_system(request: Request) -> bool:

@@ -4,16 +4,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from bot.calendar import SiteCalendar
-from bot.clock import Clock
-from bot.decisions.findings import FindingsMemo
-from bot.render import Renderer
-from bot.services.histories import HistoryCache
-from bot.services.rules import TrialRules
-from bot.settings import Settings
-from bot.storage.database import Database
+if TYPE_CHECKING:  # the types only: a Request is made without the database layer loaded
+    from bot.calendar import SiteCalendar
+    from bot.clock import Clock
+    from bot.decisions.findings import FindingsMemo
+    from bot.render import Renderer
+    from bot.services.histories import HistoryCache
+    from bot.services.rules import TrialRules
+    from bot.settings import Settings
+    from bot.storage.database import Database
+
+
+def _findings_memo() -> FindingsMemo:
+    from bot.decisions.findings import FindingsMemo
+
+    return FindingsMemo()
+
+
+def _history_cache() -> HistoryCache:
+    from bot.services.histories import HistoryCache
+
+    return HistoryCache()
+
 
 # The system principal's user: who records what the engine derives (proposals,
 # withdrawals), and who the scheduler acts as. It is no Slack user (a Slack id is U…/W…),
@@ -38,10 +53,10 @@ class ServiceContext:
     site_calendars: dict[str, SiteCalendar] = field(default_factory=dict, compare=False)
     # Past entries' graded findings, keyed by content: grading a year of lab panels again
     # for every new entry was the decision engine's main cost. Answers never depend on it.
-    findings_memo: FindingsMemo = field(default_factory=FindingsMemo, compare=False)
+    findings_memo: FindingsMemo = field(default_factory=_findings_memo, compare=False)
     # Each patient's parsed log, kept between writes and checked against the database's
     # newest row id and count on every read (thread-safe: bot/services/histories.py).
-    histories: HistoryCache = field(default_factory=HistoryCache, compare=False)
+    histories: HistoryCache = field(default_factory=_history_cache, compare=False)
 
     @property
     def default_site(self) -> str:

@@ -21,25 +21,12 @@ from bot.phi import study_id_problem
 from bot.posts import Post
 from bot.services import notify
 from bot.services.access import require_write
+from bot.services.constants import PLAN_FIELDS
 from bot.services.context import Request, ServiceContext
 from bot.services.outcome import Outcome
 from bot.services.unit import PatientUnit, Replayed, entry_json, find_patient, transaction
 from bot.storage.idempotency import remember
 from bot.storage.models import Patient, Site, normalise_study_id
-
-# The enrolment fields a correction may change, as the command language names them.
-PLAN_FIELDS = (
-    "start",
-    "fractions",
-    "boost",
-    "height",
-    "weight",
-    "bsa",
-    "stage",
-    "ecog",
-    "age",
-    "diagnosed",
-)
 
 
 def ensure_sites(session: Session, ctx: ServiceContext) -> None:

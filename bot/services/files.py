@@ -24,6 +24,7 @@ from typing import Any
 from bot.errors import UserError
 from bot.posts import Audience, Post, file_fact
 from bot.services.access import require_role
+from bot.services.constants import EXPORT_TABLES, EXPORTS, FILE_ROLE, FORMATS
 from bot.services.context import Request, ServiceContext
 from bot.services.exports import TABLES, export_table
 from bot.services.notify import channel_of, enqueue_post
@@ -31,9 +32,7 @@ from bot.services.outcome import Outcome
 from bot.storage.audit import add_audit
 from bot.storage.models import normalise_study_id
 
-FILE_ROLE = "coordinator"
-EXPORTS = (*TABLES, "ics")
-FORMATS = ("csv",)
+assert TABLES == EXPORT_TABLES, "bot.services.constants names the export tables"
 CSV = "text/csv"
 ICS = "text/calendar"
 PNG = "image/png"

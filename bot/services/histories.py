@@ -25,13 +25,15 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-from sqlalchemy import func
-from sqlmodel import Session, select
+from typing import TYPE_CHECKING
 
 from bot.events import Attribution, Event
 from bot.history import LogEntry, effective_history
-from bot.storage.models import EventRecord
+
+if TYPE_CHECKING:  # the cache is built with every context, `help`'s too: no SQL at import
+    from sqlmodel import Session
+
+    from bot.storage.models import EventRecord
 
 # Patients kept (least recently used first out): a site's active patients, with room.
 LIMIT = 1024
@@ -110,8 +112,12 @@ def read_log(
     session: Session, patient_id: int, cache: HistoryCache | None
 ) -> tuple[list[LogEntry], list[Event]]:
     """The patient's log entries and effective history, parsed once per row."""
+    from sqlalchemy import func
+    from sqlmodel import select
+
     from bot.services.derive import log_entries
     from bot.storage.eventlog import patient_events
+    from bot.storage.models import EventRecord
 
     cached = cache.get(patient_id) if cache is not None else None
     if cached is not None:

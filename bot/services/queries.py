@@ -14,7 +14,8 @@ from bot.decisions import fold_treatment
 from bot.errors import UserError
 from bot.events import DoseRecord, Event
 from bot.services import derive
-from bot.services.access import effective_role, require_role
+from bot.services.access import require_role
+from bot.services.constants import PAGE_PATIENTS
 from bot.services.context import Request, ServiceContext
 from bot.services.outcome import Outcome
 from bot.services.unit import find_patient
@@ -46,7 +47,6 @@ def _site_of_user(
     return row
 
 
-PAGE_PATIENTS = 10  # patients per page of `today`/`week`: a Slack message or two
 LOOKBACK_DAYS = 28  # how far back `today`/`week` look for what is still overdue
 
 
@@ -317,15 +317,9 @@ def recent_entries(
 
 
 def whoami(ctx: ServiceContext, request: Request) -> dict[str, Any]:
-    with ctx.db.transaction(readonly=True) as session:
-        role = effective_role(session, ctx, request)
-        member = session.get(Member, request.user)
-    return {
-        "user": request.user,
-        "role": role,
-        "site": member.site_id if member else None,
-        "on_call": bool(member and member.on_call),
-    }
+    from bot.services.who import whoami as who
+
+    return who(ctx, request)
 
 
 def modified_treatment(

@@ -6,38 +6,61 @@ Every primitive takes a session (or, for outbox delivery, the `Database`) and th
 instant as arguments; none reads the clock or keeps global state.
 """
 
-from bot.storage.audit import ChainBreak, add_audit, audit_count, verify_chain
-from bot.storage.calendar_rows import (
-    DueItem,
-    due_at_site,
-    patient_calendar_rows,
-    replace_calendar_rows,
-)
-from bot.storage.database import (
-    Database,
-    DatabaseUnavailable,
-    SchemaOutOfDate,
-    lock_patient,
-    patient_by_study_id,
-)
-from bot.storage.eventlog import append_event, clinical_event, patient_events
-from bot.storage.idempotency import remember, remembered
-from bot.storage.models import (
-    AuditEntry,
-    CalendarRow,
-    DecisionRecord,
-    EventRecord,
-    Member,
-    OutboxMessage,
-    Patient,
-    RequestRecord,
-    Site,
-    decision_label,
-    event_label,
-    normalise_study_id,
-    parse_label,
-)
-from bot.storage.outbox import cancel, claim, enqueue, expire, fail, finish
+from __future__ import annotations
+
+from typing import Any
+
+# Each name is imported from its module when first asked for (`from bot.storage import
+# Database`): importing one module of the package (`bot.storage.lite`, `locks`) must not
+# load SQLAlchemy and every table (start-up, docs/benchmarks.md).
+_LAZY = {
+    "ChainBreak": "bot.storage.audit",
+    "add_audit": "bot.storage.audit",
+    "audit_count": "bot.storage.audit",
+    "verify_chain": "bot.storage.audit",
+    "DueItem": "bot.storage.calendar_rows",
+    "due_at_site": "bot.storage.calendar_rows",
+    "patient_calendar_rows": "bot.storage.calendar_rows",
+    "replace_calendar_rows": "bot.storage.calendar_rows",
+    "Database": "bot.storage.database",
+    "DatabaseUnavailable": "bot.storage.database",
+    "SchemaOutOfDate": "bot.storage.database",
+    "lock_patient": "bot.storage.database",
+    "patient_by_study_id": "bot.storage.database",
+    "append_event": "bot.storage.eventlog",
+    "clinical_event": "bot.storage.eventlog",
+    "patient_events": "bot.storage.eventlog",
+    "remember": "bot.storage.idempotency",
+    "remembered": "bot.storage.idempotency",
+    "AuditEntry": "bot.storage.models",
+    "CalendarRow": "bot.storage.models",
+    "DecisionRecord": "bot.storage.models",
+    "EventRecord": "bot.storage.models",
+    "Member": "bot.storage.models",
+    "OutboxMessage": "bot.storage.models",
+    "Patient": "bot.storage.models",
+    "RequestRecord": "bot.storage.models",
+    "Site": "bot.storage.models",
+    "decision_label": "bot.storage.models",
+    "event_label": "bot.storage.models",
+    "normalise_study_id": "bot.storage.models",
+    "parse_label": "bot.storage.models",
+    "cancel": "bot.storage.outbox",
+    "claim": "bot.storage.outbox",
+    "enqueue": "bot.storage.outbox",
+    "expire": "bot.storage.outbox",
+    "fail": "bot.storage.outbox",
+    "finish": "bot.storage.outbox",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AuditEntry",

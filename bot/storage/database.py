@@ -180,6 +180,17 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
 
+    def member_row(self, user: str) -> dict[str, Any] | None:
+        """The member row of `user` (role, site, on call), or None — as
+        `bot.storage.lite.LiteDatabase.member_row` reads it without the ORM."""
+        from bot.storage.models import Member
+
+        with self.transaction(readonly=True) as session:
+            member = session.get(Member, user)
+            if member is None:
+                return None
+            return {"role": member.role, "site_id": member.site_id, "on_call": member.on_call}
+
     # --- schema -----------------------------------------------------------------------
 
     def _unavailable(self, exc: DBAPIError) -> DatabaseUnavailable:

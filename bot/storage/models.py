@@ -16,7 +16,6 @@ Conventions:
 
 from __future__ import annotations
 
-import re
 from datetime import date as Date
 from datetime import datetime
 from typing import Any
@@ -25,9 +24,13 @@ from sqlalchemy import JSON, CheckConstraint, Index, event, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from bot import inputs
-from bot.errors import UserError
-from bot.inputs import STUDY_ID_EXAMPLE, STUDY_ID_PATTERN
+from bot.inputs import STUDY_ID_EXAMPLE, STUDY_ID_PATTERN  # noqa: F401 (re-exported)
+from bot.labels import (  # noqa: F401 (where the tables' users have always found them)
+    decision_label,
+    event_label,
+    normalise_study_id,
+    parse_label,
+)
 
 # Constraint names are part of the schema: migrations refer to them by name, so they are
 # generated the same way on every database ("The Importance of Naming Constraints").
@@ -51,46 +54,6 @@ OUTBOX_STATUSES = ("pending", "sending", "sent", "dead", "expired", "cancelled")
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
-
-def normalise_study_id(text: str) -> str:
-    """A study ID as stored: upper case, checked against `STUDY_ID_PATTERN`.
-
-    The study ID is the only patient identifier trialbot keeps, so the pattern leaves no
-    room for a name or a record number typed in its place.
-    """
-    allowed = f"a letter, 1–9 letters or digits, '-', 1–5 digits (e.g. {STUDY_ID_EXAMPLE})"
-    candidate = inputs.ascii_value(text.strip(), "study_id", allowed).upper()
-    if not STUDY_ID_PATTERN.fullmatch(candidate):
-        raise UserError(
-            f"{inputs.shown(text.strip())} is not a study ID",
-            field="study_id",
-            allowed=allowed,
-        )
-    return candidate
-
-
-def event_label(event_id: int) -> str:
-    """How people see an event id: 45 → "E45"."""
-    return f"E{event_id}"
-
-
-def decision_label(decision_id: int) -> str:
-    """How people see a decision id: 123 → "D123"."""
-    return f"D{decision_id}"
-
-
-def parse_label(text: str, prefix: str, *, field: str) -> int:
-    """ "E45" → 45 (with `prefix` "E"); a bare "45" is accepted too. Full-width forms read
-    as ASCII; any other non-ASCII digit is refused, and so is a number no database row
-    can carry (above 2147483647)."""
-    allowed = f"{prefix} followed by a number from 1 to {inputs.ID_LIMIT}, e.g. {prefix}45"
-    candidate = inputs.ascii_value(text.strip(), field, allowed).upper().removeprefix(prefix)
-    if not re.fullmatch(r"[0-9]+", candidate) or int(candidate) == 0:
-        raise UserError(f"{inputs.shown(text.strip())} is not an id", field=field, allowed=allowed)
-    if len(candidate) > 10 or int(candidate) > inputs.ID_LIMIT:
-        raise UserError(f"{prefix}{candidate} is too large", field=field, allowed=allowed)
-    return int(candidate)
 
 
 class Site(SQLModel, table=True):

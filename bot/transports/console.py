@@ -25,6 +25,7 @@ from bot.clock import Clock, FixedClock, SystemClock
 from bot.commands import dispatch
 from bot.commands.registry import Registry, build_registry
 from bot.commands.reply import Reply
+from bot.commands.tokens import strip_prefix
 from bot.posts import Post, file_bytes
 from bot.render import Renderer
 from bot.services.context import Request, ServiceContext
@@ -302,6 +303,47 @@ class Console:
         delivered = drain_outbox(self.ctx.db, self.notifier, now=self.ctx.now(), owner=self.owner)
         self.deliveries.extend(delivered)
         return delivered
+
+
+# --- `help` without the database layer -------------------------------------------------
+def is_help(text: str) -> bool:
+    """Whether `text` is the `help` subcommand (or its alias), with or without a topic."""
+    from bot.commands.handlers.help import COMMANDS
+
+    words = strip_prefix(text).split(maxsplit=1)
+    names = {name for command in COMMANDS for name in (command.name, *command.aliases)}
+    return bool(words) and words[0].lower() in names
+
+
+def help_once(settings: Settings, user: str, text: str, *, as_json: bool) -> int | None:
+    """`trialbot chat "/trial help …"` as one command, without building the service
+    context: the rules from their cache, the member row read with the standard library
+    (`bot.storage.lite`), no database layer, no migration, no outbox drain (help queues
+    nothing). The same reply as the ordinary path; None when the database is not a SQLite
+    file this can read (the caller takes the ordinary path)."""
+    from bot.services import load_rules
+    from bot.storage.lite import LiteDatabase, LiteUnavailable
+
+    lite = LiteDatabase.for_url(settings.database_url)
+    if lite is None:
+        return None
+    try:
+        lite.member_row(user)  # readable this way? (else the ordinary path migrates it)
+    except LiteUnavailable:
+        return None
+    renderer = Renderer()
+    ctx = ServiceContext(
+        db=lite,  # type: ignore[arg-type]  (help reads only the member row)
+        rules=load_rules(settings),
+        clock=console_clock(settings),
+        settings=settings,
+        renderer=renderer,
+    )
+    printer: Printer = JsonPrinter(renderer) if as_json else TextPrinter()
+    request = Request(user=user, source="console", console=True)
+    reply = dispatch.run(ctx, request, text, build_registry())
+    printer.reply(reply)
+    return reply.exit_code
 
 
 # --- the interactive loop -----------------------------------------------------------------

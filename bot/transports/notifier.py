@@ -11,12 +11,13 @@ from __future__ import annotations
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from bot.posts import Post
-from bot.storage.database import Database
-from bot.storage.models import OutboxMessage
-from bot.storage.outbox import claim, fail, finish
+
+if TYPE_CHECKING:  # the console's printers and notifiers load without the database layer
+    from bot.storage.database import Database
+    from bot.storage.models import OutboxMessage
 
 # A console delivers at once; the lease only fences a second drainer off meanwhile.
 CONSOLE_LEASE = timedelta(minutes=1)
@@ -69,6 +70,8 @@ def drain_outbox(
     alerts in parallel, not one after the other). A verdict is delivered alone, after
     what came before it and before what follows: it updates the alert copies in place,
     so they must have landed first (so does an attribution)."""
+    from bot.storage.outbox import claim
+
     deliveries: list[Delivery] = []
     seen: set[int] = set()
     while True:
@@ -119,6 +122,8 @@ def _deliver_segment(
 def _deliver_one(
     db: Database, notifier: Notifier, message: OutboxMessage, now: datetime, owner: str
 ) -> Delivery:
+    from bot.storage.outbox import fail, finish
+
     post: Post | None = None
     try:
         post = Post.model_validate(message.payload or {})

@@ -163,3 +163,29 @@ def test_an_export_is_written_to_the_working_directory_and_the_console_says_wher
     assert main(["chat", "export aes"]) == 0
     assert len(list(workdir.glob("trialbot-aes-all-*.csv"))) == 2
     assert _outbox(workdir / "trialbot.db")[-1].status == "sent"
+
+
+def test_help_answers_as_the_ordinary_path_does_without_the_database_layer(workdir, capsys):
+    """`help` takes a short path (no service context: the member row read with sqlite3);
+    `--request-id` takes the ordinary one — the answers are the same, role and site too."""
+    assert main(["chat", "role U0NURSE01 coordinator site=main"]) == 0
+    assert main(["chat", ENROL]) == 0
+    for user in ("U0NURSE01", "U0NOBODY1", "console"):
+        for line in ("/trial help", "help lab", "? roles", "help labb", "HELP export"):
+            for extra in ([], ["--json"]):
+                capsys.readouterr()
+                short = main(["chat", *extra, "--as", user, line])
+                fast = capsys.readouterr()
+                ordinary = main(["chat", *extra, "--as", user, "--request-id", "k1", line])
+                slow = capsys.readouterr()
+                assert (short, fast.out) == (ordinary, slow.out), (user, line, extra)
+    capsys.readouterr()
+    assert main(["chat", "--as", "U0NURSE01", "help"]) == 0
+    assert "you are U0NURSE01 (coordinator, site main)" in capsys.readouterr().out
+
+
+def test_help_on_a_database_not_yet_created_creates_none_and_answers(workdir, capsys):
+    assert main(["chat", "help"]) == 0
+    assert "you are console (admin)" in capsys.readouterr().out
+    assert not (workdir / "trialbot.db").exists()
+    assert main(["chat", "whoami"]) == 0 and (workdir / "trialbot.db").exists()

@@ -1,8 +1,8 @@
 """A one-shot command imports what it uses and nothing else (start-up time,
 docs/benchmarks.md): `trialbot chat "/trial help"` loads no Slack, plotting, scheduling,
-calendar-export or terminal-styling library, and — once its database is at the head
-revision and the rules are cached — neither Alembic nor the rules' YAML; `trialbot
-calendar` needs no database library at all. Each runs in a new interpreter, as a user's
+calendar-export or terminal-styling library, no database library at all (it reads who
+you are with the standard library's sqlite3) and — once the rules are cached — not the
+rules' YAML; `trialbot calendar` needs no database library either. Each runs in a new interpreter, as a user's
 command would, and reports its `sys.modules`."""
 
 from __future__ import annotations
@@ -60,17 +60,25 @@ def _loaded(modules: set[str], package: str) -> bool:
     return package in modules or any(m.startswith(package + ".") for m in modules)
 
 
-def test_chat_help_imports_no_slack_plotting_scheduler_or_styling(run):
-    first, modules = run("chat", "/trial help")  # migrates trialbot.db, caches the rules
-    assert "/trial" in first
-    for package in NEVER_FOR_HELP:
+NO_DATABASE_LAYER = ("sqlalchemy", "sqlmodel", "alembic", "mako", "psycopg", "bot.storage.models")
+
+
+def test_chat_help_imports_no_slack_plotting_scheduler_styling_or_database(run):
+    first, modules = run("chat", "/trial help")  # caches the rules
+    assert "/trial" in first and "you are console (admin)" in first
+    for package in (*NEVER_FOR_HELP, *NO_DATABASE_LAYER):
         assert not _loaded(modules, package), package
+    assert run("chat", "/trial whoami")[0]  # an ordinary command: creates trialbot.db
     again, modules = run("chat", "/trial help")
     assert again == first
-    for package in (*NEVER_FOR_HELP, "alembic", "mako", "yaml", "holidays.countries"):
+    for package in (*NEVER_FOR_HELP, *NO_DATABASE_LAYER, "yaml", "holidays.countries"):
         assert not _loaded(modules, package), package
-    # the check would see them: the command does load its database and rules libraries
-    assert _loaded(modules, "sqlalchemy") and _loaded(modules, "bot.services")
+    topic, modules = run("chat", "/trial help lab")
+    assert "neut" in topic
+    assert not any(_loaded(modules, package) for package in NO_DATABASE_LAYER)
+    # the check would see them: any other command does load the database layer
+    _, modules = run("chat", "/trial whoami")
+    assert _loaded(modules, "sqlalchemy") and _loaded(modules, "bot.storage.models")
 
 
 def test_calendar_imports_no_database_and_lists_no_holiday_countries(run):

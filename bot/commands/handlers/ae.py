@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from bot import inputs
 from bot.commands.args import Args
@@ -10,9 +11,9 @@ from bot.commands.registry import Command
 from bot.commands.reply import Reply
 from bot.entry_rules import ENTRY_RULES
 from bot.errors import UserError
-from bot.services import entries
-from bot.services.context import Request, ServiceContext
-from bot.services.today import today_at_site
+
+if TYPE_CHECKING:
+    from bot.services.context import Request, ServiceContext
 
 USAGE = "ae LACC-007 <CTCAE term> grade=0-5 [date=YYYY-MM-DD] [irae=yes|no|unknown] [steroid_mg=20]"
 RULE = ENTRY_RULES["ae"]
@@ -36,6 +37,9 @@ def _grade_typed_as_words(words: list[str]) -> tuple[list[str], int] | None:
 
 
 def ae(ctx: ServiceContext, request: Request, args: Args) -> Reply:
+    from bot.services import entries
+    from bot.services.today import today_at_site
+
     args.only(OPTIONS)
     study_id = args.study_id()
     words = args.rest()

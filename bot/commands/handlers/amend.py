@@ -8,7 +8,7 @@ RECIST word for a response; options as the entry took them (`grade=`, `date=`, `
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot import inputs
 from bot.commands.args import Args
@@ -18,10 +18,11 @@ from bot.commands.reply import Reply
 from bot.entry_rules import ENTRY_RULES, STATUS_WORDS
 from bot.errors import UserError
 from bot.events import AMENDABLE_KINDS
-from bot.services import amend
-from bot.services.context import Request, ServiceContext
-from bot.services.enrolment import PLAN_FIELDS
-from bot.services.today import today_of_entry
+from bot.services.constants import PLAN_FIELDS
+
+if TYPE_CHECKING:
+    from bot.services.amend import Changes
+    from bot.services.context import Request, ServiceContext
 
 CORRECT_USAGE = 'correct E45 <what the entry should say> reason="what was wrong"'
 VOID_USAGE = 'void E45 reason="what was wrong"'
@@ -66,8 +67,11 @@ def _plan(args: Args, today) -> dict[str, Any]:
     return plan
 
 
-def read_changes(ctx: ServiceContext, label: str, kind: str, args: Args) -> amend.Changes:
+def read_changes(ctx: ServiceContext, label: str, kind: str, args: Args) -> Changes:
     """What `correct` should set, read as entry `label` (of `kind`) is written."""
+    from bot.services import amend
+    from bot.services.today import today_of_entry
+
     today = today_of_entry(ctx, int(label[1:]))
     values: dict[str, Any] = {}
     analytes = [key for key in args.options if is_analyte(key)]
@@ -119,6 +123,8 @@ def read_changes(ctx: ServiceContext, label: str, kind: str, args: Args) -> amen
 
 
 def correct(ctx: ServiceContext, request: Request, args: Args) -> Reply:
+    from bot.services import amend
+
     args.only(("reason", *ENTRY_OPTIONS, *PLAN_OPTIONS), also=is_analyte)
     label = args.label("E", "event", "entry")
     reason = _reason(args, "a correction")
@@ -133,6 +139,8 @@ def correct(ctx: ServiceContext, request: Request, args: Args) -> Reply:
 
 
 def void(ctx: ServiceContext, request: Request, args: Args) -> Reply:
+    from bot.services import amend
+
     args.only(("reason",))
     label = args.label("E", "event", "entry")
     args.done(VOID_USAGE)

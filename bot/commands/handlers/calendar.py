@@ -4,15 +4,16 @@ user's site)."""
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING
 
 from bot.commands.args import Args
 from bot.commands.registry import Command
 from bot.commands.reply import Reply
 from bot.commands.views import by_patient, by_week, day
-from bot.services import queries
-from bot.services.context import Request, ServiceContext
-from bot.services.queries import PAGE_PATIENTS
-from bot.services.today import today_at_site
+from bot.services.constants import PAGE_PATIENTS
+
+if TYPE_CHECKING:
+    from bot.services.context import Request, ServiceContext
 
 CALENDAR_USAGE = "calendar LACC-007 [from=YYYY-MM-DD] [weeks=N]"
 TODAY_USAGE = "today [site=main] [page=N]"
@@ -20,6 +21,9 @@ WEEK_USAGE = "week [site=main] [from=YYYY-MM-DD] [page=N]"
 
 
 def calendar(ctx: ServiceContext, request: Request, args: Args) -> Reply:
+    from bot.services import queries
+    from bot.services.today import today_at_site
+
     args.only(("from", "weeks"))
     study_id = args.study_id()
     args.done(CALENDAR_USAGE)
@@ -40,6 +44,9 @@ def calendar(ctx: ServiceContext, request: Request, args: Args) -> Reply:
 
 
 def _due(ctx: ServiceContext, request: Request, args: Args, days: int, usage: str) -> Reply:
+    from bot.services import queries
+    from bot.services.today import today_at_site
+
     options = ("site", "from", "page") if days > 1 else ("site", "page")
     args.only(options)
     args.done(usage)

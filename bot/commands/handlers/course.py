@@ -3,12 +3,15 @@ reason; `holds`: the drugs on hold for longer than the review time."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot.commands.args import Args
 from bot.commands.handlers._common import reason_option
 from bot.commands.registry import Command, decision_command
 from bot.commands.reply import Reply
-from bot.services import course, queries
-from bot.services.context import Request, ServiceContext
+
+if TYPE_CHECKING:
+    from bot.services.context import Request, ServiceContext
 
 RESUME_USAGE = 'resume LACC-007 <drug> reason="why the hold ends"'
 HOLD_USAGE = 'hold LACC-007 <drug> reason="why the drug is held"'
@@ -16,6 +19,8 @@ HOLDS_USAGE = "holds [days=21] [site=main]"
 
 
 def _change(ctx: ServiceContext, request: Request, args: Args, action: str, usage: str) -> Reply:
+    from bot.services import course
+
     args.only(("reason",))
     study_id = args.study_id()
     drug = args.word("drug", "which drug", ", ".join(course.drugs_of(ctx)))
@@ -34,6 +39,8 @@ def hold(ctx: ServiceContext, request: Request, args: Args) -> Reply:
 
 
 def holds(ctx: ServiceContext, request: Request, args: Args) -> Reply:
+    from bot.services import queries
+
     args.only(("days", "site"))
     args.done(HOLDS_USAGE)
     outcome = queries.holds_older_than(

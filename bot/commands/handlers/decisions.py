@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot.commands.args import Args
 from bot.commands.registry import Command
 from bot.commands.reply import Reply
-from bot.services import queries
-from bot.services.context import Request, ServiceContext
+
+if TYPE_CHECKING:
+    from bot.services.context import Request, ServiceContext
 
 USAGE = "decisions [site=main]"
 
 
 def decisions(ctx: ServiceContext, request: Request, args: Args) -> Reply:
+    from bot.services import queries
+
     args.only(("site",))
     args.done(USAGE)
     outcome = queries.open_decisions(

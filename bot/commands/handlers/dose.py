@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot.commands.args import Args
 from bot.commands.registry import Command
 from bot.commands.reply import Reply
 from bot.entry_rules import ENTRY_RULES, STATUS_WORDS
 from bot.errors import UserError
-from bot.services import entries
-from bot.services.context import Request, ServiceContext
-from bot.services.today import today_at_site
+
+if TYPE_CHECKING:
+    from bot.services.context import Request, ServiceContext
 
 USAGE = 'dose LACC-007 <drug> [given|held|skipped] [mg=52] [date=YYYY-MM-DD] [reason="…"]'
 RULE = ENTRY_RULES["dose"]
@@ -18,6 +20,9 @@ MG = RULE.option("mg")
 
 
 def dose(ctx: ServiceContext, request: Request, args: Args) -> Reply:
+    from bot.services import entries
+    from bot.services.today import today_at_site
+
     args.only(OPTIONS)
     study_id = args.study_id()
     status = args.take(STATUS_WORDS)

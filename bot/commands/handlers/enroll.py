@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot.commands.args import Args
 from bot.commands.registry import Command
 from bot.commands.reply import Reply
 from bot.errors import UserError
-from bot.services import enrolment
-from bot.services.context import Request, ServiceContext
-from bot.services.enrolment import PLAN_FIELDS
-from bot.services.today import today_at_site
+from bot.services.constants import PLAN_FIELDS
+
+if TYPE_CHECKING:
+    from bot.services.context import Request, ServiceContext
 
 USAGE = (
     "enroll LACC-007 start=YYYY-MM-DD [fractions=25] [boost=yes|no] "
@@ -20,6 +22,9 @@ OPTIONS = (*PLAN_FIELDS, "site", "baseline")
 
 
 def enroll(ctx: ServiceContext, request: Request, args: Args) -> Reply:
+    from bot.services import enrolment
+    from bot.services.today import today_at_site
+
     args.only(OPTIONS)
     study_id = args.study_id()
     args.done(USAGE)

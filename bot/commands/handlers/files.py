@@ -4,12 +4,16 @@ swimmer plot, posted to the site's study channel): one service call each
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot.commands.args import Args
 from bot.commands.registry import Command
 from bot.commands.reply import Reply
 from bot.errors import UserError
-from bot.services import files
-from bot.services.context import Request, ServiceContext
+from bot.services.constants import EXPORTS, FILE_ROLE, FORMATS
+
+if TYPE_CHECKING:
+    from bot.services.context import Request, ServiceContext
 
 EXPORT_USAGE = "export events|labs|aes|doses|decisions|ics [format=csv] [site=S] [patient=ID]"
 SWIMMER_USAGE = "swimmer [site=S]"
@@ -24,14 +28,16 @@ def _format(args: Args) -> str:
         value = args.words[at + 1]
         del args.words[at : at + 2]
         return value.lower()
-    value = args.text("format", allowed=", ".join(files.FORMATS))
+    value = args.text("format", allowed=", ".join(FORMATS))
     return value.lower() if value else "csv"
 
 
 def export(ctx: ServiceContext, request: Request, args: Args) -> Reply:
+    from bot.services import files
+
     args.only(("format", "site", "patient"))
     fmt = _format(args)
-    what = args.word("export", "what to export", ", ".join(files.EXPORTS)).lower()
+    what = args.word("export", "what to export", ", ".join(EXPORTS)).lower()
     args.done(EXPORT_USAGE)
     outcome = files.export(
         ctx,
@@ -45,6 +51,8 @@ def export(ctx: ServiceContext, request: Request, args: Args) -> Reply:
 
 
 def swimmer(ctx: ServiceContext, request: Request, args: Args) -> Reply:
+    from bot.services import files
+
     args.only(("site",))
     args.done(SWIMMER_USAGE)
     outcome = files.swimmer(ctx, request, site=args.text("site", allowed="a site id, e.g. main"))
@@ -66,7 +74,7 @@ COMMANDS = (
             "Study IDs only. Needs the coordinator role: the tables are the study's data in "
             "bulk, and every export is audited."
         ),
-        role=files.FILE_ROLE,
+        role=FILE_ROLE,
         group="files",
         handler=export,
         examples=("export aes", "export labs format=csv site=main", "export ics patient=LACC-007"),
@@ -82,7 +90,7 @@ COMMANDS = (
             "is the study channel's (or site=, or your own); the picture is posted to that "
             "site's study channel for everyone in it, hence the coordinator role."
         ),
-        role=files.FILE_ROLE,
+        role=FILE_ROLE,
         group="files",
         handler=swimmer,
         examples=("swimmer", "swimmer site=main"),

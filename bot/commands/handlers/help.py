@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot.commands.args import Args
 from bot.commands.registry import GROUPS, Command, build_registry
 from bot.commands.reply import Reply
 from bot.errors import UserError, closest
-from bot.services import queries
-from bot.services.context import Request, ServiceContext
+
+if TYPE_CHECKING:
+    from bot.services.context import Request, ServiceContext
 
 # Topics that are not subcommands.
 ROLES_TOPIC = "roles"
 
 
 def help_(ctx: ServiceContext, request: Request, args: Args) -> Reply:
+    from bot.services.who import whoami
+
     args.only(())
     registry = build_registry()
     if not args.words:
@@ -22,7 +27,7 @@ def help_(ctx: ServiceContext, request: Request, args: Args) -> Reply:
             commands = [c for c in registry if c.group == key]
             if commands:
                 groups.append({"title": title, "commands": commands})
-        who = queries.whoami(ctx, request)
+        who = whoami(ctx, request)
         return Reply.of("replies/help.j2", groups=groups, who=who, trial=ctx.rules.schedule.trial)
     topic = args.words.pop(0)
     args.done("help [subcommand]")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot import inputs
 from bot.commands.args import Args
 from bot.commands.registry import Command
@@ -9,10 +11,9 @@ from bot.commands.reply import Reply
 from bot.commands.views import grade_view
 from bot.entry_rules import ENTRY_RULES
 from bot.errors import UserError
-from bot.services import entries, labs
-from bot.services.context import Request, ServiceContext
-from bot.services.labs import is_analyte
-from bot.services.today import today_at_site
+
+if TYPE_CHECKING:
+    from bot.services.context import Request, ServiceContext
 
 USAGE = (
     "lab LACC-007 [date=YYYY-MM-DD] ANC 0.4 PLT 62 Hb 9.1 ALT 130 U/L (7-40) "
@@ -22,13 +23,31 @@ OPTIONS = ENTRY_RULES["lab"].command_options
 PANEL_EXAMPLE = "e.g. ANC 0.4 PLT 62 Hb 9.1 ALT 130 U/L (7-40)"
 
 
+def is_analyte(key: str) -> bool:
+    """Whether `key` (an option key) names an analyte the grading knows."""
+    from bot.services import labs
+
+    return labs.is_analyte(key)
+
+
+def _reference(ctx: ServiceContext) -> dict:
+    from bot.services import labs
+
+    return labs.reference(ctx)
+
+
 def panel_text(args: Args) -> str:
     """The panel: the free words and the analytes written as options, in the order typed."""
+    from bot.services import labs
+
     text = " ".join(args.rest_in_order(is_analyte, labs.written_as)).strip()
     return inputs.check_free_text(text, "panel", inputs.LAB_TEXT_LIMIT)
 
 
 def lab(ctx: ServiceContext, request: Request, args: Args) -> Reply:
+    from bot.services import entries
+    from bot.services.today import today_at_site
+
     args.only(OPTIONS, also=is_analyte)
     study_id = args.study_id()
     on = args.date("date", today_at_site(ctx, study_id=study_id))
@@ -71,7 +90,7 @@ COMMANDS = (
             "lab LACC-007 date=yesterday hb=102 g/L wbc=2.1",
         ),
         aliases=("labs",),
-        details=labs.reference,
+        details=_reference,
         details_template="replies/help_lab.j2",
     ),
 )

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot.commands.args import Args
 from bot.commands.registry import Command, decision_command
 from bot.commands.reply import Reply
-from bot.services import alerts, rota
-from bot.services.context import Request, ServiceContext
+
+if TYPE_CHECKING:
+    from bot.services.context import Request, ServiceContext
 
 ONCALL_USAGE = "oncall [U0DOC0001 [backup=U0DOC0002] [site=main] [from=DATE] [to=DATE]]"
 ACK_USAGE = "ack D12|E45"
 
 
 def oncall(ctx: ServiceContext, request: Request, args: Args) -> Reply:
+    from bot.services import rota
+
     args.only(("backup", "site", "from", "to"))
     site = args.text("site", allowed="a site id, e.g. main")
     if not args.words:
@@ -36,6 +41,8 @@ def oncall(ctx: ServiceContext, request: Request, args: Args) -> Reply:
 
 
 def ack(ctx: ServiceContext, request: Request, args: Args) -> Reply:
+    from bot.services import alerts
+
     args.only(())
     subject = args.word("alert", "which alert", "a decision or entry id: D12, E45")
     args.done(ACK_USAGE)

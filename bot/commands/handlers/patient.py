@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot.commands.args import Args
 from bot.commands.registry import Command
 from bot.commands.reply import Reply
 from bot.commands.views import entry_text, state_view
-from bot.services import queries
-from bot.services.context import Request, ServiceContext
+
+if TYPE_CHECKING:
+    from bot.services.context import Request, ServiceContext
 
 USAGE = "patient LACC-007 [recent=10]"
 
 
 def patient(ctx: ServiceContext, request: Request, args: Args) -> Reply:
+    from bot.services import queries
+
     args.only(("recent",))
     study_id = args.study_id()
     args.done(USAGE)

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot.commands.args import Args
 from bot.commands.registry import Command
 from bot.commands.reply import Reply
 from bot.entry_rules import RECIST
-from bot.services import entries
-from bot.services.context import Request, ServiceContext
-from bot.services.today import today_at_site
+
+if TYPE_CHECKING:
+    from bot.services.context import Request, ServiceContext
 
 USAGE = "response LACC-007 CR|PR|SD|PD|NE [date=YYYY-MM-DD]"
 
 
 def response(ctx: ServiceContext, request: Request, args: Args) -> Reply:
+    from bot.services import entries
+    from bot.services.today import today_at_site
+
     args.only(("date",))
     study_id = args.study_id()
     category = args.word("response", "the RECIST 1.1 response", ", ".join(RECIST))

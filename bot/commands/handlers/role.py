@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot.commands.args import Args
 from bot.commands.registry import Command
 from bot.commands.reply import Reply
-from bot.services import members, queries
-from bot.services.context import Request, ServiceContext
+
+if TYPE_CHECKING:
+    from bot.services.context import Request, ServiceContext
 
 ROLE_USAGE = "role U0123ABCD admin|investigator|coordinator|viewer [site=main] [oncall=yes|no]"
 WHOAMI_USAGE = "whoami"
 
 
 def role(ctx: ServiceContext, request: Request, args: Args) -> Reply:
+    from bot.services import members
+
     args.only(("site", "oncall"))
     user = args.word(
         "user", "whose role", "a Slack user id such as U0123ABCD, or an @mention", ascii=False
@@ -31,6 +36,8 @@ def role(ctx: ServiceContext, request: Request, args: Args) -> Reply:
 
 
 def whoami(ctx: ServiceContext, request: Request, args: Args) -> Reply:
+    from bot.services import queries
+
     args.only(())
     args.done(WHOAMI_USAGE)
     who = queries.whoami(ctx, request)

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot import inputs
 from bot.commands.args import Args
 from bot.commands.registry import Command
 from bot.commands.reply import Reply
 from bot.errors import UserError
-from bot.services import screening
-from bot.services.context import Request, ServiceContext
+
+if TYPE_CHECKING:
+    from bot.services.context import Request, ServiceContext
 
 USAGE = "screen age=52 stage=IIIC1 ecog=1 hb=10.2 anc=3.1 … [site=main]"
 
 
 def screen(ctx: ServiceContext, request: Request, args: Args) -> Reply:
+    from bot.services import screening
+
     answers = {
         key: inputs.check_free_text(value, key, inputs.LAB_TEXT_LIMIT)
         for key, value in args.options.items()

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot.commands.args import Args
 from bot.commands.registry import Command
 from bot.commands.reply import Reply
 from bot.errors import UserError
-from bot.services import sites
-from bot.services.context import Request, ServiceContext
+
+if TYPE_CHECKING:
+    from bot.services.context import Request, ServiceContext
 
 SITE_USAGE = "site [SITE channel=#channel]"
 
 
 def site(ctx: ServiceContext, request: Request, args: Args) -> Reply:
+    from bot.services import sites
+
     args.only(("channel",))
     if not args.words and not args.has("channel"):
         args.done(SITE_USAGE)

@@ -3,13 +3,16 @@ an event as immune-related or not."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot.commands.args import Args
 from bot.commands.handlers._common import reason_option
 from bot.commands.registry import decision_command
 from bot.commands.reply import Reply
 from bot.errors import UserError
-from bot.services import entries, verdicts
-from bot.services.context import Request, ServiceContext
+
+if TYPE_CHECKING:
+    from bot.services.context import Request, ServiceContext
 
 CONFIRM_USAGE = "confirm D12"
 OVERRIDE_USAGE = 'override D12 reason="why the protocol action is not taken"'
@@ -18,6 +21,8 @@ OVERRIDE_WHY = "why the protocol action is not taken"
 
 
 def confirm(ctx: ServiceContext, request: Request, args: Args) -> Reply:
+    from bot.services import verdicts
+
     args.only(())
     decision = args.label("D", "decision", "decision")
     args.done(CONFIRM_USAGE)
@@ -26,6 +31,8 @@ def confirm(ctx: ServiceContext, request: Request, args: Args) -> Reply:
 
 
 def override(ctx: ServiceContext, request: Request, args: Args) -> Reply:
+    from bot.services import verdicts
+
     args.only(("reason",))
     decision = args.label("D", "decision", "decision")
     reason = reason_option(args, f"override {decision}", OVERRIDE_WHY, OVERRIDE_USAGE)
@@ -40,6 +47,8 @@ def override(ctx: ServiceContext, request: Request, args: Args) -> Reply:
 
 
 def attribute(ctx: ServiceContext, request: Request, args: Args) -> Reply:
+    from bot.services import entries
+
     args.only(("irae",))
     event = args.label("E", "event", "entry")
     # `attribute E45 yes` reads naturally too
