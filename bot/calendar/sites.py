@@ -278,6 +278,71 @@ class SitesFile(StrictModel):
         )
 
 
+class HolidayFacts:
+    """What the holidays package says of one country (and subdivision) for some years, as
+    data: per year and day, working day or not and weekend or not; the holiday names; and
+    the last year of published make-up workdays ("auto"). Immutable. A shell may keep it
+    between processes (`bot/protocol/holiday_cache.py`) so a one-shot command need not
+    import the package and compute the years again; a year it does not hold is asked of
+    the package, as without it.
+    """
+
+    def __init__(
+        self,
+        country: str,
+        subdivision: str | None,
+        years: dict[int, tuple[bytes, bytes]],
+        names: dict[date, str],
+        published_through: int | None,
+    ) -> None:
+        self.country = country
+        self.subdivision = subdivision
+        self.years = dict(years)  # year -> (working flags, weekend flags), one byte a day
+        self.names = dict(names)
+        self.published_through = published_through
+
+    def holds(self, year: int) -> bool:
+        return year in self.years
+
+    def _flag(self, day: date, which: int) -> bool:
+        flags = self.years[day.year][which]
+        return bool(flags[day.toordinal() - date(day.year, 1, 1).toordinal()])
+
+    def is_working_day(self, day: date) -> bool:
+        return self._flag(day, 0)
+
+    def is_weekend(self, day: date) -> bool:
+        return self._flag(day, 1)
+
+    def get(self, day: date) -> str | None:
+        return self.names.get(day)
+
+    def to_json(self) -> dict:
+        return {
+            "country": self.country,
+            "subdivision": self.subdivision,
+            "published_through": self.published_through,
+            "years": {
+                str(year): [working.hex(), weekend.hex()]
+                for year, (working, weekend) in sorted(self.years.items())
+            },
+            "names": {day.isoformat(): name for day, name in sorted(self.names.items())},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> HolidayFacts:
+        return cls(
+            country=str(data["country"]),
+            subdivision=data.get("subdivision"),
+            years={
+                int(year): (bytes.fromhex(pair[0]), bytes.fromhex(pair[1]))
+                for year, pair in data["years"].items()
+            },
+            names={date.fromisoformat(day): str(name) for day, name in data["names"].items()},
+            published_through=data.get("published_through"),
+        )
+
+
 class SiteCalendar:
     """A site's treatment days. Pure; per-year day flags are computed once and cached.
 
@@ -287,8 +352,16 @@ class SiteCalendar:
     a year already computed is read without it (a dict lookup of an immutable value).
     """
 
-    def __init__(self, config: SiteConfig) -> None:
+    def __init__(self, config: SiteConfig, *, facts: HolidayFacts | None = None) -> None:
         self.config = config
+        # what the holidays package said before (another process); only if it is about
+        # this site's country and subdivision
+        usable = (
+            facts is not None
+            and facts.country == config.country
+            and facts.subdivision == config.subdivision
+        )
+        self._facts = facts if usable else None
         self._lock = threading.RLock()
         self._years: dict[int, tuple[int, bytes]] = {}
         self._closure_reasons: dict[date, str] = {}
@@ -346,6 +419,11 @@ class SiteCalendar:
         setting = self.config.makeup_days_published_through
         if setting != "auto":
             return setting
+        if self._facts is not None:
+            return self._facts.published_through
+        return self._auto_published_through()
+
+    def _auto_published_through(self) -> int | None:
         table = self._holidays
         if table is None:
             return None
@@ -363,6 +441,46 @@ class SiteCalendar:
         last = self.published_through
         return last is not None and day.year > last
 
+    def _table_for(self, year: int):
+        """What answers for `year`: the facts kept from before, else the package."""
+        if self._facts is not None and self._facts.holds(year):
+            return self._facts
+        return self._holidays
+
+    def computed_years(self) -> list[int]:
+        """The years whose treatment days this calendar has worked out so far."""
+        return sorted(self._years)
+
+    def holiday_facts(self) -> HolidayFacts | None:
+        """What the holidays package says of the years this calendar has computed (and of
+        those in the facts it was given), for a shell to keep; None without a country."""
+        country = self.config.country
+        if country is None:
+            return None
+        with self._lock:
+            years = dict(self._facts.years) if self._facts is not None else {}
+            names = dict(self._facts.names) if self._facts is not None else {}
+            table = None
+            for year in sorted(set(self._years) - set(years)):
+                table = table or self._holidays
+                first = date(year, 1, 1)
+                length = (date(year + 1, 1, 1) - first).days
+                working, weekend = bytearray(length), bytearray(length)
+                for offset in range(length):
+                    day = first + timedelta(days=offset)
+                    working[offset] = table.is_working_day(day)
+                    weekend[offset] = table.is_weekend(day)
+                    name = table.get(day)
+                    if name:
+                        names[day] = str(name)
+                years[year] = (bytes(working), bytes(weekend))
+            published = (
+                self._facts.published_through
+                if self._facts is not None
+                else self._auto_published_through()
+            )
+        return HolidayFacts(country, self.config.subdivision, years, names, published)
+
     # --- per-year flags -----------------------------------------------------------
     def _year(self, year: int) -> tuple[int, bytes]:
         cached = self._years.get(year)
@@ -378,7 +496,7 @@ class SiteCalendar:
         first = date(year, 1, 1)
         length = (date(year + 1, 1, 1) - first).days
         flags = bytearray(length)
-        table = self._holidays
+        table = self._table_for(year)
         makeup_ok = self.config.makeup_workdays_are_treatment_days
         day = first
         for offset in range(length):
@@ -435,7 +553,7 @@ class SiteCalendar:
             return None
         if day in self._closure_reasons:
             return self._closure_reasons[day]
-        table = self._holidays
+        table = self._table_for(day.year)
         if table is not None:
             with self._lock:  # the holidays table may fill itself on lookup
                 name = table.get(day)

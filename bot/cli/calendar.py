@@ -240,7 +240,21 @@ def _plan_inputs(args: argparse.Namespace, schedule: Schedule, site: SiteCalenda
     )
 
 
+def _site(trial, site_id: str | None):
+    """The site's calendar, with what the holidays package said in an earlier run (the
+    cache beside the rules cache): (calendar, the facts it was given, the cache folder)."""
+    from bot.protocol.holiday_cache import load_facts
+    from bot.settings import load_settings
+
+    config = sites_of(trial).config(site_id)
+    cache_dir = load_settings().cache_dir
+    facts = load_facts(cache_dir, config.country, config.subdivision)
+    return SiteCalendar(config, facts=facts), facts, cache_dir
+
+
 def _run(args: argparse.Namespace) -> int:
+    from bot.protocol.holiday_cache import keep_facts
+
     # cheap checks on the arguments first, so a typo is named before anything is loaded
     _date(args.start, "start")
     today = _date(args.today, "today")
@@ -249,12 +263,13 @@ def _run(args: argparse.Namespace) -> int:
     history = _history(args.history, trial, args.site)
     if history is not None and history.plan is not None:
         plan = _plan_from_file(args, history)
-        site = SiteCalendar(sites_of(trial).config(plan.site))
+        site, facts, cache_dir = _site(trial, plan.site)
     else:
-        site = SiteCalendar(sites_of(trial).config(args.site))
+        site, facts, cache_dir = _site(trial, args.site)
         plan = _plan_inputs(args, schedule, site)
     events = history.events if history is not None else []
     calendar = build_calendar(schedule, plan, events, site, today=today)
+    keep_facts(cache_dir, site, facts)
     if args.json:
         print(json.dumps(calendar.events_json(), ensure_ascii=False, indent=2))
     else:

@@ -87,3 +87,7 @@ def test_calendar_imports_no_database_and_lists_no_holiday_countries(run):
     for package in (*NEVER_FOR_HELP, "sqlalchemy", "sqlmodel", "alembic", "jinja2"):
         assert not _loaded(modules, package), package
     assert _loaded(modules, "holidays")  # China's calendar is computed
+    # the next run reads what the package said from the cache: the same calendar
+    again, modules = run("calendar", "--start", "2027-03-01", "--json")
+    assert again == out
+    assert not _loaded(modules, "holidays")
