@@ -169,7 +169,7 @@ def fill(database: Database, patients: int, sites: int, seed: int) -> tuple[int,
             rows = 0
             columns = (
                 "patient_id, study_id, site_id, date, kind, item, phase, number, "
-                "window_from, window_to, status, payload"
+                "window_from, window_to, status, presumed_done_from, payload"
             )
             with cursor.copy(f"COPY calendar_row ({columns}) FROM STDIN") as copy:
                 for pid, study_id, site, day1, fractions in plans:
@@ -207,6 +207,7 @@ def fill(database: Database, patients: int, sites: int, seed: int) -> tuple[int,
                                 low,
                                 high,
                                 status,
+                                None,  # presumed_done_from: the payload has none
                                 payload,
                             )
                         )
@@ -253,7 +254,7 @@ def explain(database: Database, site: str) -> str:
         return "\n".join(plan)
 
 
-FIXTURE_VERSION = 2  # bump when fill() changes what it writes
+FIXTURE_VERSION = 3  # bump when fill() changes what it writes
 
 
 def _fixture_schema(args) -> str:

@@ -58,6 +58,9 @@ def _row_values(
         "window_from": _as_date(window[0], "window", index),
         "window_to": _as_date(window[1], "window", index),
         "status": str(payload["status"]),
+        "presumed_done_from": _as_date(
+            payload.get("presumed_done_from"), "presumed_done_from", index
+        ),
         "payload": payload,
     }
 
@@ -164,57 +167,61 @@ def patient_calendar_rows(session: Session, patient_id: int) -> list[CalendarRow
 _RECORDED_BY_EXCEPTION = ("radiotherapy", "brachytherapy")  # bot.calendar.status's
 
 
-def _presumed_from():
-    return CalendarRow.payload["presumed_done_from"].as_string()
-
-
-def status_on_sql(today: date):
+def status_on_sql(today: date, columns: Any = CalendarRow):
     """`bot.calendar.status.stored_status_on(row, today)` as an SQL expression over the
-    row's columns (and the one JSON field it reads), so a view can count and filter by
-    status without loading rows; `tests/storage` checks it against the Python rule."""
-    day = today.isoformat()
-    presumed = _presumed_from()
+    row's columns (`columns`: the table, or a subquery's `.c` with the same names), so a
+    view can count and filter by status without loading rows — every column it reads is in
+    the (site, date) index; `tests/services` checks it against the Python rule."""
+    c = columns
+    presumed = c.presumed_done_from
     return case(
-        (CalendarRow.status != "planned", CalendarRow.status),
-        (and_(presumed.is_not(None), presumed <= day), literal("presumed_done")),
+        (c.status != "planned", c.status),
+        (and_(presumed.is_not(None), presumed <= today), literal("presumed_done")),
         (
-            CalendarRow.kind.in_(_RECORDED_BY_EXCEPTION),
+            c.kind.in_(_RECORDED_BY_EXCEPTION),
             case(
-                (CalendarRow.date < today, literal("presumed_given")),
-                (CalendarRow.date == today, literal("due")),
+                (c.date < today, literal("presumed_given")),
+                (c.date == today, literal("due")),
                 else_=literal("planned"),
             ),
         ),
-        (
-            and_(CalendarRow.date < today, CalendarRow.window_to < today),
-            literal("overdue"),
-        ),
-        (
-            or_(CalendarRow.date <= today, CalendarRow.window_from <= today),
-            literal("due"),
-        ),
+        (and_(c.date < today, c.window_to < today), literal("overdue")),
+        (or_(c.date <= today, c.window_from <= today), literal("due")),
         else_=literal("planned"),
     )
 
 
-def _shown(site_id: str, first: date, last: date, today: date, lookback: date) -> list:
-    """The rows a `today`/`week` view lists, as two disjoint conditions (each one index
-    range): every row dated `first`–`last`; and the rows dated from `lookback` to before
-    `first` that are overdue on `today` — planned visits, infusions or labs (the partial
-    index of open visits) whose window closed before `today`, not presumed done."""
-    presumed = _presumed_from()
+def _shown(first: date, last: date, today: date, lookback: date) -> list:
+    """The rows a `today`/`week` view lists, as two disjoint conditions: every row dated
+    `first`–`last`; and the rows dated from `lookback` to before `first` that are overdue
+    on `today` — planned visits, infusions or labs (the partial index of open visits)
+    whose window closed before `today`, not presumed done. With the site they are each one
+    range of an index; with a patient, one range of the patient's rows."""
+    presumed = CalendarRow.presumed_done_from
     return [
-        and_(CalendarRow.site_id == site_id, CalendarRow.date >= first, CalendarRow.date <= last),
+        and_(CalendarRow.date >= first, CalendarRow.date <= last),
         and_(
-            CalendarRow.site_id == site_id,
             text(OPEN_VISITS),  # literally the partial index's condition
             CalendarRow.date >= lookback,
             CalendarRow.date < first,
             CalendarRow.date < today,
             CalendarRow.window_to < today,
-            or_(presumed.is_(None), presumed > today.isoformat()),
+            or_(presumed.is_(None), presumed > today),
         ),
     ]
+
+
+# What the status rule reads: rows alike in these have the same status on any day, so the
+# counts group by them first — in the (site, date) index's own order, without sorting.
+_STATUS_INPUTS = (
+    CalendarRow.date,
+    CalendarRow.kind,
+    CalendarRow.item,
+    CalendarRow.status,
+    CalendarRow.window_from,
+    CalendarRow.window_to,
+    CalendarRow.presumed_done_from,
+)
 
 
 @dataclass(frozen=True)
@@ -242,29 +249,43 @@ def site_view(
     """What `today` and `week` show, read in SQL: the rows dated `first`–`last` and those
     from `lookback` still overdue on `today`, counted per item and status for the whole
     site, and — for the `page`-th `page_size` patients by study ID only — the rows
-    themselves (their JSON decoded for those alone), by date, study ID, id."""
-    conditions = _shown(site_id, first, last, today, lookback)
-    status = status_on_sql(today).label("shown_status")
-    parts = union_all(
+    themselves (their JSON decoded for those alone), by date, study ID, id.
+
+    The counts read the covering (site, date) index only. The page's patients are found
+    from the patient table in study-ID order, each asked whether it has a row shown (one
+    index probe), so a page costs what its position costs, not what the site holds."""
+    shown = _shown(first, last, today, lookback)
+    # Counted for the whole site, each condition one range of the site's index...
+    conditions = [and_(CalendarRow.site_id == site_id, condition) for condition in shown]
+    # rows per status: grouped by the status rule's inputs (index order), then the rule
+    # applied once per group rather than once per row
+    groups = union_all(
         *(
             select(
                 CalendarRow.kind,
                 CalendarRow.item,
-                status,
-                CalendarRow.patient_id,
-                CalendarRow.study_id,
-            ).where(condition)
+                status_on_sql(today).label("shown_status"),
+                func.count().label("n"),
+            )
+            .where(condition)
+            .group_by(*_STATUS_INPUTS)
             for condition in conditions
         )
     ).subquery()
     counts = [
-        (kind, item, state, rows)
+        (kind, item, state, int(rows))
         for kind, item, state, rows in session.execute(
-            select(parts.c.kind, parts.c.item, parts.c.shown_status, func.count()).group_by(
-                parts.c.kind, parts.c.item, parts.c.shown_status
-            )
+            select(
+                groups.c.kind, groups.c.item, groups.c.shown_status, func.sum(groups.c.n)
+            ).group_by(groups.c.kind, groups.c.item, groups.c.shown_status)
         )
     ]
+    parts = union_all(
+        *(
+            select(CalendarRow.kind, CalendarRow.item, CalendarRow.patient_id).where(condition)
+            for condition in conditions
+        )
+    ).subquery()
     patients_per_item = {
         (kind, item): patients
         for kind, item, patients in session.execute(
@@ -273,15 +294,31 @@ def site_view(
             ).group_by(parts.c.kind, parts.c.item)
         )
     }
-    everyone = session.execute(
-        select(parts.c.study_id, parts.c.patient_id)
-        .group_by(parts.c.study_id, parts.c.patient_id)
-        .order_by(parts.c.study_id)
+    patients = session.execute(select(func.count(func.distinct(parts.c.patient_id)))).scalar_one()
+    # ...and read for a page's patients by the patient's own rows, naming no site (so the
+    # database seeks (patient, date) rather than scanning the site's period): a patient's
+    # rows carry the patient's site (rewritten with it when an enrolment correction moves
+    # the patient), so the site's patients with a row shown are these.
+    chosen = session.execute(
+        select(Patient.id, Patient.study_id)
+        .where(
+            Patient.site_id == site_id,
+            select(CalendarRow.id)
+            .where(
+                CalendarRow.patient_id == Patient.id,
+                CalendarRow.date >= lookback,
+                CalendarRow.date <= last,
+                or_(*shown),
+            )
+            .exists(),
+        )
+        .order_by(Patient.study_id)
+        .offset((page - 1) * page_size)
+        .limit(page_size)
     ).all()
-    chosen = everyone[(page - 1) * page_size : page * page_size]
     rows: list[tuple[str, dict[str, Any]]] = []
     if chosen:
-        ids = [patient_id for _, patient_id in chosen]
+        ids = [patient_id for patient_id, _ in chosen]
         found = union_all(
             *(
                 select(
@@ -290,7 +327,7 @@ def site_view(
                     CalendarRow.date,
                     CalendarRow.id,
                 ).where(condition, CalendarRow.patient_id.in_(ids))
-                for condition in conditions
+                for condition in shown
             )
         ).subquery()
         rows = [
@@ -302,9 +339,9 @@ def site_view(
             )
         ]
     return SiteView(
-        patients=len(everyone),
+        patients=patients,
         counts=counts,
         patients_per_item=patients_per_item,
-        page_ids=[study_id for study_id, _ in chosen],
+        page_ids=[study_id for _, study_id in chosen],
         rows=rows,
     )

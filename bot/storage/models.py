@@ -99,11 +99,13 @@ class Patient(SQLModel, table=True):
             "(height_cm IS NULL) = (weight_kg IS NULL) AND (bsa_m2 IS NULL OR height_cm IS NULL)",
             name="body_size",
         ),
+        # A site's patients in study-ID order: a page of `today`/`week` walks it and stops.
+        Index("ix_patient_site_id", "site_id", "study_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     study_id: str = Field(unique=True)  # e.g. LACC-007, see normalise_study_id
-    site_id: str = Field(foreign_key="site.id", index=True)
+    site_id: str = Field(foreign_key="site.id")
     day1: Date  # first EBRT fraction
     fractions: int  # planned EBRT fractions
     boost: bool = False  # nodal boost
@@ -202,6 +204,30 @@ class DecisionRecord(SQLModel, table=True):
 
 
 OPEN_VISITS = "status = 'planned' AND kind NOT IN ('radiotherapy', 'brachytherapy')"
+SITE_VIEW_COLUMNS = (
+    "site_id",
+    "date",
+    "kind",
+    "item",
+    "status",
+    "window_from",
+    "window_to",
+    "presumed_done_from",
+    "patient_id",
+    "study_id",
+)
+OPEN_VISIT_COLUMNS = (
+    "site_id",
+    "date",
+    "window_to",
+    "presumed_done_from",
+    "kind",
+    "item",
+    "status",
+    "window_from",
+    "patient_id",
+    "study_id",
+)
 
 
 class CalendarRow(SQLModel, table=True):
@@ -210,20 +236,25 @@ class CalendarRow(SQLModel, table=True):
 
     __tablename__ = "calendar_row"
     __table_args__ = (
-        Index("ix_calendar_row_site_date", "site_id", "date"),
+        # A site's period, covering: every column `today`, `week` and the digest count,
+        # filter and page by (the status rule's inputs, the patient), so their aggregates
+        # read this index alone and never the rows with their JSON (issue 13).
+        Index("ix_calendar_row_site_date", *SITE_VIEW_COLUMNS),
+        # A patient's rows by date: "has this patient a row in the period?" is one seek.
+        Index("ix_calendar_row_patient_id", "patient_id", "date"),
         # What a digest lists (unrecorded visits, infusions and labs) is a sliver of the
         # rows once a site records what happens: keep it in an index of its own.
+        # It covers what the views count the still-overdue ones by, as the index above.
         Index(
             "ix_calendar_row_open_visits",
-            "site_id",
-            "date",
+            *OPEN_VISIT_COLUMNS,
             postgresql_where=text(OPEN_VISITS),
             sqlite_where=text(OPEN_VISITS),
         ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    patient_id: int = Field(foreign_key="patient.id", index=True)
+    patient_id: int = Field(foreign_key="patient.id")
     # Copied from the patient (it never changes) so the due-at-site query needs no join.
     study_id: str
     site_id: str = Field(foreign_key="site.id")
@@ -235,6 +266,9 @@ class CalendarRow(SQLModel, table=True):
     window_from: Date | None = None
     window_to: Date | None = None
     status: str
+    # The payload's `presumed_done_from` (the status rule reads it) as a column of its
+    # own, so the status of a row is computed from the index without decoding its JSON.
+    presumed_done_from: Date | None = None
     payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
 
 
