@@ -69,11 +69,9 @@ LIGHT_COLUMNS = (
     CalendarRow.window_to,
     CalendarRow.status,
     _payload["label"].as_string(),
-    _payload["presumed_done_from"].as_string(),
-    _payload[("dose", "mg")].as_float(),
-    _payload[("dose", "amount")].as_float(),
-    _payload[("dose", "unit")].as_string(),
-    _payload[("dose", "percent")].as_integer(),
+    CalendarRow.presumed_done_from,
+    # the dose as one JSON object: each field read on its own parsed the row's JSON again
+    _payload["dose"],
 )
 
 
@@ -92,14 +90,18 @@ def _light(rows) -> list[dict[str, Any]]:
         status,
         label,
         presumed,
-        mg,
-        amount,
-        unit,
-        percent,
+        written,
     ) in rows:
         dose = None
-        if amount is not None:
-            dose = {"mg": _whole(mg), "amount": _whole(amount), "unit": unit, "percent": percent}
+        written = written if isinstance(written, dict) else {}
+        if written.get("amount") is not None:
+            percent = written.get("percent")
+            dose = {
+                "mg": _whole(_number(written.get("mg"))),
+                "amount": _whole(_number(written["amount"])),
+                "unit": None if written.get("unit") is None else str(written["unit"]),
+                "percent": None if percent is None else int(percent),
+            }
         out.append(
             {
                 "study_id": study_id,
@@ -110,11 +112,15 @@ def _light(rows) -> list[dict[str, Any]]:
                 "window": [low.isoformat() if low else None, high.isoformat() if high else None],
                 "status": status,
                 "label": label,
-                "presumed_done_from": presumed,
+                "presumed_done_from": presumed.isoformat() if presumed else None,
                 "dose": dose,
             }
         )
     return out
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def _whole(value: float | None) -> float | int | None:

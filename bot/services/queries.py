@@ -21,7 +21,14 @@ from bot.services.outcome import Outcome
 from bot.services.unit import find_patient
 from bot.storage.calendar_rows import site_view
 from bot.storage.eventlog import patient_events
-from bot.storage.models import DecisionRecord, EventRecord, Member, Patient, Site
+from bot.storage.models import (
+    DecisionRecord,
+    EventRecord,
+    Member,
+    Patient,
+    Site,
+    decision_label,
+)
 
 ACTIVE_STATUSES = ("planned", "due", "overdue")
 
@@ -180,8 +187,16 @@ def _drug_state(ctx: ServiceContext, history: list[Event], calendar, today: date
 def _open_decisions(
     session: Session, patient_ids: list[int] | None, *, site: str | None = None
 ) -> list[dict[str, Any]]:
+    # The columns shown, as plain rows: a busy site has hundreds open, and building an
+    # ORM object for each cost more than the query.
     statement = (
-        select(DecisionRecord, Patient.study_id)
+        select(
+            DecisionRecord.payload,
+            DecisionRecord.id,
+            DecisionRecord.status,
+            DecisionRecord.proposed_at,
+            Patient.study_id,
+        )
         .join(Patient, Patient.id == DecisionRecord.patient_id)
         .where(DecisionRecord.status == "proposed")
     )
@@ -190,14 +205,16 @@ def _open_decisions(
     if patient_ids is not None:
         statement = statement.where(DecisionRecord.patient_id.in_(patient_ids))
     out = []
-    for record, study_id in session.exec(statement.order_by(DecisionRecord.id)).all():
+    for payload, number, status, proposed_at, study_id in session.execute(
+        statement.order_by(DecisionRecord.id)
+    ).all():
         out.append(
             {
-                **record.payload,
-                "id": record.label,
-                "status": record.status,
+                **payload,
+                "id": decision_label(number or 0),
+                "status": status,
                 "study_id": study_id,
-                "proposed_at": record.proposed_at.isoformat(),
+                "proposed_at": proposed_at.isoformat(),
             }
         )
     return out
