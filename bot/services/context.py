@@ -12,6 +12,7 @@ if TYPE_CHECKING:  # the types only: a Request is made without the database laye
     from bot.clock import Clock
     from bot.decisions.findings import FindingsMemo
     from bot.render import Renderer
+    from bot.services.calendars import CalendarMemo
     from bot.services.histories import HistoryCache
     from bot.services.rules import TrialRules
     from bot.settings import Settings
@@ -28,6 +29,13 @@ def _history_cache() -> HistoryCache:
     from bot.services.histories import HistoryCache
 
     return HistoryCache()
+
+
+
+def _calendar_memo() -> CalendarMemo:
+    from bot.services.calendars import CalendarMemo
+
+    return CalendarMemo()
 
 
 # The system principal's user: who records what the engine derives (proposals,
@@ -57,6 +65,9 @@ class ServiceContext:
     # Each patient's parsed log, kept between writes and checked against the database's
     # newest row id and count on every read (thread-safe: bot/services/histories.py).
     histories: HistoryCache = field(default_factory=_history_cache, compare=False)
+    # Each patient's calendar and treatment state, kept while the history they were built
+    # from is the same one (by identity; thread-safe: bot/services/calendars.py).
+    calendars: CalendarMemo = field(default_factory=_calendar_memo, compare=False)
 
     @property
     def default_site(self) -> str:

@@ -10,7 +10,14 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import date
 
-from bot.calendar import Calendar, PatientPlan, SiteCalendar, SiteConfig, build_calendar
+from bot.calendar import (
+    Calendar,
+    PatientPlan,
+    Schedule,
+    SiteCalendar,
+    SiteConfig,
+    build_calendar,
+)
 from bot.decisions import DecisionContext, fold_treatment, planning
 from bot.events import Event, parse_event
 from bot.history import LogEntry, effective_history
@@ -79,21 +86,60 @@ def calendar_for(
     treatment: TreatmentState | None = None,
     today: date | None = None,
 ) -> Calendar:
+    """The patient's calendar. Without `today` (the stored rows, the next doses) it is
+    kept in `ctx.calendars` while the history and the plan are the same
+    (bot/services/calendars.py): the same history is built once, not once per question."""
+    if today is not None:
+        if treatment is None:
+            treatment = fold_treatment(history)
+        return build_calendar(
+            ctx.rules.schedule,
+            plan_of(patient),
+            history,
+            site_calendar_of(site, ctx.site_calendars),
+            today=today,
+            treatment=treatment,
+        )
     if treatment is None:
-        treatment = fold_treatment(history)
-    return build_calendar(
+        treatment = ctx.calendars.treatment(patient.id, history)
+    return _kept_calendar(
+        ctx,
+        patient.id,
         ctx.rules.schedule,
         plan_of(patient),
         history,
         site_calendar_of(site, ctx.site_calendars),
-        today=today,
-        treatment=treatment,
+        treatment,
+    )
+
+
+def _kept_calendar(
+    ctx: ServiceContext,
+    patient_id: int | None,
+    schedule: Schedule,
+    plan: PatientPlan,
+    history: Sequence[Event],
+    site: SiteCalendar,
+    treatment: TreatmentState,
+) -> Calendar:
+    return ctx.calendars.calendar(
+        patient_id,
+        history,
+        objects=(schedule, site),
+        values=(plan, treatment),
+        build=lambda events: build_calendar(schedule, plan, events, site, treatment=treatment),
     )
 
 
 def decision_context(
     ctx: ServiceContext, patient: Patient, site: Site, history: Sequence[Event], on: date
 ) -> DecisionContext:
+    def fold(events: Sequence[Event]) -> TreatmentState:
+        return ctx.calendars.treatment(patient.id, events)
+
+    def build(schedule, plan, events, site_calendar, *, treatment) -> Calendar:
+        return _kept_calendar(ctx, patient.id, schedule, plan, events, site_calendar, treatment)
+
     return planning.decision_context(
         ctx.rules.schedule,
         ctx.rules.dose_modifications,
@@ -103,6 +149,8 @@ def decision_context(
         history,
         on,
         memo=ctx.findings_memo,
+        fold=fold,
+        build=build,
     )
 
 
