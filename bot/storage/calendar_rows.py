@@ -2,9 +2,9 @@
 a site this week" is one index range scan on (site_id, date) instead of recomputing
 every patient's calendar.
 
-The rows are derived data. `replace_calendar_rows` swaps a patient's whole set inside the
-transaction that changed the patient (after `lock_patient`), so readers see the old set
-or the new one, never a mix.
+The rows are derived data. `replace_calendar_rows` brings a patient's set up to date (only
+the rows that changed are written) inside the transaction that changed the patient (after
+`lock_patient`), so readers see the old set or the new one, never a mix.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
-from sqlalchemy import and_, case, delete, func, insert, literal, or_, text, union_all
+from sqlalchemy import and_, case, delete, func, insert, literal, or_, text, union_all, update
 from sqlmodel import Session, select
 
 from bot.storage.jsonvalues import to_json_value
@@ -71,9 +71,16 @@ def replace_calendar_rows(
     site_id: str,
     rows: Iterable[Mapping[str, Any] | _HasJson],
 ) -> int:
-    """Replace the patient's calendar rows with `rows` (the calendar's event JSON:
-    `date`, `kind`, `item`, `phase`, `status`, optional `number` and `window` [from, to];
-    the whole object is kept as `payload`). Returns how many rows were written."""
+    """Make the patient's calendar rows `rows` (the calendar's event JSON: `date`, `kind`,
+    `item`, `phase`, `status`, optional `number` and `window` [from, to]; the whole object
+    is kept as `payload`), in order. Returns how many rows the patient has now.
+
+    Written as a difference: a new entry changes a handful of a calendar's hundred-odd
+    events, and deleting and inserting them all was most of a write's database time. Row
+    `i` of the new calendar goes to the patient's `i`-th stored row (by id) and is
+    rewritten only if its content differs; surplus rows are deleted, missing ones
+    inserted — so the rows read back by id are the calendar in order, as a whole
+    replacement left them."""
     patient = session.get(Patient, patient_id)
     if patient is None:
         raise ValueError(f"no patient with id {patient_id}")
@@ -83,13 +90,27 @@ def replace_calendar_rows(
         [row.to_json() if hasattr(row, "to_json") else dict(row) for row in rows]
     )
     values = [_row_values(payload, patient, site_id, i) for i, payload in enumerate(payloads)]
-    session.execute(
-        delete(CalendarRow)
+    stored = session.execute(
+        select(CalendarRow.id, CalendarRow.site_id, CalendarRow.payload)
         .where(CalendarRow.patient_id == patient_id)
-        .execution_options(synchronize_session=False)
-    )
-    if values:
-        session.execute(insert(CalendarRow), values)
+        .order_by(CalendarRow.id)
+    ).all()
+    changed = [
+        {"id": row_id, **new}
+        for (row_id, old_site, old_payload), new in zip(stored, values, strict=False)
+        if old_site != site_id or old_payload != new["payload"]
+    ]
+    if changed:
+        session.execute(update(CalendarRow), changed)
+    surplus = [row_id for row_id, _site, _payload in stored[len(values) :]]
+    if surplus:
+        session.execute(
+            delete(CalendarRow)
+            .where(CalendarRow.id.in_(surplus))
+            .execution_options(synchronize_session=False)
+        )
+    if len(values) > len(stored):
+        session.execute(insert(CalendarRow), values[len(stored) :])
     return len(values)
 
 
