@@ -108,10 +108,34 @@ def snapshot(entries: Sequence[LogEntry], history: Sequence[Event]) -> CachedLog
     )
 
 
+def stamps(session: Session, patient_ids: Sequence[int]) -> dict[int, tuple[int | None, int]]:
+    """Each patient's (newest row id, row count) in one aggregate query, for `read_log`'s
+    `stamp` when many patients are read at once (the scheduler's review)."""
+    from sqlalchemy import func
+    from sqlmodel import select
+
+    from bot.storage.models import EventRecord
+
+    if not patient_ids:
+        return {}
+    found = session.exec(
+        select(EventRecord.patient_id, func.max(EventRecord.id), func.count(EventRecord.id))
+        .where(EventRecord.patient_id.in_(list(patient_ids)))
+        .group_by(EventRecord.patient_id)
+    ).all()
+    known = {patient_id: (last, count) for patient_id, last, count in found}
+    return {patient_id: known.get(patient_id, (None, 0)) for patient_id in patient_ids}
+
+
 def read_log(
-    session: Session, patient_id: int, cache: HistoryCache | None
+    session: Session,
+    patient_id: int,
+    cache: HistoryCache | None,
+    stamp: tuple[int | None, int] | None = None,
 ) -> tuple[list[LogEntry], list[Event]]:
-    """The patient's log entries and effective history, parsed once per row."""
+    """The patient's log entries and effective history, parsed once per row. `stamp` is
+    the patient's (newest row id, row count) when the caller already read it (`stamps`)
+    in this transaction."""
     from sqlalchemy import func
     from sqlmodel import select
 
@@ -121,11 +145,14 @@ def read_log(
 
     cached = cache.get(patient_id) if cache is not None else None
     if cached is not None:
-        last, count = session.exec(
-            select(func.max(EventRecord.id), func.count(EventRecord.id)).where(
-                EventRecord.patient_id == patient_id
-            )
-        ).one()
+        last, count = (
+            stamp
+            or session.exec(
+                select(func.max(EventRecord.id), func.count(EventRecord.id)).where(
+                    EventRecord.patient_id == patient_id
+                )
+            ).one()
+        )
         if (last, count) == (cached.last, cached.count):
             return list(cached.entries), list(cached.history)
         if last is not None and last > cached.last:
