@@ -132,12 +132,16 @@ class _Run:
         self._used: dict[str, list[bool]] = {}
         self._labs: list[tuple[date, str | None]] = []
         self._responses: list[tuple[date, str | None]] = []
+        # `type(e) is`, not `isinstance`: the events are never subclassed, and on
+        # pydantic's ABC-based models the check costs several times more — this loop
+        # reads a patient's whole history (thousands of entries after a few years).
         for event in history:
-            if isinstance(event, DoseRecord):
+            kind = type(event)
+            if kind is DoseRecord:
                 self._records.setdefault(event.drug, []).append(event)
-            elif isinstance(event, LabPanel):
+            elif kind is LabPanel:
                 self._labs.append((event.date, event.id))
-            elif isinstance(event, ResponseAssessment):
+            elif kind is ResponseAssessment:
                 self._responses.append((event.date, event.id))
         for drug, records in self._records.items():
             records.sort(key=lambda r: (r.date, r.seq))

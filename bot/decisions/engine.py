@@ -308,9 +308,11 @@ class _Engine:
         if not fevers and not counts:
             return []
         for event in reversed(chronological(everything)):
-            if event is self.event or not isinstance(event, LabPanel | AdverseEvent):
-                continue
             if abs((event.date - self.day).days) > fn.window_days:
+                if event.date < self.day:
+                    break  # newest first: every event left is older still, out of the window
+                continue
+            if event is self.event or not isinstance(event, LabPanel | AdverseEvent):
                 continue
             for partner in self.findings(event, everything):
                 if counts and fever(partner):

@@ -6,7 +6,7 @@ held (the engine then decides what happens to it); the baseline comes from the h
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 
 from bot.calendar import Calendar, PatientPlan, Schedule, SiteCalendar, build_calendar
@@ -100,14 +100,16 @@ def decision_context(
     *,
     fold: Callable[[Sequence[Event]], TreatmentState] = fold_treatment,
     build: Callable[..., Calendar] = build_calendar,
+    baseline: Mapping[str, LabValue] | None = None,
 ) -> DecisionContext:
     """Everything `decide` needs for an event dated `on`, from the plan and the history.
     `memo` (optional, kept by the caller) saves grading the same past entries again;
-    `fold` and `build` (see `next_doses`) folding and building the calendar again."""
+    `fold` and `build` (see `next_doses`) folding and building the calendar again;
+    `baseline` is `baseline_of(history, plan.day1)` when the caller has it."""
     return DecisionContext(
         rules=rules,
         ctcae=ctcae,
-        baseline=baseline_of(history, plan.day1),
+        baseline=dict(baseline) if baseline is not None else baseline_of(history, plan.day1),
         plan=next_doses(schedule, rules, plan, site, history, on, fold=fold, build=build),
         memo=memo,
     )

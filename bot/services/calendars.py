@@ -46,12 +46,13 @@ def _same(history: Sequence[Event], kept: tuple[Event, ...]) -> bool:
 
 
 class _Patient:
-    __slots__ = ("calendars", "folds")
+    __slots__ = ("calendars", "derived")
 
     def __init__(self) -> None:
         # (history, inputs kept by identity, inputs kept by equality, answer), newest last
         self.calendars: list[tuple[tuple[Event, ...], tuple, tuple, Calendar]] = []
-        self.folds: list[tuple[tuple[Event, ...], TreatmentState]] = []
+        # (history, what was computed, its value): treatment states, baselines
+        self.derived: list[tuple[tuple[Event, ...], Any, Any]] = []
 
 
 class CalendarMemo:
@@ -73,17 +74,24 @@ class CalendarMemo:
     def treatment(self, patient: Any, history: Sequence[Event]) -> TreatmentState:
         """`fold_treatment(history)`, folded once per history. A copy of the mapping (its
         courses are frozen), so a caller may add to it."""
+        return dict(self.derived(patient, history, "treatment", fold_treatment))
+
+    def derived(
+        self, patient: Any, history: Sequence[Event], what: Any, compute: Callable[[Any], Any]
+    ) -> Any:
+        """`compute(history)` (`what` names it: equal names, the same computation), kept
+        while `history` is the same objects. Read-only for the caller."""
         with self._lock:
-            for kept, state in self._slot(patient).folds:
-                if _same(history, kept):
-                    return dict(state)
+            for kept, name, value in self._slot(patient).derived:
+                if name == what and _same(history, kept):
+                    return value
         frozen = tuple(history)
-        state = fold_treatment(frozen)
+        value = compute(frozen)
         with self._lock:
-            folds = self._slot(patient).folds
-            folds.append((frozen, dict(state)))
-            del folds[:-PER_PATIENT]
-        return state
+            derived = self._slot(patient).derived
+            derived.append((frozen, what, value))
+            del derived[: -2 * PER_PATIENT]
+        return value
 
     def calendar(
         self,

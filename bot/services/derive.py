@@ -19,7 +19,7 @@ from bot.calendar import (
     build_calendar,
 )
 from bot.decisions import DecisionContext, fold_treatment, planning
-from bot.events import Event, parse_event
+from bot.events import Event, LabValue, parse_event
 from bot.history import LogEntry, effective_history
 from bot.services.context import ServiceContext
 from bot.storage.models import EventRecord, Patient, Site
@@ -151,7 +151,20 @@ def decision_context(
         memo=ctx.findings_memo,
         fold=fold,
         build=build,
+        baseline=baseline(ctx, patient, history),
     )
+
+
+def baseline(
+    ctx: ServiceContext, patient: Patient, history: Sequence[Event]
+) -> dict[str, LabValue]:
+    """`planning.baseline_of(history, day 1)`, computed once per history
+    (bot/services/calendars.py)."""
+    day1 = patient.day1
+    found = ctx.calendars.derived(
+        patient.id, history, ("baseline", day1), lambda events: planning.baseline_of(events, day1)
+    )
+    return dict(found)
 
 
 def calendar_rows(calendar: Calendar) -> list[Mapping]:

@@ -20,7 +20,7 @@ from bot.errors import UserError
 from bot.events import AdverseEvent, Event
 from bot.grading import grade_panel
 from bot.posts import Post
-from bot.services import alerts, notify
+from bot.services import alerts, derive, notify
 from bot.services.access import require_write
 from bot.services.context import Request, ServiceContext
 from bot.services.outcome import Outcome
@@ -152,9 +152,7 @@ def record_lab(
     def work(unit: PatientUnit) -> Outcome:
         values = {"lab": text, "irae": irae, "symptomatic": symptomatic}
         event = build_entry(unit, "lab", values, on).event
-        from bot.decisions.planning import baseline_of
-
-        baseline = baseline_of(unit.history, unit.patient.day1)
+        baseline = derive.baseline(ctx, unit.patient, unit.history)
         graded = grade_panel(
             ctx.rules.ctcae, list(event.results), baseline=baseline, symptomatic=symptomatic
         )
