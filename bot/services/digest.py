@@ -359,7 +359,7 @@ def gather(
         late=late,
         on_call=current.to_json() if current else None,
         # holds lasting TRIALBOT_HOLD_REVIEW_AFTER days or more: `/trial holds` lists the same
-        long_holds=holds_at_site(session, site.id, day, ctx.settings.hold_review_after),
+        long_holds=holds_at_site(session, site.id, day, ctx.settings.hold_review_after, ctx),
     )
 
 

@@ -13,7 +13,7 @@ from bot.calendar.status import stored_status_on
 from bot.decisions import fold_treatment
 from bot.errors import UserError
 from bot.events import DoseRecord, Event
-from bot.services import derive
+from bot.services import derive, histories
 from bot.services.access import require_role
 from bot.services.constants import PAGE_PATIENTS
 from bot.services.context import Request, ServiceContext
@@ -406,14 +406,22 @@ def _patients_with_decisions(
     ).all()
 
 
-def holds_at_site(session: Session, site_id: str, today: date, limit: int) -> list[dict[str, Any]]:
+def holds_at_site(
+    session: Session,
+    site_id: str,
+    today: date,
+    limit: int,
+    ctx: ServiceContext,
+) -> list[dict[str, Any]]:
     """Every drug on hold at the site on `today` for at least `limit` days, oldest first
-    (what `holds_older_than` and the daily digest list)."""
+    (what `holds_older_than` and the daily digest list). Each patient's log is read
+    through its kept parse (`ctx.histories`), not parsed again every morning."""
     found = []
     dated_by = today - timedelta(days=limit)
     for row in _patients_with_decisions(session, site_id, ("hold",), dated_by=dated_by):
-        history = derive.history_of(patient_events(session, row.id))
-        for drug, course in sorted(fold_treatment(history).items()):
+        _entries, history = histories.read_log(session, row.id, ctx.histories)
+        treatment = ctx.calendars.treatment(row.id, history)
+        for drug, course in sorted(treatment.items()):
             hold = course.open_hold
             if hold is None or course.is_discontinued_on(today):
                 continue
@@ -454,7 +462,7 @@ def holds_older_than(
     with ctx.db.transaction(readonly=True) as session:
         site_row = _site_of_user(session, ctx, request, site)
         today = ctx.today_at(site_row.timezone)
-        found = holds_at_site(session, site_row.id, today, limit)
+        found = holds_at_site(session, site_row.id, today, limit, ctx)
     return Outcome(
         operation="holds",
         data={
