@@ -31,7 +31,6 @@ def _history_cache() -> HistoryCache:
     return HistoryCache()
 
 
-
 def _calendar_memo() -> CalendarMemo:
     from bot.services.calendars import CalendarMemo
 
