@@ -11,5 +11,9 @@ from bot.posts import Post
 from bot.render import Renderer
 
 
-def post_text(renderer: Renderer, post: Post) -> str:
-    return renderer.render(f"posts/{post.kind}.j2", study_id=post.study_id, **post.facts)
+def post_text(renderer: Renderer, post: Post, *, buttons: bool = False) -> str:
+    """`buttons`: the transport answers with buttons (Slack), so a decision says what the
+    investigator is asked in words and leaves out the commands the console would type."""
+    return renderer.render(
+        f"posts/{post.kind}.j2", study_id=post.study_id, buttons=buttons, **post.facts
+    )

@@ -241,3 +241,27 @@ def test_a_coordinators_attribution_is_refused_and_changes_no_copy(server):
     server.command(f"attribute {entry} irae=no", user=server.nurse)
     assert server.fake.called("chat.update") == []
     assert [m for m in server.outbox() if m.kind == "attribution"] == []
+
+
+def test_an_alert_says_in_words_what_the_investigator_is_asked_and_buttons_answer_it(server):
+    server.command(f"dose {server.sid} toripalimab", user=server.nurse)
+    server.fake.reset()
+    server.command(f"lab {server.sid} ALT 500", user=server.nurse)
+    alerts = [
+        p
+        for p in server.fake.called("chat.postMessage")
+        if "toripalimab — REFER" in p.text_of_blocks()
+    ]
+    assert alerts  # the channel copy (and the on-call DM)
+    for alert in alerts:
+        shown = alert.text_of_blocks()
+        entry = shown.split("lab ", 1)[1].split(" ", 1)[0]  # "lab E3 of …"
+        assert f"→ investigator: Is {entry} immune-related?" in shown
+        assert "`attribute" not in shown and "`confirm" not in shown  # the console's commands
+        values = [
+            element.get("value", "")
+            for block in alert.blocks()
+            if block.get("type") == "actions"
+            for element in block["elements"]
+        ]
+        assert any(entry in value for value in values)  # Immune-related yes / no buttons

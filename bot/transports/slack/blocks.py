@@ -177,7 +177,7 @@ def decision_buttons(
 
 def asked_entries(decision: dict[str, Any], entry: dict[str, Any]) -> list[str]:
     """The entries whose immune-related attribution `decision` asks for (the engine's
-    questions; a row queued before they were data: its own entry, if Table 3 waits on it)."""
+    questions; a row queued before they were data: its own entry, if the immunotherapy rules wait on it)."""
     if "questions" in decision:
         return [
             q["entry"]
@@ -233,7 +233,7 @@ def post_blocks(post: Post, text: str) -> list[Block]:
     """The blocks of `post` whose text is `text`: a decision alert asks for an answer, and
     an escalating alert can be acknowledged."""
     if post.kind in ("decision_alert", "review_alert"):
-        blocks = [*text_sections(without_typed_answer(text)), *alert_buttons(post)]
+        blocks = [*text_sections(text), *alert_buttons(post)]
     else:
         blocks = text_sections(text)
     if post.kind in ALERT_KINDS and post.facts.get("alert"):
@@ -244,7 +244,7 @@ def post_blocks(post: Post, text: str) -> list[Block]:
 def message(renderer: Renderer, post: Post) -> dict[str, Any]:
     """What `chat.postMessage` is given for `post`: channel, fallback text and blocks
     (a notifier splits blocks beyond one message's limits, see `messages`)."""
-    text = post_text(renderer, post)
+    text = post_text(renderer, post, buttons=True)
     return {"channel": post.address, "text": text, "blocks": post_blocks(post, text)}
 
 
@@ -255,5 +255,5 @@ def post_messages(renderer: Renderer, post: Post) -> list[dict[str, Any]]:
         return [message(renderer, post)]
     from bot.scheduler.digest import messages as split
 
-    text = post_text(renderer, post)
+    text = post_text(renderer, post, buttons=True)
     return [{"channel": post.address, **part} for part in split(text)]

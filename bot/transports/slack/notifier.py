@@ -81,7 +81,7 @@ class SlackNotifier:
             return self.attributed(post)
         if post.kind == "upload":
             return self.upload(post)
-        text = post_text(self.renderer, post)
+        text = post_text(self.renderer, post, buttons=True)
         if post.kind == "verdict":
             for decision in post.decision_ids:
                 self.close_alert(decision, text)
@@ -173,7 +173,7 @@ class SlackNotifier:
         moment = when or self.clock.now()
         updated = 0
         for row, (channel, ts) in self.copies(decision):
-            alert_text = post_text(self.renderer, Post.model_validate(row.payload))
+            alert_text = post_text(self.renderer, Post.model_validate(row.payload), buttons=True)
             blocks = closed_alert_blocks(alert_text, verdict_text, moment)
             self.client.chat_update(
                 channel=channel, ts=ts, text=kit.fallback(blocks), blocks=blocks
@@ -203,11 +203,11 @@ class SlackNotifier:
     def _annotated(
         self, copy: Post, note: str, verdict: tuple[str, datetime] | None
     ) -> list[kit.Block]:
-        text = post_text(self.renderer, copy)
+        text = post_text(self.renderer, copy, buttons=True)
         stamp = f"{note} · {slack_date(self.clock.now())}"
         if verdict is not None:
             return [*closed_alert_blocks(text, *verdict), kit.section(stamp)]
-        blocks = [*kit.text_sections(kit.without_typed_answer(text)), kit.section(stamp)]
+        blocks = [*kit.text_sections(text), kit.section(stamp)]
         if copy.kind == "decision_alert":
             blocks.extend(kit.decision_buttons(d) for d in copy.decision_ids)
         return blocks
