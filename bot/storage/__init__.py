@@ -8,7 +8,7 @@ instant as arguments; none reads the clock or keeps global state.
 
 from __future__ import annotations
 
-from typing import Any
+from bot.lazy import lazy_names
 
 # Each name is imported from its module when first asked for (`from bot.storage import
 # Database`): importing one module of the package (`bot.storage.lite`, `locks`) must not
@@ -54,12 +54,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _LAZY)
 
 
 __all__ = [

@@ -214,39 +214,56 @@ def test_a_grade_3_hyperthyroidism_resumes_at_grade_2_its_categorys_recovery_gra
     assert "restored to grade 0–II → resume pembrolizumab" in resume["reason"], resume
 
 
-def test_a_trial_can_hold_not_reduce_chemotherapy_on_a_blood_count(other_rules, tmp_path):
-    """`chemotherapy.hold_on`: a grade 3 platelet count holds cisplatin (NCT05084677's
-    rules would refer it), and its recovery resumes the same dose."""
+def _other_trial_story(
+    other_rules: Path, db: Path, sid: str, change, cytopenia_action: str = ""
+) -> Story:
+    """A story on a copy of NCT05084677's rules (tests/trials/conftest.py) whose
+    dose_modifications.yaml `change(rules)` edits first, at its site `east`, with a
+    coordinator and an on-call investigator, the patient enrolled."""
     import yaml
 
     from tests.trials.conftest import OTHER
 
     path = other_rules / OTHER / "dose_modifications.yaml"
     rules = yaml.safe_load(path.read_text(encoding="utf-8"))
-    rules["chemotherapy"]["hold_on"] = {
-        "triggers": [{"term": "Platelet count decreased", "min_grade": 3}],
-        "recovered_max_grade": 1,
-        "source": "Other trial, chemotherapy: hold for grade 3 thrombocytopenia",
-    }
+    change(rules)
     path.write_text(yaml.safe_dump(rules, allow_unicode=True, sort_keys=False), encoding="utf-8")
     case = TrialCase(
         trial=OTHER,
-        sid="OT-0001",
+        sid=sid,
         site="east",
         utc_offset="+01:00",
         io="toripalimab",
         chemo="cisplatin",
         table="Table 3",
         cytopenia_rule="",
-        cytopenia_action="hold",
+        cytopenia_action=cytopenia_action,
         pneumonitis_hold="",
         hepatitis_hold="",
         others=("pembrolizumab",),
     )
-    story = Story(case, tmp_path / "other.db", rules_dir=other_rules)
+    story = Story(case, db, rules_dir=other_rules)
     story.say(f"role {NURSE} coordinator site=east", user=ADMIN)
     story.say(f"role {DOCTOR} investigator site=east oncall=yes", user=ADMIN)
     _enrol(story)
+    return story
+
+
+def test_a_trial_can_hold_not_reduce_chemotherapy_on_a_blood_count(other_rules, tmp_path):
+    """`chemotherapy.hold_on`: a grade 3 platelet count holds cisplatin (NCT05084677's
+    rules would refer it), and its recovery resumes the same dose."""
+
+    def hold_on_platelets(rules: dict) -> None:
+        rules["chemotherapy"]["hold_on"] = {
+            "triggers": [{"term": "Platelet count decreased", "min_grade": 3}],
+            "recovered_max_grade": 1,
+            "source": "Other trial, chemotherapy: hold for grade 3 thrombocytopenia",
+        }
+
+    story = _other_trial_story(
+        other_rules, tmp_path / "other.db", "OT-0001", hold_on_platelets, cytopenia_action="hold"
+    )
+    case = story.case
     held = story.on(4).say(f"lab {case.sid} ANC 2.1 PLT 40")
     hold = story.decision(held, "cisplatin", "hold")
     assert hold["rule"] == "Other trial, chemotherapy: hold for grade 3 thrombocytopenia"
@@ -261,40 +278,20 @@ def test_a_trial_can_hold_not_reduce_chemotherapy_on_a_blood_count(other_rules, 
 def test_an_immune_rule_can_reduce_by_dose_level(other_rules, tmp_path):
     """A row `reduce` with `levels_down: 1` steps down the block's `dose_levels` from the
     dose in effect: 100 → 80, then 80 → 60."""
-    import yaml
 
-    from tests.trials.conftest import OTHER
+    def one_level_down(rules: dict) -> None:
+        rules["immunotherapy"]["dose_levels"] = [100, 80, 60]
+        (category,) = [c for c in rules["immunotherapy"]["categories"] if c["id"] == "pneumonitis"]
+        category["rows"][0] = {
+            "grades": [2],
+            "action": "reduce",
+            "levels_down": 1,
+            "management": "Reduce toripalimab by one dose level",
+            "source": "Other trial, pneumonitis grade 2: one dose level down",
+        }
 
-    path = other_rules / OTHER / "dose_modifications.yaml"
-    rules = yaml.safe_load(path.read_text(encoding="utf-8"))
-    rules["immunotherapy"]["dose_levels"] = [100, 80, 60]
-    (category,) = [c for c in rules["immunotherapy"]["categories"] if c["id"] == "pneumonitis"]
-    category["rows"][0] = {
-        "grades": [2],
-        "action": "reduce",
-        "levels_down": 1,
-        "management": "Reduce toripalimab by one dose level",
-        "source": "Other trial, pneumonitis grade 2: one dose level down",
-    }
-    path.write_text(yaml.safe_dump(rules, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    case = TrialCase(
-        trial=OTHER,
-        sid="OT-0002",
-        site="east",
-        utc_offset="+01:00",
-        io="toripalimab",
-        chemo="cisplatin",
-        table="Table 3",
-        cytopenia_rule="",
-        cytopenia_action="",
-        pneumonitis_hold="",
-        hepatitis_hold="",
-        others=("pembrolizumab",),
-    )
-    story = Story(case, tmp_path / "levels.db", rules_dir=other_rules)
-    story.say(f"role {NURSE} coordinator site=east", user=ADMIN)
-    story.say(f"role {DOCTOR} investigator site=east oncall=yes", user=ADMIN)
-    _enrol(story)
+    story = _other_trial_story(other_rules, tmp_path / "levels.db", "OT-0002", one_level_down)
+    case = story.case
     first = story.on(25).say(f"ae {case.sid} pneumonitis grade=2 irae=yes", user=DOCTOR)
     reduced = story.decision(first, "toripalimab", "reduce")
     assert reduced["dose_percent"] == 80 and reduced["rule"].startswith("Other trial"), reduced
