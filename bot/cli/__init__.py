@@ -141,6 +141,9 @@ def report_refusal(message: str, as_json: bool) -> int:
     return EXIT_REFUSED
 
 
+EXIT_BROKEN_PIPE = 141  # as a shell reports a process ended by SIGPIPE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(only=_command_named(words))
@@ -152,6 +155,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with trial_setting(getattr(args, "trial", None)):
             return int(args.func(args) or 0)
+    except BrokenPipeError:
+        # the reader went away (`trialbot chat … | head`): whatever was done is done and
+        # committed; say nothing more, and no traceback (Python's documented remedy)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except UserError as exc:
         return report_refusal(exc.message, as_json)
     except RulesError as exc:

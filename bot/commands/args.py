@@ -39,7 +39,9 @@ Today = Callable[[], date]
 class Args:
     """The words and `key=value` options after the subcommand, read one by one."""
 
-    def __init__(self, tokens: Tokens) -> None:
+    def __init__(self, tokens: Tokens, *, study_id_example: str = STUDY_ID_EXAMPLE) -> None:
+        # the loaded trial's example study ID, for what a refusal says is allowed
+        self.study_id_example = study_id_example
         self.words: list[str] = list(tokens.words)
         self.options: dict[str, str] = dict(tokens.options)
         self.order: list[tuple[str, str]] = list(tokens.order)
@@ -139,7 +141,9 @@ class Args:
         if self.words:
             normalise_study_id(self.words[0])  # names the word that should have been one
         raise UserError(
-            "no study ID given", field="study_id", allowed=f"a study ID such as {STUDY_ID_EXAMPLE}"
+            "no study ID given",
+            field="study_id",
+            allowed=f"a study ID such as {self.study_id_example}",
         )
 
     def label(self, prefix: str, field: str, what: str) -> str:

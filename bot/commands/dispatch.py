@@ -48,7 +48,7 @@ def run(
             tokens = Tokens(words=["help"])
         else:
             command = _command(registry, tokens.words[0])
-        args = Args(_after_subcommand(tokens))
+        args = Args(_after_subcommand(tokens), study_id_example=_study_id_example(ctx))
         if request.key is not None:
             inputs.check_request_key(request.key)
             request = replace(request, content=fingerprint(request, command, args))
@@ -128,10 +128,26 @@ class UnknownSubcommand(UserError):
 MESSAGE_LIMIT = 400  # a refusal quotes what was typed, never a pasted page of it
 
 
+def _study_id_example(ctx: ServiceContext) -> str:
+    ids = ctx.rules.sites.study_ids
+    return ids.example if ids is not None else "<study ID>"
+
+
+def _usage(ctx: ServiceContext, command: Command | None) -> str | None:
+    """The usage line with the loaded trial's example study ID and site."""
+    if command is None:
+        return None
+    try:
+        return command.for_trial(ctx).usage
+    except Exception as exc:  # rules that failed to load must not turn a refusal into a crash
+        log.error("the trial's names for the usage line failed: %s", type(exc).__name__)
+        return command.usage
+
+
 def refusal(ctx: ServiceContext, message: str, command: Command | None) -> Reply:
     if len(message) > MESSAGE_LIMIT:
         message = message[: MESSAGE_LIMIT - 1] + "…"
-    usage = command.usage if command else None
+    usage = _usage(ctx, command)
     topic = command.name if command else None
     reply = Reply(
         ok=False,

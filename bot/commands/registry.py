@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from bot.commands.args import Args
 from bot.commands.reply import Reply
 from bot.errors import closest
+from bot.inputs import STUDY_ID_EXAMPLE
 
 if TYPE_CHECKING:
     from bot.services.context import Request, ServiceContext
@@ -34,14 +35,22 @@ def trial_names(ctx: ServiceContext) -> dict[str, str]:
         "radiotherapy": rules.schedule.radiotherapy[0].id if rules.schedule.radiotherapy else "…",
         "table": dose.immunotherapy.table,
         "study_id": ids.example if ids is not None else "<study ID>",
+        "site": rules.sites.default_site,
     }
+
+
+# Usage lines and examples are written with one example study ID and site (they are
+# checked against docs/commands.md as written); `for_trial` puts the loaded trial's own
+# example study ID and default site in their place.
+USAGE_SITE = "site=main"
 
 
 def _fill(text: str, names: dict[str, str]) -> str:
     # only the known `{key}`s: a help text may hold other braces
     for key, value in names.items():
         text = text.replace("{" + key + "}", value)
-    return text
+    text = text.replace(STUDY_ID_EXAMPLE, names["study_id"])
+    return text.replace(USAGE_SITE, f"site={names['site']}")
 
 
 # Who may run a command, as `help` shows it (the services enforce it).
@@ -79,6 +88,7 @@ class Command:
         names = trial_names(ctx)
         return replace(
             self,
+            usage=_fill(self.usage, names),
             help=_fill(self.help, names),
             examples=tuple(_fill(e, names) for e in self.examples),
         )

@@ -126,6 +126,22 @@ def test_enrolment_at_the_trials_own_site_and_numbering(story):
     assert story.case.chemo in calendar.text.lower()
 
 
+def test_help_and_usage_lines_show_the_trials_own_study_ids_and_site(story):
+    """A KEYNOTE-A18 team is shown `lab KN-0001 …` and `site=london`, not the other
+    trial's study IDs and site: in the overview, a topic, and a refusal's usage line."""
+    example = "LACC-007" if story.case is NCT else "KN-0001"  # each sites.yaml's example
+    other_example, other_site = ("KN-0001", "london") if story.case is NCT else ("LACC-007", "main")
+    overview = story.say("help").text
+    topic = story.say("help enroll").text
+    refused = run(story.ctx, Request(user=NURSE, source="test"), "lab")
+    assert not refused.ok
+    for shown in (overview, topic, refused.text):
+        assert f"lab {example}" in shown or f"enroll {example}" in shown, shown
+        assert other_example not in shown, shown
+    for shown in (overview, topic):
+        assert f"site={story.case.site}" in shown and f"site={other_site}" not in shown, shown
+
+
 def test_a_cytopenia_before_the_next_chemotherapy(story):
     _enrol(story)
     reply = story.on(4).say(f"lab {story.case.sid} ANC 0.4 PLT 180")

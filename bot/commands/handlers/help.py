@@ -24,7 +24,7 @@ def help_(ctx: ServiceContext, request: Request, args: Args) -> Reply:
     if not args.words:
         groups = []
         for key, title in GROUPS.items():
-            commands = [c for c in registry if c.group == key]
+            commands = [c.for_trial(ctx) for c in registry if c.group == key]
             if commands:
                 groups.append({"title": title, "commands": commands})
         who = whoami(ctx, request)
@@ -32,7 +32,7 @@ def help_(ctx: ServiceContext, request: Request, args: Args) -> Reply:
     topic = args.words.pop(0)
     args.done("help [subcommand]")
     if topic.lower() == ROLES_TOPIC:
-        return Reply.of("replies/help_roles.j2", commands=list(registry))
+        return Reply.of("replies/help_roles.j2", commands=[c.for_trial(ctx) for c in registry])
     command = registry.find(topic)
     if command is None:
         topics = [*registry.names(), ROLES_TOPIC]
