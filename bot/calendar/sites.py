@@ -16,7 +16,7 @@ import re
 import threading
 from datetime import date, datetime, timedelta
 from functools import cached_property
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import Field, field_validator, model_validator
@@ -223,10 +223,40 @@ class StudyIdRule(StrictModel):
         return re.fullmatch(self.pattern, study_id, re.ASCII) is not None
 
 
+# What a sites.yaml must say for each site, never left to a default.
+REQUIRED_SITE_KEYS = {
+    "timezone": "the site's IANA time zone (e.g. Europe/London); its clinical dates are dates there",
+    "country": (
+        "the ISO 3166 country whose public holidays close the site (e.g. GB), "
+        "or null for weekdays only"
+    ),
+}
+
+
 class SitesFile(StrictModel):
     default_site: str
     study_ids: StudyIdRule | None = None
     sites: list[SiteConfig] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _said_not_defaulted(cls, data: Any) -> Any:
+        """A rules file says each site's time zone and holiday country: the model's
+        defaults (Asia/Shanghai, CN: the first trial's site) would otherwise move a new
+        trial's every date and treatment day without a word."""
+        if not isinstance(data, dict) or not isinstance(data.get("sites"), list):
+            return data
+        errors = []
+        for index, site in enumerate(data["sites"]):
+            if not isinstance(site, dict):
+                continue
+            for key, what in REQUIRED_SITE_KEYS.items():
+                if key not in site:
+                    errors.append(
+                        custom_error("missing", f"required: {what}", ("sites", index, key), None)
+                    )
+        raise_errors("SitesFile", errors)
+        return data
 
     @model_validator(mode="after")
     def _ids(self) -> SitesFile:

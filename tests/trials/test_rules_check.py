@@ -235,3 +235,16 @@ def test_febrile_neutropenia_that_reduces_nothing(other_rules, capsys):
     assert problems[0].startswith(
         f"{OTHER}/{DOSE}: chemotherapy.febrile_neutropenia.counts_as: 'Anemia' is not a reduction trigger term (the combined finding would reduce nothing)"
     )
+
+
+@pytest.mark.parametrize("key", ["timezone", "country"])
+def test_a_site_must_say_its_time_zone_and_holiday_country(other_rules, capsys, key):
+    """Left out, the model's defaults (the first trial's site: Asia/Shanghai, China's
+    holidays) would move every date and treatment day of another trial's site silently."""
+
+    def leave_out(data):
+        del data["sites"][0][key]
+
+    problems = check_data(capsys, other_rules, "sites.yaml", leave_out)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"{OTHER}/sites.yaml: sites[0].{key}: required:"), problems
