@@ -481,7 +481,7 @@ class _Engine:
                         f"recovered to grade 0–I before the next cycle ({worst_watched.described}); "
                         f"give the reduced dose ({level}%)"
                     ),
-                    rule=(chemo.suspend or chemo.hold_on or chemo).source,
+                    rule=self._chemo_rule_source(chemo.suspend),
                     criterion=worst_watched.criterion,
                 )
             elif recovered:
@@ -511,7 +511,7 @@ class _Engine:
                         f"chemotherapy suspended"
                         + (f" (the reduction was decided for {source})" if source != drug else "")
                     ),
-                    rule=(chemo.suspend or chemo.hold_on or chemo).source,
+                    rule=self._chemo_rule_source(chemo.suspend),
                     criterion=worst_watched.criterion,
                 )
         else:
@@ -576,7 +576,7 @@ class _Engine:
                         f"chemotherapy {since}: haematological toxicity recovered to grade 0–I "
                         f"({worst_watched.described}) → the next cycle's {drug} is given at {percent}%"
                     ),
-                    rule=(chemo.resume or chemo.hold_on or chemo).source,
+                    rule=self._chemo_rule_source(chemo.resume),
                     criterion=worst_watched.criterion,
                 )
                 return
@@ -592,7 +592,7 @@ class _Engine:
                     + ("" if own else f" (chemotherapy {since}; this cycle includes {drug})")
                     + self._resume_reading(percent)
                 ),
-                rule=(chemo.resume or chemo.hold_on or chemo).source,
+                rule=self._chemo_rule_source(chemo.resume),
                 criterion=worst_watched.criterion,
             )
             return
@@ -607,7 +607,7 @@ class _Engine:
                 action="hold",
                 needs_confirmation=False,
                 reason=f"{since}; waiting for haematological recovery to grade 0–I ({seen})",
-                rule=(chemo.suspend or chemo.hold_on or chemo).source,
+                rule=self._chemo_rule_source(chemo.suspend),
                 criterion=worst_watched.criterion if worst_watched else "",
             )
             return
@@ -620,7 +620,7 @@ class _Engine:
                 f"chemotherapy {since}, not recovered to grade 0–I ({seen}): the suspension "
                 f"concerns the next cycle's chemotherapy, which includes {drug} → {drug} held too"
             ),
-            rule=(chemo.suspend or chemo.hold_on or chemo).source,
+            rule=self._chemo_rule_source(chemo.suspend),
             criterion=worst_watched.criterion if worst_watched else "",
         )
 
@@ -654,6 +654,12 @@ class _Engine:
         return (
             f" — READING: {named}, not a protocol criterion; override if it should change the dose"
         )
+
+    def _chemo_rule_source(self, rule) -> str:
+        """What a suspension or resumption cites: its own rule (`suspend` / `resume`), else
+        the `hold_on` rule that held the drug, else the chemotherapy block's source."""
+        chemo = self.rules.chemotherapy
+        return (rule or chemo.hold_on or chemo).source
 
     def _after_reduction_refer(self, worst: Finding, suspended: bool) -> _Partial:
         chemo = self.rules.chemotherapy
