@@ -123,22 +123,11 @@ class SlackSender:
         with the post's text as comment); `"<channel>:file:<id>"`. A file carries no
         message metadata, so an upload interrupted after Slack shared it may be shared
         again on the retry (as a message without the history scopes may)."""
-        from bot.posts import file_bytes
-        from bot.transports.slack.blocks import escape
-        from bot.transports.text import post_text
+        from bot.transports.slack.blocks import upload, uploaded
 
-        file = post.facts["file"]
         channel = self._channel(post.address)
-        response = self._call(
-            self.client.files_upload_v2,
-            channel=channel,
-            content=file_bytes(file),
-            filename=file["name"],
-            title=file["title"],
-            initial_comment=escape(post_text(self.renderer, post)),
-        )
-        uploaded = response.get("file") or {}
-        return f"{channel}:file:{uploaded.get('id') or '?'}"
+        response = self._call(self.client.files_upload_v2, **upload(self.renderer, post, channel))
+        return uploaded(channel, response)
 
     def _found(self, channel: str, keys: list[str], since: float) -> dict[str, str]:
         """key → ts of the messages carrying these keys posted since `since` (the channel's

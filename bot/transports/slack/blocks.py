@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.posts import ALERT_KINDS, Post
+from bot.posts import ALERT_KINDS, Post, file_bytes
 from bot.render import Renderer
 from bot.transports.text import post_text
 
@@ -246,6 +246,26 @@ def message(renderer: Renderer, post: Post) -> dict[str, Any]:
     (a notifier splits blocks beyond one message's limits, see `messages`)."""
     text = post_text(renderer, post, buttons=True)
     return {"channel": post.address, "text": text, "blocks": post_blocks(post, text)}
+
+
+def upload(renderer: Renderer, post: Post, channel: str) -> dict[str, Any]:
+    """What `files_upload_v2` is given for an `upload` post into `channel`: the file's
+    bytes (checked against their SHA-256), its name and title, the post's text as the
+    comment."""
+    file = post.facts["file"]
+    return {
+        "channel": channel,
+        "content": file_bytes(file),
+        "filename": file["name"],
+        "title": file["title"],
+        "initial_comment": escape(post_text(renderer, post)),
+    }
+
+
+def uploaded(channel: str, response: Any) -> str:
+    """How a delivered upload is remembered: `"<channel>:file:<id>"`."""
+    file = response.get("file") or {}
+    return f"{channel}:file:{file.get('id') or '?'}"
 
 
 def post_messages(renderer: Renderer, post: Post) -> list[dict[str, Any]]:

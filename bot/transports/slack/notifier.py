@@ -33,7 +33,7 @@ from slack_sdk import WebClient
 from sqlmodel import select
 
 from bot.clock import Clock
-from bot.posts import Post, file_bytes
+from bot.posts import Post
 from bot.render import Renderer
 from bot.services import notify
 from bot.settings import SLACK_USER_ID
@@ -114,17 +114,9 @@ class SlackNotifier:
 
     def upload(self, post: Post) -> str:
         """Upload the post's file where it is addressed; `"<channel>:file:<id>"`."""
-        file = post.facts["file"]
         channel = self.channel_for(post.address)
-        response = self.client.files_upload_v2(
-            channel=channel,
-            content=file_bytes(file),
-            filename=file["name"],
-            title=file["title"],
-            initial_comment=kit.escape(post_text(self.renderer, post)),
-        )
-        uploaded = response.get("file") or {}
-        return f"{channel}:file:{uploaded.get('id') or '?'}"
+        response = self.client.files_upload_v2(**kit.upload(self.renderer, post, channel))
+        return kit.uploaded(channel, response)
 
     def channel_for(self, target: str) -> str:
         """A channel id as it is; a user id becomes the bot's DM channel with them."""
