@@ -50,6 +50,9 @@ class DigestInput:
     late: Sequence[Mapping[str, Any]]  # delivered late since the last digest
     on_call: Mapping[str, Any] | None
     long_holds: Sequence[Mapping[str, Any]] = field(default_factory=list)
+    # drug → infusions due today, when the shell counted them and passed only the first
+    # LIST_LIMIT of each drug in today_rows (None: every row is in today_rows)
+    infusion_counts: Mapping[str, int] | None = None
     stale_reminders: int = 0
 
 
@@ -89,15 +92,16 @@ def compose(data: DigestInput) -> dict[str, Any]:
     infusion_groups = []
     for drug, rows in sorted(infusions.items()):
         dose = rows[0].get("dose") or {}
-        listed = [_dose_text(r) for r in rows]
+        listed = [_dose_text(r) for r in rows[:LIST_LIMIT]]
+        count = len(rows) if data.infusion_counts is None else data.infusion_counts[drug]
         infusion_groups.append(
             {
                 "drug": drug,
                 "amount": dose.get("amount"),
                 "unit": dose.get("unit"),
-                "count": len(rows),
-                "patients": listed[:LIST_LIMIT],
-                "more": max(len(listed) - LIST_LIMIT, 0),
+                "count": count,
+                "patients": listed,
+                "more": max(count - LIST_LIMIT, 0),
             }
         )
     open_groups: dict[str, list[str]] = defaultdict(list)

@@ -255,3 +255,17 @@ def test_imaging_is_reminded_on_its_day_and_a_window_closing_unrecorded_is_flagg
     assert created == {"day": date(2027, 6, 8), "closing": date(2027, 6, 15)}
     assert all(p.channel == "#trial-main" for p in run.posts if p.kind == "reminder")
     assert all("Efficacy assessment (month 3)" in text for _, text in reminders)
+
+
+def test_a_busy_day_counts_every_infusion_and_names_the_first_forty_with_doses(ctx):
+    """More patients infused today than the digest names: the count is every unrecorded
+    infusion, the names are the first 40 by study ID, each with its mg dose."""
+    for n in range(1, 43):
+        enrol(ctx, f"LACC-{n:03d}", weight=50 + n % 7)
+    ctx.clock.set(local(date(2027, 3, 8), 9))
+    data = compose_for(ctx, as_user(VIEWER), day=date(2027, 3, 8)).data["digest"]
+    cisplatin = next(g for g in data["today"]["infusions"] if g["drug"] == "cisplatin")
+    assert cisplatin["count"] == 42 and cisplatin["more"] == 2
+    assert [p.split()[0] for p in cisplatin["patients"]] == [f"LACC-{n:03d}" for n in range(1, 41)]
+    assert all(p.endswith(" mg") for p in cisplatin["patients"])
+    assert data["counts"]["infusions"] == sum(g["count"] for g in data["today"]["infusions"])
