@@ -11,6 +11,7 @@ afterwards). Then it times, for every site:
   query the command really issues (rows of the week and the still-overdue rows of the
   28 days before, filtered and counted in SQL, one page of patients read in full), the
   handler and the template (targets: < 100 ms at the busiest site, issue 13);
+- at the busiest site, the digest's composition and App Home's three reads;
 - as the baseline of the same run, the narrower `due_at_site` range query of the week
   alone (what this benchmark timed before);
 
@@ -297,6 +298,36 @@ def time_command(ctx, site: str, command_text: str, rounds: int) -> tuple[list[f
     return timings, size
 
 
+def time_views(ctx, site: str, rounds: int) -> dict[str, list[float]]:
+    """Wall times of the digest's composition (its queries and template) and of App
+    Home's three reads (`today`, `decisions`, the modified treatment) for `site`."""
+    from bot.commands import run
+    from bot.services import Request, queries
+    from bot.services.digest import compose_for
+    from bot.transports.text import post_text
+
+    request = Request(user=ADMIN, source="bench")
+
+    def digest() -> None:
+        outcome = compose_for(ctx, request, site=site, day=TODAY)
+        post_text(ctx.renderer, outcome.posts[0])
+
+    def home() -> None:
+        for command_text in ("today", "decisions"):
+            assert run(ctx, request, f"{command_text} site={site}").ok
+        queries.modified_treatment(ctx, request, site=site)
+
+    timings: dict[str, list[float]] = {}
+    for name, view in (("digest", digest), ("App Home", home)):
+        view()  # warm
+        timings[name] = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            view()
+            timings[name].append((time.perf_counter() - started) * 1000)
+    return timings
+
+
 ADMIN = "U0BENCHADMIN"
 
 
@@ -391,11 +422,13 @@ def main(argv: list[str] | None = None) -> int:
             f"\nplan of the baseline query, busiest site ({busiest}):\n{explain(database, busiest)}"
         )
         top = results[busiest]
+        views = {k: statistics.median(v) for k, v in time_views(ctx, busiest, args.rounds).items()}
         print(
             f"SUMMARY PostgreSQL, {args.patients:,} patients, busiest site {busiest} "
             f"({per_site[busiest]:,} patients; target < 100 ms): week {top['week']:.0f} ms "
             f"(p95 {top['week_p95']:.0f}), today {top['today']:.0f} ms, week page=2 "
-            f"{top['page2']:.0f} ms; week = {top['week'] / top['base']:.1f}× the bare range "
+            f"{top['page2']:.0f} ms, digest {views['digest']:.0f} ms, App Home (3 reads) "
+            f"{views['App Home']:.0f} ms; week = {top['week'] / top['base']:.1f}× the bare range "
             f"query ({top['base']:.0f} ms)"
         )
     finally:
