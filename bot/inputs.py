@@ -8,7 +8,7 @@ how identifiers and numbers are normalised. Pure functions; every refusal is a
 - **No invisible or broken characters.** Control characters (other than tab and line
   breaks), format characters (zero-width and bidirectional controls, which can hide or
   reorder what is shown), lone surrogates and NUL are refused wherever they appear.
-- **Full-width forms read as ASCII.** Chinese and Japanese input methods type `ＬＡＣＣ－００７`
+- **Full-width forms read as ASCII.** Chinese and Japanese input methods type `ＡＢ－００７`
   and `０.４`; NFKC maps these width variants (and the ideographic space) to their ASCII
   twins, and trialbot applies exactly that mapping to the whole command.
 - **Identifiers and numbers are ASCII.** After that, an id, a number or a date must be
@@ -28,7 +28,9 @@ from bot.errors import UserError
 # `bot.storage.models.normalise_study_id`). ASCII only: `\d` would also match
 # Arabic-Indic and other scripts' digits.
 STUDY_ID_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{1,9}-[0-9]{1,5}$", re.ASCII)
-STUDY_ID_EXAMPLE = "LACC-007"
+# What a study ID is called where no trial is loaded: each trial's own example is its
+# sites.yaml `study_ids.example` (a refusal, a usage line and help show that one).
+STUDY_ID_EXAMPLE = "<study ID>"
 
 COMMAND_LIMIT = 4000  # characters in one command (Slack: 4,000 for a message's text)
 FREE_TEXT_LIMIT = 500  # a reason, a stage, a site, an adverse-event term
@@ -85,7 +87,7 @@ def check_length(text: str, field: str, limit: int) -> None:
 
 def fold_width(text: str) -> str:
     """Full-width and half-width forms (and the ideographic space) as NFKC maps them —
-    `ＬＡＣＣ－００７` → `LACC-007`; every other character as it is."""
+    `ＡＢ－００７` → `AB-007`; every other character as it is."""
     if text.isascii():
         return text
     out = []

@@ -11,13 +11,16 @@ from bot.errors import UserError
 from bot.inputs import STUDY_ID_EXAMPLE, STUDY_ID_PATTERN
 
 
-def normalise_study_id(text: str) -> str:
+def normalise_study_id(text: str, example: str | None = None) -> str:
     """A study ID as stored: upper case, checked against `STUDY_ID_PATTERN`.
 
     The study ID is the only patient identifier trialbot keeps, so the pattern leaves no
-    room for a name or a record number typed in its place.
+    room for a name or a record number typed in its place. `example` is the loaded
+    trial's example study ID, for the refusal.
     """
-    allowed = f"a letter, 1–9 letters or digits, '-', 1–5 digits (e.g. {STUDY_ID_EXAMPLE})"
+    allowed = "a letter, 1–9 letters or digits, '-', 1–5 digits"
+    if example is not None and example != STUDY_ID_EXAMPLE:
+        allowed += f" (e.g. {example})"
     candidate = inputs.ascii_value(text.strip(), "study_id", allowed).upper()
     if not STUDY_ID_PATTERN.fullmatch(candidate):
         raise UserError(

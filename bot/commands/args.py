@@ -40,7 +40,8 @@ class Args:
     """The words and `key=value` options after the subcommand, read one by one."""
 
     def __init__(self, tokens: Tokens, *, study_id_example: str = STUDY_ID_EXAMPLE) -> None:
-        # the loaded trial's example study ID, for what a refusal says is allowed
+        # the loaded trial's example study ID, for what a refusal says is allowed (a usage
+        # line names it `{study_id}`)
         self.study_id_example = study_id_example
         self.words: list[str] = list(tokens.words)
         self.options: dict[str, str] = dict(tokens.options)
@@ -137,9 +138,11 @@ class Args:
         """The first free word that is a study ID (upper-cased), taken out of the words."""
         for index, word in enumerate(self.words):
             if STUDY_ID_PATTERN.fullmatch(word.strip().upper()):
-                return normalise_study_id(self.words.pop(index))
+                return normalise_study_id(self.words.pop(index), self.study_id_example)
         if self.words:
-            normalise_study_id(self.words[0])  # names the word that should have been one
+            normalise_study_id(
+                self.words[0], self.study_id_example
+            )  # names the word that should have been one
         raise UserError(
             "no study ID given",
             field="study_id",
@@ -198,7 +201,7 @@ class Args:
             raise UserError(
                 f"did not understand {extra}",
                 field="words",
-                allowed=usage_hint or None,
+                allowed=usage_hint.replace("{study_id}", self.study_id_example) or None,
             )
 
 

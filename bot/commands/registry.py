@@ -16,17 +16,16 @@ from typing import TYPE_CHECKING, Any
 from bot.commands.args import Args
 from bot.commands.reply import Reply
 from bot.errors import closest
-from bot.inputs import STUDY_ID_EXAMPLE
 
 if TYPE_CHECKING:
     from bot.services.context import Request, ServiceContext
+    from bot.services.rules import TrialRules
 
 Handler = Callable[["ServiceContext", "Request", Args], Reply]
 
 
-def trial_names(ctx: ServiceContext) -> dict[str, str]:
-    """The loaded trial's names a help text or example may use, each as `{key}`."""
-    rules = ctx.rules
+def trial_names(rules: TrialRules) -> dict[str, str]:
+    """The trial's names a help text, usage line or example may use, each as `{key}`."""
     dose = rules.dose_modifications
     ids = rules.sites.study_ids
     return {
@@ -39,9 +38,9 @@ def trial_names(ctx: ServiceContext) -> dict[str, str]:
     }
 
 
-# Usage lines and examples are written with one example study ID and site (they are
-# checked against docs/commands.md as written); `for_trial` puts the loaded trial's own
-# example study ID and default site in their place.
+# Usage lines and examples name the study ID `{study_id}` and are written with one site;
+# `for_trial` puts the loaded trial's own example study ID and default site in their place
+# (docs/commands.md shows them filled for the shipped trial).
 USAGE_SITE = "site=main"
 
 
@@ -49,7 +48,6 @@ def _fill(text: str, names: dict[str, str]) -> str:
     # only the known `{key}`s: a help text may hold other braces
     for key, value in names.items():
         text = text.replace("{" + key + "}", value)
-    text = text.replace(STUDY_ID_EXAMPLE, names["study_id"])
     return text.replace(USAGE_SITE, f"site={names['site']}")
 
 
@@ -85,7 +83,11 @@ class Command:
         """The command with the loaded trial's names in its help and examples: the help
         and examples name `{immunotherapy}`, `{chemotherapy}`, `{radiotherapy}`, `{table}`
         and `{study_id}`, never one trial's drugs."""
-        names = trial_names(ctx)
+        return self.for_rules(ctx.rules)
+
+    def for_rules(self, rules: TrialRules) -> Command:
+        """The command as `for_trial` shows it for the trial `rules`."""
+        names = trial_names(rules)
         return replace(
             self,
             usage=_fill(self.usage, names),

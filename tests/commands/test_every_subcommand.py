@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.cli import load_configured_trial
 from bot.commands import build_registry
+from bot.services.rules import TrialRules
 
 
 def test_every_subcommand_end_to_end(team):
@@ -19,8 +21,9 @@ def test_every_subcommand_end_to_end(team):
 
     # help: the overview lists every subcommand with its usage line
     overview = run("help", user=viewer)
+    rules = TrialRules.of(load_configured_trial())  # the trial the chat ran with
     for command in build_registry():
-        assert command.usage in overview.text
+        assert command.for_rules(rules).usage in overview.text
     lab_help = run("help lab", user=viewer)
     assert "neut" in lab_help.text and "U/L" in lab_help.text and "`/trial lab" in lab_help.text
 

@@ -316,7 +316,8 @@ def test_help_on_every_subcommand_and_on_roles(say):
     for command in build_registry():
         reply = say(f"help {command.name}", user=say.viewer)
         # the examples name the loaded trial's drugs and study-ID shape
-        example = command.for_trial(say.ctx).examples[0]
-        assert reply.ok and command.usage in reply.text and example in reply.text
+        shown = command.for_trial(say.ctx)
+        example = shown.examples[0]
+        assert reply.ok and shown.usage in reply.text and example in reply.text
     assert "investigator — also decide" in say("help roles").text
     _refused(say("help labb"), "no help on 'labb'", "did you mean 'help lab'?")

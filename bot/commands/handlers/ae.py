@@ -15,7 +15,9 @@ from bot.errors import UserError
 if TYPE_CHECKING:
     from bot.services.context import Request, ServiceContext
 
-USAGE = "ae LACC-007 <CTCAE term> grade=0-5 [date=YYYY-MM-DD] [irae=yes|no|unknown] [steroid_mg=20]"
+USAGE = (
+    "ae {study_id} <CTCAE term> grade=0-5 [date=YYYY-MM-DD] [irae=yes|no|unknown] [steroid_mg=20]"
+)
 RULE = ENTRY_RULES["ae"]
 OPTIONS = RULE.command_options
 STEROID = RULE.option("steroid_mg")
@@ -87,9 +89,9 @@ COMMANDS = (
         group="enter",
         handler=ae,
         examples=(
-            "ae LACC-007 pneumonitis grade=2",
-            "ae LACC-007 diarrhoea grade=3 irae=yes steroid_mg=60 date=2027-04-12",
-            'ae LACC-007 "infusion related reaction" grade=1 irae=no',
+            "ae {study_id} pneumonitis grade=2",
+            "ae {study_id} diarrhoea grade=3 irae=yes steroid_mg=60 date=2027-04-12",
+            'ae {study_id} "infusion related reaction" grade=1 irae=no',
         ),
     ),
 )

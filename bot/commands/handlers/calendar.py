@@ -15,7 +15,7 @@ from bot.services.constants import PAGE_PATIENTS
 if TYPE_CHECKING:
     from bot.services.context import Request, ServiceContext
 
-CALENDAR_USAGE = "calendar LACC-007 [from=YYYY-MM-DD] [weeks=N]"
+CALENDAR_USAGE = "calendar {study_id} [from=YYYY-MM-DD] [weeks=N]"
 TODAY_USAGE = "today [site=main] [page=N]"
 WEEK_USAGE = "week [site=main] [from=YYYY-MM-DD] [page=N]"
 
@@ -102,7 +102,7 @@ COMMANDS = (
         role="viewer",
         group="read",
         handler=calendar,
-        examples=("calendar LACC-007", "calendar LACC-007 from=today weeks=2"),
+        examples=("calendar {study_id}", "calendar {study_id} from=today weeks=2"),
         aliases=("cal",),
     ),
     Command(

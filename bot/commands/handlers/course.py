@@ -13,8 +13,8 @@ from bot.commands.reply import Reply
 if TYPE_CHECKING:
     from bot.services.context import Request, ServiceContext
 
-RESUME_USAGE = 'resume LACC-007 <drug> reason="why the hold ends"'
-HOLD_USAGE = 'hold LACC-007 <drug> reason="why the drug is held"'
+RESUME_USAGE = 'resume {study_id} <drug> reason="why the hold ends"'
+HOLD_USAGE = 'hold {study_id} <drug> reason="why the drug is held"'
 HOLDS_USAGE = "holds [days=21] [site=main]"
 
 

@@ -13,7 +13,7 @@ from bot.errors import UserError
 if TYPE_CHECKING:
     from bot.services.context import Request, ServiceContext
 
-USAGE = 'dose LACC-007 <drug> [given|held|skipped] [mg=52] [date=YYYY-MM-DD] [reason="…"]'
+USAGE = 'dose {study_id} <drug> [given|held|skipped] [mg=52] [date=YYYY-MM-DD] [reason="…"]'
 RULE = ENTRY_RULES["dose"]
 OPTIONS = RULE.command_options
 MG = RULE.option("mg")

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from bot.services.context import Request, ServiceContext
 
 USAGE = (
-    "enroll LACC-007 start=YYYY-MM-DD [fractions=25] [boost=yes|no] "
+    "enroll {study_id} start=YYYY-MM-DD [fractions=25] [boost=yes|no] "
     "[height=160 weight=55 | bsa=1.62] [stage=IIIC1] [ecog=1] [age=52] "
     '[diagnosed=YYYY-MM-DD] [site=main] [baseline="ALT 60 U/L (7-40)"]'
 )
@@ -94,8 +94,8 @@ COMMANDS = (
         group="enter",
         handler=enroll,
         examples=(
-            "enroll LACC-007 start=2027-03-01 height=160 weight=55 stage=IIIC1 ecog=1 age=52",
-            "enroll LACC-008 start=2027-03-08 fractions=28 boost=yes bsa=1.62",
+            "enroll {study_id} start=2027-03-01 height=160 weight=55 stage=IIIC1 ecog=1 age=52",
+            "enroll {study_id} start=2027-03-08 fractions=28 boost=yes bsa=1.62",
         ),
         aliases=("enrol",),
     ),

@@ -45,7 +45,7 @@ def export(ctx: ServiceContext, request: Request, args: Args) -> Reply:
         what,
         fmt=fmt,
         site=args.text("site", allowed="a site id, e.g. main"),
-        study_id=args.text("patient", allowed="a study ID such as LACC-007"),
+        study_id=args.text("patient", allowed=f"a study ID such as {args.study_id_example}"),
     )
     return Reply.of("replies/file.j2", outcome, file=outcome.data)
 
@@ -77,7 +77,11 @@ COMMANDS = (
         role=FILE_ROLE,
         group="files",
         handler=export,
-        examples=("export aes", "export labs format=csv site=main", "export ics patient=LACC-007"),
+        examples=(
+            "export aes",
+            "export labs format=csv site=main",
+            "export ics patient={study_id}",
+        ),
     ),
     Command(
         name="swimmer",

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from bot.services.context import Request, ServiceContext
 
 USAGE = (
-    "lab LACC-007 [date=YYYY-MM-DD] ANC 0.4 PLT 62 Hb 9.1 ALT 130 U/L (7-40) "
+    "lab {study_id} [date=YYYY-MM-DD] ANC 0.4 PLT 62 Hb 9.1 ALT 130 U/L (7-40) "
     "[irae=yes|no] [symptomatic=yes|no]"
 )
 OPTIONS = ENTRY_RULES["lab"].command_options
@@ -85,9 +85,9 @@ COMMANDS = (
         group="enter",
         handler=lab,
         examples=(
-            "lab LACC-007 ANC 0.4 PLT 62 Hb 9.1",
-            "lab LACC-007 date=2027-03-06 ALT 130 U/L (7-40) AST 90 U/L (13-35)",
-            "lab LACC-007 date=yesterday hb=102 g/L wbc=2.1",
+            "lab {study_id} ANC 0.4 PLT 62 Hb 9.1",
+            "lab {study_id} date=2027-03-06 ALT 130 U/L (7-40) AST 90 U/L (13-35)",
+            "lab {study_id} date=yesterday hb=102 g/L wbc=2.1",
         ),
         aliases=("labs",),
         details=_reference,

@@ -12,7 +12,7 @@ from bot.commands.views import entry_text, state_view
 if TYPE_CHECKING:
     from bot.services.context import Request, ServiceContext
 
-USAGE = "patient LACC-007 [recent=10]"
+USAGE = "patient {study_id} [recent=10]"
 
 
 def patient(ctx: ServiceContext, request: Request, args: Args) -> Reply:
@@ -59,6 +59,6 @@ COMMANDS = (
         role="viewer",
         group="read",
         handler=patient,
-        examples=("patient LACC-007", "patient LACC-007 recent=30"),
+        examples=("patient {study_id}", "patient {study_id} recent=30"),
     ),
 )

@@ -12,7 +12,7 @@ from bot.entry_rules import RECIST
 if TYPE_CHECKING:
     from bot.services.context import Request, ServiceContext
 
-USAGE = "response LACC-007 CR|PR|SD|PD|NE [date=YYYY-MM-DD]"
+USAGE = "response {study_id} CR|PR|SD|PD|NE [date=YYYY-MM-DD]"
 
 
 def response(ctx: ServiceContext, request: Request, args: Args) -> Reply:
@@ -46,6 +46,6 @@ COMMANDS = (
         role="coordinator",
         group="enter",
         handler=response,
-        examples=("response LACC-007 PR", "response LACC-007 PD date=2027-06-01"),
+        examples=("response {study_id} PR", "response {study_id} PD date=2027-06-01"),
     ),
 )
