@@ -128,7 +128,14 @@ def _run(args: argparse.Namespace) -> int:
         # a trailing --json was only seen here: answer in JSON too
         return report_refusal(exc.message, args.json)
     printer = JsonPrinter(ctx.renderer) if args.json else TextPrinter()
-    console = Console(ctx, user=user, printer=printer, request_id=args.request_id)
+    console = Console(
+        ctx,
+        user=user,
+        printer=printer,
+        request_id=args.request_id,
+        # with Slack configured, posts are Slack's to deliver (Console.slack_delivers)
+        slack_delivers=bool(os.environ.get("SLACK_BOT_TOKEN", "").strip()),
+    )
     try:
         if words:
             return console.run(command_text(words)).exit_code

@@ -160,8 +160,9 @@ class TextPrinter:
     def reply(self, reply: Reply) -> None:
         self._print(reply.text, None if reply.ok else "red")
 
-    def post(self, address: str, text: str) -> None:
-        self._print(f"  → {destination(address)}:", "magenta")
+    def post(self, address: str, text: str, *, queued: bool = False) -> None:
+        where = destination(address) + (" (queued for Slack)" if queued else "")
+        self._print(f"  → {where}:", "magenta")
         self._print("\n".join(f"    {line}" for line in text.splitlines()), "dim")
 
     def note(self, text: str) -> None:
@@ -207,7 +208,7 @@ class JsonPrinter:
         data = reply.to_json(lambda post: slack_blocks.message(self.renderer, post))
         print(json.dumps(data, ensure_ascii=False), file=self.stream, flush=True)
 
-    def post(self, address: str, text: str) -> None:
+    def post(self, address: str, text: str, *, queued: bool = False) -> None:
         pass
 
     def note(self, text: str) -> None:
@@ -277,6 +278,11 @@ class Console:
     deliveries: list[Delivery] = field(default_factory=list)
     request_id: str | None = None  # `trialbot chat --request-id`: the idempotency key
     files_dir: Path = field(default_factory=Path)  # where files sent to the console go
+    # Slack is configured (SLACK_BOT_TOKEN): the posts a command queues are shown but left
+    # in the outbox for the Slack sender (`trialbot serve` or `trialbot tick`) — were the
+    # console to deliver them, the on-call investigator's alert would reach only this
+    # terminal.
+    slack_delivers: bool = False
 
     def __post_init__(self) -> None:
         if self.notifier is None:
@@ -293,10 +299,40 @@ class Console:
         """Run one command, print its reply, then deliver what is waiting in the outbox."""
         if echo:
             self.printer.command(text, user=user or self.user, when=None)
+        queued_after = self._newest_outbox_id() if self.slack_delivers else 0
         reply = dispatch.run(self.ctx, self.request(user), text, self.registry)
         self.printer.reply(reply)
-        self.deliver()
+        if self.slack_delivers:
+            self.show_queued(queued_after)
+        else:
+            self.deliver()
         return reply
+
+    def _newest_outbox_id(self) -> int:
+        from sqlalchemy import func
+        from sqlmodel import select
+
+        from bot.storage.models import OutboxMessage
+
+        with self.ctx.db.transaction(readonly=True) as session:
+            return session.exec(select(func.max(OutboxMessage.id))).one() or 0
+
+    def show_queued(self, after: int) -> None:
+        """Print the posts queued since outbox row `after`, as they will go out, without
+        delivering them: they stay pending for the Slack sender."""
+        from sqlmodel import select
+
+        from bot.storage.models import OutboxMessage
+
+        with self.ctx.db.transaction(readonly=True) as session:
+            rows = session.exec(
+                select(OutboxMessage)
+                .where(OutboxMessage.id > after, OutboxMessage.status == "pending")
+                .order_by(OutboxMessage.id)
+            ).all()
+            posts = [Post.model_validate(row.payload or {}) for row in rows]
+        for post in posts:
+            self.printer.post(post.address, post_text(self.ctx.renderer, post), queued=True)
 
     def deliver(self) -> list[Delivery]:
         assert self.notifier is not None

@@ -18,7 +18,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty working directory, the default database (trialbot.db in it), no admins
     configured (so the console user is an admin), 09:00 on Fri 26 Feb 2027 at the site."""
     monkeypatch.chdir(tmp_path)
-    for name in ("TRIALBOT_DATABASE_URL", "TRIALBOT_ADMINS", "TRIALBOT_USER"):
+    for name in ("TRIALBOT_DATABASE_URL", "TRIALBOT_ADMINS", "TRIALBOT_USER", "SLACK_BOT_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TRIALBOT_NOW", "2027-02-26T09:00+08:00")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))

@@ -189,3 +189,35 @@ def test_help_on_a_database_not_yet_created_creates_none_and_answers(workdir, ca
     assert "you are console (admin)" in capsys.readouterr().out
     assert not (workdir / "trialbot.db").exists()
     assert main(["chat", "whoami"]) == 0 and (workdir / "trialbot.db").exists()
+
+
+def test_with_slack_configured_the_posts_are_shown_and_left_for_slack_to_deliver(
+    workdir, capsys, monkeypatch
+):
+    """A coordinator using the console against the production database: the on-call
+    investigator's alert must reach Slack, not only this terminal."""
+    from tests.slack.fake_slack import FakeSlack
+
+    fake = FakeSlack().start()
+    try:
+        monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+        monkeypatch.setenv("SLACK_API_URL", fake.url + "/")
+        assert main(["chat", "role U0DOC0001 investigator oncall=yes"]) == 0
+        assert main(["chat", ENROL]) == 0
+        monkeypatch.setenv("TRIALBOT_NOW", "2027-03-05T09:00+08:00")
+        capsys.readouterr()
+        assert main(["chat", "lab", "LACC-007", "ANC", "0.4"]) == 0
+        out = capsys.readouterr().out
+        assert "→ DM @U0DOC0001 (queued for Slack):" in out
+        assert "→ #trial-main (queued for Slack):" in out and "needs an investigator" in out
+        waiting = [m for m in _outbox(workdir / "trialbot.db") if m.status == "pending"]
+        assert {m.target for m in waiting} >= {"#trial-main", "U0DOC0001"}
+        assert fake.called("chat.postMessage") == []  # the console posts nothing itself
+        assert main(["tick", "--now", "2027-03-05T09:01+08:00"]) == 0
+        posted = fake.called("chat.postMessage")
+    finally:
+        fake.stop()
+    texts = [c.params.get("text") or "" for c in posted]
+    assert any("needs an investigator decision" in t for t in texts)
+    assert any(c.params.get("channel", "").startswith("D") for c in posted)  # the on-call DM
+    assert all(m.status != "pending" for m in _outbox(workdir / "trialbot.db"))
