@@ -71,8 +71,10 @@ def _study_id(number: int) -> str:
 
 
 # --- the server process -------------------------------------------------------------------
-def serve(kind: str, database_url: str, fake_url: str) -> None:
-    """Run one app (`trialbot` or `bare`) behind waitress; print the port; stop at EOF."""
+def serve(kind: str, database_url: str, fake_url: str, trace: str = "") -> None:
+    """Run one app (`trialbot` or `bare`) behind waitress; print the port; stop at EOF.
+    `trace`: a file to write, at the end, when each request entered and left the WSGI app,
+    each garbage collection and each piece of work ran (monotonic seconds)."""
     from slack_bolt import App
     from slack_bolt.adapter.wsgi import SlackRequestHandler
     from slack_sdk import WebClient
@@ -105,9 +107,10 @@ def serve(kind: str, database_url: str, fake_url: str) -> None:
         )
         bolt.command("/trial")(lambda ack: ack())
     slack_app.tune_interpreter()
-    server = HttpServer(
-        wsgi_app(SlackRequestHandler(bolt), ctx.db, lambda: {"mode": "http"}), "127.0.0.1", 0
-    )
+    slack_app.settle()  # as `trialbot serve` does once started
+    app = wsgi_app(SlackRequestHandler(bolt), ctx.db, lambda: {"mode": "http"})
+    traced = _Trace(slack) if trace else None
+    server = HttpServer(traced.wrap(app) if traced else app, "127.0.0.1", 0)
     threading.Thread(target=server.serve, daemon=True).start()
     print(server.port, flush=True)
     sys.stdin.read()  # until the benchmark closes our stdin
@@ -115,12 +118,75 @@ def serve(kind: str, database_url: str, fake_url: str) -> None:
     if slack is not None and slack.transport.delivery is not None:
         slack.transport.delivery.stop()
     ctx.db.dispose()
+    if traced is not None:
+        Path(trace).write_text(json.dumps(traced.events))
+
+
+class _Trace:
+    """Where the server's time goes (`--trace`): WSGI requests, collections, work."""
+
+    def __init__(self, slack) -> None:
+        import gc
+
+        self.events: dict[str, list] = {"wsgi": [], "gc": [], "work": [], "gil": []}
+        self._gc_start = 0.0
+        gc.callbacks.append(self._gc)
+        threading.Thread(target=self._probe, daemon=True).start()
+        if slack is not None:
+            work = slack.transport.work
+            submit = work.submit
+
+            def timed(fn, /, *args, **kwargs):
+                def run():
+                    started = time.monotonic()
+                    try:
+                        return fn(*args, **kwargs)
+                    finally:
+                        self.events["work"].append((started, time.monotonic()))
+
+                return submit(run)
+
+            work.submit = timed
+
+    def _probe(self) -> None:
+        """A thread that sleeps 1 ms at a time: a wake-up later than 2 ms past is a wait
+        for the GIL (or for a core), as an ack's thread has — (when it woke, ms late)."""
+        while True:
+            before = time.monotonic()
+            time.sleep(0.001)
+            late = (time.monotonic() - before - 0.001) * 1000
+            if late > 2:
+                self.events["gil"].append((time.monotonic(), late))
+
+    def _gc(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._gc_start = time.monotonic()
+        else:
+            self.events["gc"].append((self._gc_start, time.monotonic(), info["generation"]))
+
+    def wrap(self, app):
+        events = self.events["wsgi"]
+
+        class Written(list):
+            """The response's body; waitress closes it once the body is written."""
+
+            def close(self) -> None:
+                self.event.append(time.monotonic())
+
+        def traced(environ, start_response):
+            started = time.monotonic()
+            body = Written(app(environ, start_response))
+            body.event = [started, time.monotonic()]  # arrived, answered; written on close
+            events.append(body.event)
+            return body
+
+        return traced
 
 
 class Server:
-    def __init__(self, kind: str, database_url: str, fake_url: str) -> None:
+    def __init__(self, kind: str, database_url: str, fake_url: str, trace: str = "") -> None:
         self.process = subprocess.Popen(
-            [sys.executable, __file__, "--serve", kind, database_url, fake_url],
+            [sys.executable, __file__, "--serve", kind, database_url, fake_url, trace],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -248,15 +314,15 @@ def run(database_url: str, label: str, args: argparse.Namespace) -> dict:
     fake = _fake_slack()
     servers: list[Server] = []
     try:
-        bare = Server("bare", database_url, fake.url)
+        trace = f"{args.trace}-{label}" if args.trace else ""
+        bare = Server("bare", database_url, fake.url, trace and f"{trace}-bare.json")
         servers.append(bare)
         _load(bare.url, fake.webhook, 2, 2, 0, 0)  # warm-up
-        bare_acks = [
-            ms for _, _, ms in _load(bare.url, fake.webhook, clients, requests, interval, 0)
-        ]
+        bare_samples = _load(bare.url, fake.webhook, clients, requests, interval, 0)
+        bare_acks = [ms for _, _, ms in bare_samples]
         bare.stop()
         servers.remove(bare)
-        trial = Server("trialbot", database_url, fake.url)
+        trial = Server("trialbot", database_url, fake.url, trace and f"{trace}-trialbot.json")
         servers.append(trial)
         warm = _load(trial.url, fake.webhook, WARM_UP, 1, 0, 0)  # templates, first calendar
         _arrivals(fake, {s: at for s, at, _ in warm})
@@ -274,6 +340,10 @@ def run(database_url: str, label: str, args: argparse.Namespace) -> dict:
         "ack": acks,
         "first": alerts["first"],
         "channel": alerts["channel"],
+        "sent": {
+            "bare": [(at, ms) for _, at, ms in bare_samples],
+            "ack": [(at, ms) for _, at, ms in samples],
+        },
     }
 
 
@@ -320,7 +390,7 @@ def _postgres_schema(url: str) -> tuple[str, Callable[[], None]]:
 
 def main() -> None:
     if sys.argv[1:2] == ["--serve"]:
-        serve(*sys.argv[2:5])
+        serve(*sys.argv[2:6])
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=20)
@@ -335,6 +405,10 @@ def main() -> None:
     )
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     parser.add_argument("--json", help="also write the samples to this file")
+    parser.add_argument(
+        "--trace",
+        help="a file prefix: each server writes its requests, collections and work there",
+    )
     args = parser.parse_args()
     started = time.time()
     load = os.getloadavg()[0]

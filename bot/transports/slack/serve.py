@@ -7,7 +7,6 @@ collected and printed one per line, and the process exits 2 — no traceback.
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import signal
@@ -127,7 +126,7 @@ def run(
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return EXIT_REFUSED
-    from bot.transports.slack.app import create_app, tune_interpreter
+    from bot.transports.slack.app import create_app, settle, tune_interpreter
 
     slack = create_app(ctx, config, client)
     tune_interpreter()
@@ -135,11 +134,7 @@ def run(
     _on_signals(stop)
     bot = identity.get("user_id")
     scheduler = start_scheduler(slack, timer) if options.scheduler else None
-    # Start-up is done: the rules, CTCAE, templates and modules live as long as the
-    # process. Frozen, the collector stops walking them again on every full collection
-    # (a write's garbage made the collector's cost grow with all that was loaded).
-    gc.collect()
-    gc.freeze()
+    settle()  # start-up is done: freeze what it loaded (app.settle)
     try:
         if options.http:
             return _serve_http(slack, options, stop, bot, ready)
