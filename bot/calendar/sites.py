@@ -185,7 +185,7 @@ def built_in_sites() -> dict[str, SiteConfig]:
 class StudyIdRule(StrictModel):
     """The shape of a study ID at enrolment (the site's own numbering)."""
 
-    pattern: str  # a regular expression the whole ID must match, e.g. "LACC-[0-9]{3}"
+    pattern: str  # a regular expression the whole ID must match, e.g. "AB-[0-9]{3}"
     example: str
     meaning: str = ""
 
@@ -211,7 +211,7 @@ class StudyIdRule(StrictModel):
         if accepted:
             errors.append(
                 f"the pattern accepts {accepted[0]!r}, which looks like a name, record "
-                "number or date: make it the site's own numbering (e.g. LACC-[0-9]{3})"
+                "number or date: make it the site's own numbering (e.g. AB-[0-9]{3})"
             )
         if errors:
             raise ValueError("; ".join(errors))
@@ -225,7 +225,7 @@ class StudyIdRule(StrictModel):
 
 # What a sites.yaml must say for each site, never left to a default.
 REQUIRED_SITE_KEYS = {
-    "timezone": "the site's IANA time zone (e.g. Europe/London); its clinical dates are dates there",
+    "timezone": "the site's IANA time zone (e.g. America/New_York); its clinical dates are dates there",
     "country": (
         "the ISO 3166 country whose public holidays close the site (e.g. GB), "
         "or null for weekdays only"

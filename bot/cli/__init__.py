@@ -42,7 +42,17 @@ EXIT_REFUSED = 2
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error under `--json` is still one JSON object."""
+    """argparse, but a usage error under `--json` is still one JSON object, and an epilog's
+    `{study_id}`, `{stage}`… are the configured trial's (`configured_help_names`, read only
+    when help is shown)."""
+
+    def format_help(self) -> str:
+        if self.epilog and "{" in self.epilog:
+            from bot.settings import configured_help_names
+
+            for key, value in configured_help_names().items():
+                self.epilog = self.epilog.replace("{" + key + "}", value)
+        return super().format_help()
 
     def error(self, message: str) -> None:  # type: ignore[override]
         if "--json" in sys.argv[1:]:
@@ -55,6 +65,17 @@ TRIAL_HELP = (
     "the trial's rules directory under the rules folder (default: TRIALBOT_TRIAL, "
     "else the shipped trial)"
 )
+
+
+def _trial_named(words: Sequence[str]) -> str | None:
+    """What `--trial NAME` (or `--trial=NAME`) says in `words`, read before parsing so that
+    `--help` shows that trial's examples."""
+    for index, word in enumerate(words):
+        if word == "--trial" and index + 1 < len(words):
+            return words[index + 1]
+        if word.startswith("--trial="):
+            return word.split("=", 1)[1]
+    return None
 
 
 def _add_trial_option(parser: argparse.ArgumentParser, top: bool = False) -> None:
@@ -147,10 +168,11 @@ EXIT_BROKEN_PIPE = 141  # as a shell reports a process ended by SIGPIPE
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(only=_command_named(words))
-    args = parser.parse_args(words)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return EXIT_REFUSED
+    with trial_setting(_trial_named(words)):  # `--help` shows that trial's examples
+        args = parser.parse_args(words)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return EXIT_REFUSED
     as_json = bool(getattr(args, "json", False))
     try:
         with trial_setting(getattr(args, "trial", None)):

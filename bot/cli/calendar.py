@@ -76,7 +76,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="KEY=N",
         action="append",
         default=[],
-        help="another planned count, e.g. ccrt_cisplatin_doses=6 (repeatable)",
+        help="another planned count, by its key in the schedule's patient block (repeatable)",
     )
     parser.add_argument(
         "--rules", metavar="DIR", type=Path, help="rules directory (default: the shipped trial)"
@@ -135,7 +135,7 @@ def _counts(schedule: Schedule, pairs: list[str]) -> dict[str, int]:
             raise UserError(
                 f"{pair!r} is not KEY=N",
                 field="count",
-                allowed="KEY=N, e.g. ccrt_cisplatin_doses=6",
+                allowed="KEY=N, KEY a count the schedule's patient block names",
             )
         key = key.strip()
         spec = _count_spec(schedule, key)

@@ -1,7 +1,7 @@
 """`trialbot chat`: the `/trial` language on the console, interactively or one command.
 
     trialbot chat [--as USER]                     a REPL (`trial> `), Ctrl-D to leave
-    trialbot chat [--as USER] [--json] "/trial lab LACC-007 ANC 0.4"
+    trialbot chat [--as USER] [--json] "/trial lab <study ID> ANC 0.4"
     trialbot chat --request-id KEY …              one command, recorded once per KEY
 
 One command prints its reply (and the posts it caused, marked with their destination) and
@@ -31,8 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="talk to trialbot on the console (the /trial language), or run one command",
         description=__doc__.splitlines()[0],
         epilog="examples:\n  trialbot chat\n"
-        '  trialbot chat "/trial enroll LACC-007 start=2027-03-01 height=160 weight=55"\n'
-        "  trialbot chat --json lab LACC-007 ANC 0.4 PLT 62\n"
+        '  trialbot chat "/trial enroll {study_id} start=2027-03-01 height=160 weight=55"\n'
+        "  trialbot chat --json lab {study_id} ANC 0.4 PLT 62\n"
         "  trialbot chat --as U0DOC0001 confirm D1",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

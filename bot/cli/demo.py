@@ -101,7 +101,7 @@ def _run(args: argparse.Namespace) -> int:
 def _simulate(path: Path, *, seed: int, days: int, patients: int, quiet: bool, keep: bool) -> int:
     from bot.clock import FixedClock
     from bot.demo.cohort import build_cohort
-    from bot.demo.runner import Runner
+    from bot.demo.runner import Runner, holiday_day1
     from bot.demo.show import DemoShow
     from bot.services import Request, build_context
     from bot.services.summary import trial_summary
@@ -115,9 +115,15 @@ def _simulate(path: Path, *, seed: int, days: int, patients: int, quiet: bool, k
     settings = load_settings(database_url=f"sqlite:///{path}", admins=(), now=None)
     clock = FixedClock(datetime.combine(cohort.start, time(0, 0), UTC))
     ctx = build_context(settings, clock=clock)
-    ids = ctx.rules.sites.study_ids
-    if ids is not None:  # the patients numbered as the trial's sites number them
-        cohort = build_cohort(seed, patients, days=days, id_example=ids.example)
+    # the patients numbered as the trial's sites number them, and the holiday patient
+    # started so that the site's own holidays move a phase of its treatment
+    cohort = build_cohort(
+        seed,
+        patients,
+        days=days,
+        id_example=ctx.rules.study_id_example,
+        holiday_day1=holiday_day1(ctx, cohort.start),
+    )
     printer = TextPrinter()
     show = DemoShow(printer, ctx.renderer, quiet=quiet)
     try:

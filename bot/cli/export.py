@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="export the log as CSV (events, labs, aes, doses, decisions) or the calendar as .ics",
         description=__doc__.splitlines()[0],
         epilog="examples:\n  trialbot export aes --format csv --out aes.csv\n"
-        "  trialbot export ics --patient LACC-007 --out LACC-007.ics",
+        "  trialbot export ics --patient {study_id} --out {study_id}.ics",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("what", choices=(*TABLES, "ics"), help="the table to export, or ics")

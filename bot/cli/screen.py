@@ -1,6 +1,6 @@
 """`trialbot screen`: check a candidate against the trial's eligibility criteria (Table 1).
 
-    trialbot screen age=52 stage=IIIC1 ecog=1 hb=10.2 anc=3.1 wbc=5.2 plt=210 \\
+    trialbot screen age=52 stage=<stage> ecog=1 hb=10.2 anc=3.1 wbc=5.2 plt=210 \\
                     "alt=35 U/L (7-40)" ast=1.1xULN consent=yes ... [--site ID] [--json]
     trialbot screen --keys
 
@@ -68,7 +68,7 @@ EPILOG = f"""\
 criteria: {", ".join(LAB_AND_CORE_KEYS)}
 checklist (yes/no): {", ".join(CHECKLIST_KEYS)}
 
-  age=52  stage=IIIC1 (FIGO 2018: IIIA, IIIB, IIIC1, IIIC2, IVA are eligible)  ecog=0|1
+  age=52  stage={{stage}} ({{stage_system}}: {{stage_eligible}} are eligible)  ecog=0|1
   labs as in a lab entry: hb=10.2  "hb=102 g/L"  anc=3.1  "alt=35 U/L (7-40)"
   or, for the x ULN criteria, a multiple: ast=1.1xULN  bilirubin=0.8×ULN
   inclusion items pass on yes, exclusion items on no; pregnancy_test and contraception

@@ -39,10 +39,18 @@ Today = Callable[[], date]
 class Args:
     """The words and `key=value` options after the subcommand, read one by one."""
 
-    def __init__(self, tokens: Tokens, *, study_id_example: str = STUDY_ID_EXAMPLE) -> None:
+    def __init__(
+        self,
+        tokens: Tokens,
+        *,
+        study_id_example: str = STUDY_ID_EXAMPLE,
+        names: dict[str, str] | None = None,
+    ) -> None:
         # the loaded trial's example study ID, for what a refusal says is allowed (a usage
         # line names it `{study_id}`)
         self.study_id_example = study_id_example
+        # the loaded trial's other names a usage line shows as `{key}` (registry.trial_names)
+        self.names = {**(names or {}), "study_id": study_id_example}
         self.words: list[str] = list(tokens.words)
         self.options: dict[str, str] = dict(tokens.options)
         self.order: list[tuple[str, str]] = list(tokens.order)
@@ -194,6 +202,12 @@ class Args:
         self.words = []
         return parts
 
+    def filled(self, text: str) -> str:
+        """`text` (a usage line) with the loaded trial's names in its `{key}`s."""
+        for key, value in self.names.items():
+            text = text.replace("{" + key + "}", value)
+        return text
+
     def done(self, usage_hint: str = "") -> None:
         """Refuse words nobody read."""
         if self.words:
@@ -201,7 +215,7 @@ class Args:
             raise UserError(
                 f"did not understand {extra}",
                 field="words",
-                allowed=usage_hint.replace("{study_id}", self.study_id_example) or None,
+                allowed=self.filled(usage_hint) or None,
             )
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from bot import inputs
 from bot.commands.args import Args
-from bot.commands.registry import Command, Registry, build_registry
+from bot.commands.registry import Command, Registry, build_registry, trial_names
 from bot.commands.reply import Reply
 from bot.commands.tokens import Tokens, split_command, strip_prefix
 from bot.errors import AccessRefused, UserError
@@ -48,7 +48,11 @@ def run(
             tokens = Tokens(words=["help"])
         else:
             command = _command(registry, tokens.words[0])
-        args = Args(_after_subcommand(tokens), study_id_example=_study_id_example(ctx))
+        args = Args(
+            _after_subcommand(tokens),
+            study_id_example=_study_id_example(ctx),
+            names=_names(ctx),
+        )
         if request.key is not None:
             inputs.check_request_key(request.key)
             request = replace(request, content=fingerprint(request, command, args))
@@ -129,8 +133,16 @@ MESSAGE_LIMIT = 400  # a refusal quotes what was typed, never a pasted page of i
 
 
 def _study_id_example(ctx: ServiceContext) -> str:
-    ids = ctx.rules.sites.study_ids
-    return ids.example if ids is not None else "<study ID>"
+    return ctx.rules.study_id_example
+
+
+def _names(ctx: ServiceContext) -> dict[str, str]:
+    """The loaded trial's names for the usage line a refusal quotes."""
+    try:
+        return trial_names(ctx.rules)
+    except Exception as exc:  # rules that failed to load must not turn a refusal into a crash
+        log.error("the trial's names for the usage line failed: %s", type(exc).__name__)
+        return {}
 
 
 def _usage(ctx: ServiceContext, command: Command | None) -> str | None:

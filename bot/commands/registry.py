@@ -27,13 +27,13 @@ Handler = Callable[["ServiceContext", "Request", Args], Reply]
 def trial_names(rules: TrialRules) -> dict[str, str]:
     """The trial's names a help text, usage line or example may use, each as `{key}`."""
     dose = rules.dose_modifications
-    ids = rules.sites.study_ids
     return {
         "immunotherapy": dose.immunotherapy.drugs[0],
         "chemotherapy": dose.chemotherapy.drugs[0],
         "radiotherapy": rules.schedule.radiotherapy[0].id if rules.schedule.radiotherapy else "…",
         "table": dose.immunotherapy.table,
-        "study_id": ids.example if ids is not None else "<study ID>",
+        "study_id": rules.study_id_example,
+        "stage": rules.stage_example,
         "site": rules.sites.default_site,
     }
 

@@ -21,12 +21,14 @@ four patients has them all, within the first 110 days):
 - `hepatitis`: ALT above 5×ULN in consolidation, immune-related (immunotherapy
   discontinued).
 - `progression`: progressive disease at the month-3 efficacy assessment.
-- `holiday`: day 1 set so that consolidation would start in China's National Day
-  holiday (1–8 Oct 2026); the site calendar moves it to the next treatment day.
+- `holiday`: day 1 set (`holiday_day1`, found by `bot.demo.runner.holiday_day1` in the
+  trial's own schedule and site calendar) so that a later phase of treatment would start
+  on a public holiday of the site (its sites.yaml country); the site calendar moves it to
+  the next treatment day. Without one, that patient starts like the others.
 - `anaemia`: grade 3 anaemia at the end of CCRT (referred).
 
-Study IDs follow the trial's own numbering (its sites.yaml example: LACC-007 gives
-LACC-001, LACC-002, …).
+Study IDs follow the trial's own numbering (its sites.yaml example: AB-007 gives
+AB-001, AB-002, …).
 """
 
 from __future__ import annotations
@@ -46,11 +48,9 @@ FEATURES = tuple(feature for slot in SLOTS for feature in slot)
 DEFAULT_START = date(2026, 7, 1)  # the simulation's first day (a Wednesday)
 DEFAULT_DAYS = 183  # about six months
 DEFAULT_PATIENTS = 12
-# Day 1 of the `holiday` patient: consolidation would start on Thu 1 Oct 2026 (last
-# brachytherapy fraction + 7 days), inside the National Day holiday; the site calendar
-# moves it to Thu 8 Oct 2026.
-HOLIDAY_DAY1 = date(2026, 8, 10)
-STAGES = ("IIIA", "IIIB", "IIIC1", "IIIC2", "IVA")
+# How many stages a patient's stage is drawn from: the runner takes that place among
+# the trial's eligible stages (its stage criterion), so the cohort names no staging system.
+STAGE_CHOICES = 5
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ class SimPatient:
     day1: date
     height: float
     weight: float
-    stage: str
+    stage: int  # its stage's place among the trial's eligible stages (see STAGE_CHOICES)
     ecog: int
     age: int
     features: tuple[str, ...]
@@ -181,7 +181,7 @@ def _labs(rng: random.Random, patient_day1: date, start: date, end: date, featur
 
 
 def _numbered(example: str, number: int) -> str:
-    """The `number`th study ID shaped like the site's example (LACC-007 → LACC-001)."""
+    """The `number`th study ID shaped like the site's example (AB-007 → AB-001)."""
     digits = len(example) - len(example.rstrip("0123456789"))
     return f"{example[: len(example) - digits]}{number:0{max(digits, 1)}d}"
 
@@ -191,8 +191,15 @@ def build_cohort(
     patients: int = DEFAULT_PATIENTS,
     start: date = DEFAULT_START,
     days: int = DEFAULT_DAYS,
-    id_example: str = "LACC-007",
+    id_example: str | None = None,
+    holiday_day1: date | None = None,
 ) -> Cohort:
+    """`id_example`: the trial's example study ID (default: the configured trial's);
+    `holiday_day1`: the `holiday` patient's day 1 (see the module doc)."""
+    if id_example is None:
+        from bot.settings import configured_study_id_example
+
+        id_example = configured_study_id_example()
     rng = random.Random(seed)
     end = start + timedelta(days=days - 1)
     people = []
@@ -201,13 +208,13 @@ def build_cohort(
     for index in range(patients):
         study_id = _numbered(id_example, index + 1)
         features = SLOTS[index] if index < len(SLOTS) else ()
-        if "holiday" in features:
-            day1 = HOLIDAY_DAY1
+        if "holiday" in features and holiday_day1 is not None:
+            day1 = holiday_day1
             enrolled = day1 - timedelta(days=4)
         else:
             enrolled = enrol_on
             day1 = _monday_on_or_after(enrolled + timedelta(days=3))
-            if day1 == HOLIDAY_DAY1:  # only the holiday patient starts that day
+            if day1 == holiday_day1:  # only the holiday patient starts that day
                 day1 += timedelta(days=7)
         enrol_on = enrol_on + timedelta(days=rng.randint(5, 9))
         enrolled = min(enrolled, end)
@@ -245,7 +252,7 @@ def build_cohort(
                 day1=day1,
                 height=height,
                 weight=weight,
-                stage=rng.choice(STAGES),
+                stage=rng.randrange(STAGE_CHOICES),  # as rng.choice of that many
                 ecog=rng.choice((0, 0, 1)),
                 age=rng.randint(31, 68),
                 features=features,

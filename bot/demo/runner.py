@@ -41,6 +41,36 @@ ASSESSMENTS = ("end_of_ebrt_evaluation", "efficacy_assessment")
 OFF_TREATMENT = "progressive disease (RECIST 1.1): off study treatment"
 
 
+HOLIDAY_SEARCH_WEEKS = 52  # how far from the start a holiday patient's day 1 is looked for
+
+
+def holiday_day1(ctx: ServiceContext, start: date) -> date | None:
+    """The first Monday from `start` that is a treatment day of the default site and on
+    which a patient's later phase of treatment (the first dose of any phase after the
+    first) would fall, by the trial's schedule, on a weekday the site does not treat (a
+    public holiday of its sites.yaml country or a closure): the demo's `holiday` patient.
+    None when no such day is found within `HOLIDAY_SEARCH_WEEKS`."""
+    from bot.calendar.engine import build_calendar
+    from bot.calendar.plan import PatientPlan
+    from bot.calendar.sites import SiteCalendar
+
+    site = SiteCalendar(ctx.rules.sites.config(ctx.default_site))
+    monday = start + timedelta(days=-start.weekday() % 7)
+    for week in range(HOLIDAY_SEARCH_WEEKS):
+        day1 = monday + timedelta(weeks=week)
+        if not site.is_treatment_day(day1):
+            continue
+        firsts: dict[str, date] = {}
+        plan = PatientPlan(day1=day1)
+        for event in build_calendar(ctx.rules.schedule, plan, [], site).events:
+            if event.dose is not None and event.nominal_date is not None:
+                firsts.setdefault(event.phase, event.nominal_date)
+        for nominal in list(firsts.values())[1:]:
+            if nominal.weekday() < 5 and not site.is_treatment_day(nominal):
+                return day1
+    return None
+
+
 class Show(Protocol):
     def day(self, day: date, number: int, total: int) -> None: ...
     def command(self, text: str, *, user: str, when: datetime) -> None: ...
@@ -191,15 +221,13 @@ class Runner:
                 )
 
     def _stage(self, p: SimPatient) -> str | None:
-        """The patient's stage in the trial's own staging: the cohort's if the trial's
-        stage criterion admits it, else one of its eligible stages; None without one."""
+        """The patient's stage in the trial's own staging: the cohort's place among the
+        stage criterion's eligible stages; None without a stage criterion."""
         criteria = self.ctx.rules.eligibility.criteria
         criterion = next((c for c in criteria if c.key == "stage"), None)
         if criterion is None:
             return None
-        if p.stage in criterion.eligible:
-            return p.stage
-        return criterion.eligible[sum(map(ord, p.study_id)) % len(criterion.eligible)]
+        return criterion.eligible[p.stage % len(criterion.eligible)]
 
     def _enrol(self, p: SimPatient) -> None:
         stage = self._stage(p)

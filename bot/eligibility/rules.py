@@ -2,7 +2,8 @@
 
 Each criterion has a key (what `screen` answers are keyed by), a label, its section
 (inclusion or exclusion), a citation of the protocol table, and a type saying how an
-answer is judged: a whole number in a range (age, ECOG), a FIGO stage, a lab value against
+answer is judged: a whole number in a range (age, ECOG), a stage of the trial's staging
+system (type `figo_stage`; the system is named by the criterion), a lab value against
 a threshold, a lab value as a multiple of the ULN, or a yes/no checklist question.
 """
 
@@ -44,9 +45,18 @@ class IntegerRange(_Criterion):
 
 class FigoStage(_Criterion):
     type: Literal["figo_stage"]
-    system: str
+    system: str  # the staging system's name, as replies and refusals say it
     stages: list[str] = Field(min_length=1)  # every stage of the staging system
     eligible: list[str] = Field(min_length=1)
+    example: str | None = None  # the stage help and usage lines show (default: eligible[0])
+    # letters a stage may carry that do not change it (e.g. imaging/pathology), and the
+    # stages that may carry them
+    suffixes: list[Annotated[str, Field(pattern=r"^[A-Za-z]$")]] = Field(default_factory=list)
+    suffixed: list[str] = Field(default_factory=list)
+
+    @property
+    def shown_example(self) -> str:
+        return self.example or self.eligible[0]
 
 
 class LabThreshold(_Criterion):
@@ -117,9 +127,14 @@ def _problems(criterion: _Criterion) -> list[Problem]:
             reason = f"need valid[0] <= min <= max <= valid[1] (valid is {low}-{high})"
             problems.append((("min",), reason, criterion.min))
     elif isinstance(criterion, FigoStage):
-        unknown = [s for s in criterion.eligible if s not in criterion.stages]
-        if unknown:
-            problems.append((("eligible",), f"{', '.join(unknown)} not in stages", unknown))
+        for name, named in (
+            ("eligible", criterion.eligible),
+            ("suffixed", criterion.suffixed),
+            ("example", [criterion.example] if criterion.example else []),
+        ):
+            unknown = [s for s in named if s not in criterion.stages]
+            if unknown:
+                problems.append(((name,), f"{', '.join(unknown)} not in stages", unknown))
     elif isinstance(criterion, LabThreshold | LabUlnMultiple):
         analyte = ANALYTES.get(criterion.analyte)
         if analyte is None:

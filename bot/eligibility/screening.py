@@ -2,7 +2,7 @@
 
 `screen(answers, rules, ranges)` judges every criterion: pass, fail, or unanswered. A
 patient is eligible only when every criterion passes. An answer that cannot be read (an
-unknown key, "IIIC" without 1/2, a malformed lab value) is refused with a `UserError`, so
+unknown key, a stage without the sub-stage its system requires, a malformed lab value) is refused with a `UserError`, so
 a typo never turns into a silent "fail".
 
 Lab criteria take a value as in a lab entry (`35 U/L (7-40)`, `10.2`, `80 g/L`) or, for
@@ -194,12 +194,17 @@ _ROMAN = {"1": "I", "2": "II", "3": "III", "4": "IV"}
 def read_stage(criterion: FigoStage, answer: str) -> str:
     """A stage as the staging system spells it; ScreeningError if malformed or ambiguous."""
     text = re.sub(r"[\s_\-.]", "", answer.upper())
-    text = re.sub(r"^(FIGO)?(2018)?(STAGE)?", "", text)
+    # the system's own name may come first ("<system> <edition> stage IIB")
+    named = "".join(f"(?:{re.escape(word)})?" for word in criterion.system.upper().split())
+    text = re.sub(rf"^{named}(?:STAGE)?", "", text)
     arabic = re.match(r"^([1-4])(.*)$", text)
     if arabic:
         text = _ROMAN[arabic.group(1)] + arabic.group(2)
-    # FIGO 2018 adds r (imaging) or p (pathology) to stage IIIC: the stage is the same.
-    text = re.sub(r"^(IIIC[12])[RP]$", r"\1", text)
+    # a suffix the system adds to some stages (the rules' `suffixes`): the stage is the same
+    for suffix in criterion.suffixes:
+        if text.endswith(suffix.upper()) and text[:-1] in criterion.suffixed:
+            text = text[:-1]
+            break
     if text in criterion.stages:
         return text
     allowed = ", ".join(criterion.stages)

@@ -32,7 +32,7 @@ class Problem:
     """The first thing that does not hold: where (`table`, `row`), and what."""
 
     table: str  # "audit", "event", "decision", "patient", "member", "calendar_row"
-    row: str  # "12", "E5", "D3", "LACC-007", "U0NURSE01"
+    row: str  # "12", "E5", "D3", "AB-007", "U0NURSE01"
     field: str  # what disagrees: "hash", "prev_hash", "id", "content", "status", …
     problem: str
 

@@ -10,6 +10,7 @@ from bot.decisions.schema import DoseModifications
 from bot.eligibility.rules import EligibilityRules
 from bot.grading import Ctcae
 from bot.grading.ranges import ReferenceRangesFile
+from bot.inputs import STUDY_ID_EXAMPLE
 from bot.protocol.cache import load_cached
 from bot.protocol.loader import Trial, load_trial
 
@@ -54,3 +55,35 @@ class TrialRules:
     @property
     def name(self) -> str:
         return self.trial.name
+
+    @property
+    def study_id_example(self) -> str:
+        """The trial's example study ID (sites.yaml `study_ids.example`), as help, usage
+        lines, refusals and forms show it; a placeholder when the rules give none."""
+        ids = self.sites.study_ids
+        return ids.example if ids is not None else STUDY_ID_EXAMPLE
+
+    def _stage_criterion(self):
+        criterion = next((c for c in self.eligibility.criteria if c.key == "stage"), None)
+        return criterion if criterion is not None and criterion.type == "figo_stage" else None
+
+    @property
+    def stage_example(self) -> str:
+        """The stage usage lines and examples show (the stage criterion's `example`)."""
+        criterion = self._stage_criterion()
+        return criterion.shown_example if criterion is not None else "<stage>"
+
+    @property
+    def stage_system_name(self) -> str:
+        """The staging system's name without its edition ("XYZ 2014" → "XYZ"), as a
+        patient's stage is shown beside the stage; "stage" without a stage criterion."""
+        criterion = self._stage_criterion()
+        return criterion.system.split()[0] if criterion is not None else "stage"
+
+    @property
+    def stage_allowed(self) -> str:
+        """What a refusal of `stage=` says is allowed, in the trial's staging system."""
+        criterion = self._stage_criterion()
+        if criterion is None:
+            return "a stage"
+        return f"a {criterion.system} stage, e.g. {criterion.shown_example}"

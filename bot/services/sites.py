@@ -1,4 +1,4 @@
-"""Each site's study channel: set by an admin (`site main channel=#lacc-study`) or at start
+"""Each site's study channel: set by an admin (`site main channel=#trial-study`) or at start
 from `TRIALBOT_SITE_CHANNELS`; stored on the site row and audited either way."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from bot.storage.models import Site
 SETTINGS_ACTOR = "TRIALBOT_SITE_CHANNELS"
 # Public and private channel ids (C…, G…); Slack ids are upper-case letters and digits.
 CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{6,20}$")
-# `<#C0123ABCD|lacc-study>`: how Slack sends a channel typed as #lacc-study.
+# `<#C0123ABCD|trial-study>`: how Slack sends a channel typed as #trial-study.
 CHANNEL_LINK = re.compile(r"^<#([CG][A-Z0-9]{6,20})(?:\|[^>]*)?>$")
 CHANNEL_ALLOWED = (
     "the channel as Slack links it (type #channel-name in Slack) or its id, e.g. C0123ABCD"

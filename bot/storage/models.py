@@ -104,7 +104,7 @@ class Patient(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    study_id: str = Field(unique=True)  # e.g. LACC-007, see normalise_study_id
+    study_id: str = Field(unique=True)  # the site's numbering, e.g. AB-007; see normalise_study_id
     site_id: str = Field(foreign_key="site.id")
     day1: Date  # first EBRT fraction
     fractions: int  # planned EBRT fractions
@@ -112,7 +112,7 @@ class Patient(SQLModel, table=True):
     height_cm: float | None = None
     weight_kg: float | None = None
     bsa_m2: float | None = None
-    figo_stage: str | None = None  # FIGO 2018, e.g. IIIC1
+    figo_stage: str | None = None  # in the trial's staging system (its stage criterion)
     ecog: int | None = None
     diagnosed_on: Date | None = None
     age_at_enrolment: int | None = None

@@ -47,7 +47,7 @@ def _reason(args: Args, what: str) -> str:
     return reason
 
 
-def _plan(args: Args, today) -> dict[str, Any]:
+def _plan(ctx: ServiceContext, args: Args, today) -> dict[str, Any]:
     plan: dict[str, Any] = {}
     readers = {
         "start": lambda key: args.date(key, today),
@@ -59,7 +59,7 @@ def _plan(args: Args, today) -> dict[str, Any]:
         "height": lambda key: args.number(key, unit="cm"),
         "weight": lambda key: args.number(key, unit="kg"),
         "bsa": lambda key: args.number(key, unit="m²"),
-        "stage": lambda key: args.text(key, allowed="a FIGO 2018 stage, e.g. IIIC1"),
+        "stage": lambda key: args.text(key, allowed=ctx.rules.stage_allowed),
     }
     for key in PLAN_OPTIONS:
         if args.has(key):
@@ -116,7 +116,7 @@ def read_changes(ctx: ServiceContext, label: str, kind: str, args: Args) -> Chan
         if "status" in values:
             raise UserError("the status is given twice", field="status")
         values["status"] = STATUS_WORDS.get(written.lower(), written.lower())
-    plan = _plan(args, today)
+    plan = _plan(ctx, args, today)
     if plan:
         values["plan"] = plan
     return amend.Changes(**{k: v for k, v in values.items() if v is not None})

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 USAGE = (
     "enroll {study_id} start=YYYY-MM-DD [fractions=25] [boost=yes|no] "
-    "[height=160 weight=55 | bsa=1.62] [stage=IIIC1] [ecog=1] [age=52] "
+    "[height=160 weight=55 | bsa=1.62] [stage={stage}] [ecog=1] [age=52] "
     '[diagnosed=YYYY-MM-DD] [site=main] [baseline="ALT 60 U/L (7-40)"]'
 )
 OPTIONS = (*PLAN_FIELDS, "site", "baseline")
@@ -48,14 +48,19 @@ def enroll(ctx: ServiceContext, request: Request, args: Args) -> Reply:
         height=args.number("height", unit="cm"),
         weight=args.number("weight", unit="kg"),
         bsa=args.number("bsa", unit="m²"),
-        stage=args.text("stage", allowed="a FIGO 2018 stage, e.g. IIIC1"),
+        stage=args.text("stage", allowed=ctx.rules.stage_allowed),
         ecog=args.whole("ecog"),
         age=args.whole("age"),
         diagnosed=args.date("diagnosed", today),
         site=site,
         baseline_text=args.text("baseline", allowed='lab text, e.g. "ALT 60 U/L (7-40)"'),
     )
-    return Reply.of("replies/enroll.j2", outcome, summary=outcome.data.get("summary", {}))
+    return Reply.of(
+        "replies/enroll.j2",
+        outcome,
+        summary=outcome.data.get("summary", {}),
+        stage_system=ctx.rules.stage_system_name,
+    )
 
 
 def _check_body_size(args: Args) -> None:
@@ -94,7 +99,7 @@ COMMANDS = (
         group="enter",
         handler=enroll,
         examples=(
-            "enroll {study_id} start=2027-03-01 height=160 weight=55 stage=IIIC1 ecog=1 age=52",
+            "enroll {study_id} start=2027-03-01 height=160 weight=55 stage={stage} ecog=1 age=52",
             "enroll {study_id} start=2027-03-08 fractions=28 boost=yes bsa=1.62",
         ),
         aliases=("enrol",),

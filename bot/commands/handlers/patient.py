@@ -40,6 +40,7 @@ def patient(ctx: ServiceContext, request: Request, args: Args) -> Reply:
         states=[state_view(s) for s in data["state"]],
         entries=entries,
         today=data["today"],
+        stage_system=ctx.rules.stage_system_name,
     )
     return reply
 

@@ -13,7 +13,7 @@ from bot.errors import UserError
 if TYPE_CHECKING:
     from bot.services.context import Request, ServiceContext
 
-USAGE = "screen age=52 stage=IIIC1 ecog=1 hb=10.2 anc=3.1 … [site=main]"
+USAGE = "screen age=52 stage={stage} ecog=1 hb=10.2 anc=3.1 … [site=main]"
 
 
 def screen(ctx: ServiceContext, request: Request, args: Args) -> Reply:
@@ -27,7 +27,7 @@ def screen(ctx: ServiceContext, request: Request, args: Args) -> Reply:
         raise UserError(
             f"'{args.words[0]}' is not an answer",
             field="answers",
-            allowed='key=value answers, e.g. age=52 stage=IIIC1 "alt=35 U/L (7-40)"',
+            allowed=args.filled('key=value answers, e.g. age=52 stage={stage} "alt=35 U/L (7-40)"'),
         )
     result = screening.screen(ctx, request, answers)
     by_status: dict[str, list[dict[str, Any]]] = {"fail": [], "unanswered": [], "pass": []}
@@ -67,7 +67,7 @@ COMMANDS = (
         group="read",
         handler=screen,
         examples=(
-            "screen age=52 stage=IIIC1 ecog=1",
+            "screen age=52 stage={stage} ecog=1",
             'screen age=45 stage=IIB ecog=0 hb=10.2 "alt=35 U/L (7-40)"',
         ),
         details=screen_details,

@@ -49,6 +49,6 @@ COMMANDS = (
         role="admin",
         group="admin",
         handler=site,
-        examples=("site", "site main channel=#lacc-study"),
+        examples=("site", "site main channel=#trial-study"),
     ),
 )

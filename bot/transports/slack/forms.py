@@ -7,7 +7,7 @@ or a report range may be typed after the number), and a field for anything else 
 Each filled field is read by the same parser as `/trial lab` before anything is recorded,
 and a field that does not read is refused on that field.
 
-A submission is turned back into the command a person would type (`lab LACC-007
+A submission is turned back into the command a person would type (`lab <study ID>
 date=2027-03-05 ANC 0.4 PLT 62`) and goes through the same dispatcher and parser; a
 refusal is shown on the field it names (`response_action: errors`), nothing is recorded.
 
@@ -69,11 +69,12 @@ def _input(
     return block
 
 
-def _patient() -> dict[str, Any]:
+def _patient(ctx: ServiceContext) -> dict[str, Any]:
+    placeholder = _text(ctx.rules.study_id_example)  # the loaded trial's example study ID
     return _input(
         PATIENT,
         "Patient (study ID)",
-        {"type": "external_select", "min_query_length": 0, "placeholder": _text("LACC-007")},
+        {"type": "external_select", "min_query_length": 0, "placeholder": placeholder},
     )
 
 
@@ -125,7 +126,7 @@ def lab_form(ctx: ServiceContext, others_hint: str) -> dict[str, Any]:
         "submit": _text("Record"),
         "close": _text("Cancel"),
         "blocks": [
-            _patient(),
+            _patient(ctx),
             _date(),
             *(_analyte_input(a) for a in lab_analytes(ctx)),
             _input(
@@ -210,7 +211,7 @@ def ae_form(
     if term:
         term_element["initial_option"] = _option(term, term)
     blocks = [
-        _patient(),
+        _patient(ctx),
         _date(),
         {**_input(TERM, "CTCAE v5.0 term", term_element), "dispatch_action": True},
         _input(
@@ -287,7 +288,7 @@ def dose_form(ctx: ServiceContext) -> dict[str, Any]:
         "submit": _text("Record"),
         "close": _text("Cancel"),
         "blocks": [
-            _patient(),
+            _patient(ctx),
             _date(),
             _input(DRUG, "Drug or treatment", {"type": "static_select", "options": drugs}),
             _input(
