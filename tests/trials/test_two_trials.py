@@ -315,3 +315,56 @@ def test_an_immune_rule_can_reduce_by_dose_level(other_rules, tmp_path):
     again = story.on(30).say(f"ae {case.sid} pneumonitis grade=2 irae=yes", user=DOCTOR)
     assert story.decision(again, "toripalimab", "reduce")["dose_percent"] == 60
     story.ctx.db.dispose()
+
+
+def test_refusals_name_the_trials_own_study_id_and_stage(story):
+    """What a refusal says is allowed — the words nobody read, a word that is not a study
+    ID, a stage outside the staging system — names this trial's example study ID and
+    staging, never the other trial's."""
+    example = "LACC-007" if story.case is NCT else "KN-0001"
+    other_example = "KN-0001" if story.case is NCT else "LACC-007"
+    system, other_system = ("FIGO 2018", "FIGO 2014")[:: 1 if story.case is NCT else -1]
+    _enrol(story)
+    request = Request(user=NURSE, source="test")
+    extra = run(story.ctx, request, f"patient {story.case.sid} recent=3 whatever")
+    not_an_id = run(story.ctx, request, "calendar 12345678901")
+    stage = run(story.ctx, request, f"screen stage=IIIC3 site={story.case.site}")
+    for refused in (extra, not_an_id):
+        assert not refused.ok and example in refused.text, refused.text
+        assert other_example not in refused.text and "{" not in refused.text, refused.text
+    assert not stage.ok and f"not a {system} stage" in stage.text, stage.text
+    assert other_system not in stage.text and "IIIC1" not in stage.text.split("allowed")[0]
+    help_enroll = story.say("help enroll").text
+    stage_example = story.ctx.rules.stage_example
+    assert f"stage={stage_example}" in help_enroll and "{stage}" not in help_enroll
+
+
+@pytest.mark.parametrize("case", [NCT, KEYNOTE], ids=lambda case: case.trial)
+def test_the_console_and_the_command_line_help_show_the_trials_study_ids(
+    case, tmp_path, monkeypatch, capsys
+):
+    """`trialbot --trial X chat …` (help, a refusal) and the `--help` of chat, export and
+    screen: the named trial's example study ID and stages, never the other trial's."""
+    from bot.cli import main
+
+    example, other = ("LACC-007", "KN-0001") if case is NCT else ("KN-0001", "LACC-007")
+    monkeypatch.setenv("TRIALBOT_DATABASE_URL", f"sqlite:///{tmp_path / 'console.db'}")
+    monkeypatch.setenv("TRIALBOT_ADMINS", ADMIN)
+    shown = []
+    for argv in (
+        ["--trial", case.trial, "chat", "--as", ADMIN, "/trial help"],
+        ["--trial", case.trial, "chat", "--as", ADMIN, "/trial calendar"],
+    ):
+        main(argv)
+        out, err = capsys.readouterr()
+        shown.append(out + err)
+    for argv in (["chat", "--help"], ["export", "--help"], ["screen", "--help"]):
+        with pytest.raises(SystemExit):
+            main(["--trial", case.trial, *argv])
+        shown.append(capsys.readouterr().out)
+    help_, refusal, chat_help, export_help, screen_help = shown
+    for text in (help_, refusal, chat_help, export_help):
+        assert example in text and other not in text, text
+        assert "{study_id}" not in text, text
+    eligible = "IIIA, IIIB, IIIC1, IIIC2, IVA" if case is NCT else "IB2, IIA1, IIA2, IIB"
+    assert eligible in screen_help and "{stage" not in screen_help, screen_help
