@@ -368,3 +368,32 @@ def test_the_console_and_the_command_line_help_show_the_trials_study_ids(
         assert "{study_id}" not in text, text
     eligible = "IIIA, IIIB, IIIC1, IIIC2, IVA" if case is NCT else "IB2, IIA1, IIA2, IIB"
     assert eligible in screen_help and "{stage" not in screen_help, screen_help
+
+
+@pytest.mark.parametrize("case", [NCT, KEYNOTE], ids=lambda case: case.trial)
+def test_the_demos_holiday_patient_meets_its_own_sites_holiday(case, tmp_path):
+    """The demo's `holiday` patient starts so that a later phase of its treatment would
+    begin on a public holiday of the trial's own site (NCT05084677: China's National Day,
+    as before; KEYNOTE-A18: an English bank holiday), and the enrolled calendar moves it."""
+    from bot.calendar.engine import build_calendar
+    from bot.calendar.plan import PatientPlan
+    from bot.calendar.sites import SiteCalendar
+    from bot.demo.cohort import DEFAULT_START
+    from bot.demo.runner import holiday_day1
+
+    story = Story(case, tmp_path / "holiday.db")
+    day1 = holiday_day1(story.ctx, DEFAULT_START)
+    assert day1 is not None
+    if case is NCT:
+        assert day1 == date(2026, 8, 10)  # consolidation from Thu 1 Oct 2026, moved
+    site = SiteCalendar(story.ctx.rules.sites.config(case.site))
+    events = build_calendar(story.ctx.rules.schedule, PatientPlan(day1=day1), [], site).events
+    firsts: dict[str, Any] = {}
+    for event in events:
+        if event.dose is not None:
+            firsts.setdefault(event.phase, event)
+    moved = [e for e in list(firsts.values())[1:] if e.nominal_date != e.date]
+    assert moved, list(firsts.values())
+    reasons = {site.closure_reason(e.nominal_date) for e in moved}
+    assert reasons and "weekend" not in reasons and None not in reasons, reasons
+    story.ctx.db.dispose()
