@@ -1,6 +1,6 @@
 """The schedule language: the typed schema of a trial's `schedule.yaml`.
 
-A schedule names the trial's phases, drugs and radiotherapy courses, the Table 2 style
+A schedule names the trial's phases, drugs and radiotherapy courses, the schedule-of-assessments
 visits with their items, and a list of *series*: everything that happens on a date. Each
 series has a `type` saying how its dates are generated:
 
@@ -96,7 +96,9 @@ class VisitItem(StrictModel):
 class Visit(StrictModel):
     id: Identifier
     label: str
-    table2_columns: list[str] = Field(default_factory=list)  # empty: not a Table 2 column
+    table2_columns: list[str] = Field(
+        default_factory=list
+    )  # empty: not a schedule-of-assessments column
     items: list[Identifier] = Field(min_length=1)
     source: Source
 
@@ -161,7 +163,9 @@ class _Series(StrictModel):
     item: Identifier | None = None  # the event's `item`; defaults to the drug/course/id
     phase: Identifier
     label: str
-    visit: Identifier | None = None  # Table 2 column(s) whose items this event carries
+    visit: Identifier | None = (
+        None  # schedule-of-assessments column(s) whose items this event carries
+    )
     window: Window = Window()
     evidence: Evidence = "none"
     presumed_done_after: Identifier | None = None

@@ -8,7 +8,7 @@
 The history file (docs/decide.md) is the one `trialbot decide` reads: a list of events, or
 the patient's plan with the events; events re-flow the calendar, proposals are not derived.
 
-Human output is a table grouped by calendar week (week 0 holds day 1, as in Table 2) and a
+Human output is a table grouped by calendar week (week 0 holds day 1, as in a schedule of assessments) and a
 summary; `--json` prints the list of events (the calendar's public JSON contract).
 """
 

@@ -1,4 +1,4 @@
-"""`trialbot screen`: check a candidate against the trial's eligibility criteria (Table 1).
+"""`trialbot screen`: check a candidate against the trial's eligibility criteria (its eligibility.yaml).
 
     trialbot screen age=52 stage=<stage> ecog=1 hb=10.2 anc=3.1 wbc=5.2 plt=210 \\
                     "alt=35 U/L (7-40)" ast=1.1xULN consent=yes ... [--site ID] [--json]
@@ -80,7 +80,7 @@ checklist (yes/no): {", ".join(CHECKLIST_KEYS)}
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "screen",
-        help="check eligibility against the trial's Table 1 criteria",
+        help="check eligibility against the trial's eligibility criteria",
         description=__doc__.splitlines()[0],
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

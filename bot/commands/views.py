@@ -149,7 +149,7 @@ def monday(value: date) -> date:
 
 
 def by_week(events: Sequence[Mapping[str, Any]], day1: date) -> list[dict[str, Any]]:
-    """Weeks (Monday first) numbered as Table 2 does: week +0 holds day 1."""
+    """Weeks (Monday first) numbered as a schedule of assessments does: week +0 holds day 1."""
     weeks: dict[date, list[Mapping[str, Any]]] = {}
     ordered = sorted(events, key=lambda e: e["date"])
     for event in ordered:

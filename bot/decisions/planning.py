@@ -21,7 +21,7 @@ from bot.treatment import TreatmentState
 
 def baseline_of(history: Sequence[Event], day1: date) -> dict[str, LabValue]:
     """Baseline per analyte: the enrolment's baseline labs, else the last value measured
-    on or before day 1 (the eligibility blood samples of Table 2)."""
+    on or before day 1 (the eligibility blood samples of the schedule)."""
     baseline: dict[str, LabValue] = {}
     # The panels picked out before the (stable) sort: the same order, a much shorter sort.
     # Events are never subclassed, so `type(e) is` is `isinstance`, at a fraction of its

@@ -1,4 +1,4 @@
-"""Eligibility screening against the trial's Table 1 criteria (pure: answers in, verdict out).
+"""Eligibility screening against the trial's eligibility criteria (pure: answers in, verdict out).
 
 - `screen(answers, rules, ranges) -> ScreenResult` — `eligible`, `failed`, `unanswered` and
   one `CriterionResult` per criterion (key, label, status pass|fail|unanswered, reason,

@@ -1,4 +1,4 @@
-"""Screen a candidate against the trial's eligibility criteria (Table 1).
+"""Screen a candidate against the trial's eligibility criteria (its eligibility.yaml).
 
 `screen(answers, rules, ranges)` judges every criterion: pass, fail, or unanswered. A
 patient is eligible only when every criterion passes. An answer that cannot be read (an

@@ -108,7 +108,7 @@ def _enrolment_criterion(ctx: ServiceContext, key: str):
 def _check_eligibility_fields(
     ctx: ServiceContext, stage: str | None, ecog: int | None, age: int | None
 ) -> None:
-    """Stage, ECOG and age given at enrolment must meet Table 1: an ineligible patient is
+    """Stage, ECOG and age given at enrolment must meet the trial's eligibility criteria: an ineligible patient is
     not enrolled by a typo."""
     answers = {
         k: str(v) for k, v in (("stage", stage), ("ecog", ecog), ("age", age)) if v is not None

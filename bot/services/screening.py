@@ -1,4 +1,4 @@
-"""Screening a candidate against the trial's Table 1 criteria. Records nothing.
+"""Screening a candidate against the trial's eligibility criteria. Records nothing.
 
 The role, the site (a `site=` answer that is not a criterion of its own) and the site's
 reference ranges are settled here; the eligibility core judges the answers.

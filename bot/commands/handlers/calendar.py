@@ -94,7 +94,7 @@ COMMANDS = (
         summary="a patient's protocol calendar, week by week, with statuses",
         help=(
             "Every protocol event of the patient (treatment, labs, assessments, follow-up), "
-            "grouped by week — week +0 holds day 1, as in Table 2 — with doses in mg where "
+            "grouped by week — week +0 holds day 1, as in a protocol's schedule of assessments — with doses in mg where "
             "the body size is known, windows, and statuses as of today (planned, due, "
             "OVERDUE, given, held, skipped, done). Consecutive radiotherapy fractions fold "
             "into one line. from= and weeks= show a part of it. * marks a provisional date."

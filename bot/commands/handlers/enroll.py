@@ -92,7 +92,7 @@ COMMANDS = (
             "treatment day at the site. fractions: planned EBRT fractions (25–28, default 25); "
             "boost: simultaneous nodal boost. Body size as height (cm) and weight (kg), or "
             "bsa (m²): doses are shown in mg only when it is known. stage, ecog and age, when "
-            "given, must meet Table 1 (an ineligible patient is refused). baseline: the "
+            "given, must meet the trial's eligibility criteria (an ineligible patient is refused). baseline: the "
             "patient's baseline labs (abnormal baselines change ALT/AST/ALP/bilirubin grading)."
         ),
         role="coordinator",

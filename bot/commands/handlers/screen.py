@@ -1,4 +1,4 @@
-"""`screen`: eligibility against the trial's Table 1 criteria. Records nothing."""
+"""`screen`: eligibility against the trial's criteria (its eligibility.yaml). Records nothing."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ COMMANDS = (
         usage=USAGE,
         summary="check a candidate against the eligibility criteria (records nothing)",
         help=(
-            "Each criterion of Table 1 is pass, fail or unanswered; the candidate is "
+            "Each eligibility criterion is pass, fail or unanswered; the candidate is "
             'eligible only when all pass. Labs as in a lab entry (hb=10.2, "alt=35 U/L '
             '(7-40)") or, for the ×ULN criteria, a multiple (ast=1.1xULN). Checklist items '
             "take yes/no (na where the protocol allows it; unknown leaves it unanswered). "
