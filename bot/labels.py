@@ -16,10 +16,18 @@ def normalise_study_id(text: str, example: str | None = None) -> str:
 
     The study ID is the only patient identifier trialbot keeps, so the pattern leaves no
     room for a name or a record number typed in its place. `example` is the loaded
-    trial's example study ID, for the refusal.
+    trial's example study ID, for the refusal (default: the configured trial's, read only
+    when refusing).
     """
+    stripped = text.strip()
+    if stripped.isascii() and STUDY_ID_PATTERN.fullmatch(stripped.upper()):
+        return stripped.upper()  # what the checks below accept, without reading the rules
+    if example is None:
+        from bot.settings import configured_study_id_example
+
+        example = configured_study_id_example()
     allowed = "a letter, 1–9 letters or digits, '-', 1–5 digits"
-    if example is not None and example != STUDY_ID_EXAMPLE:
+    if example != STUDY_ID_EXAMPLE:
         allowed += f" (e.g. {example})"
     candidate = inputs.ascii_value(text.strip(), "study_id", allowed).upper()
     if not STUDY_ID_PATTERN.fullmatch(candidate):
