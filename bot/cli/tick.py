@@ -65,7 +65,7 @@ def _run(args: argparse.Namespace) -> int:
     from bot.transports.console import ConsoleNotifier, TextPrinter, log_to_stderr
     from bot.transports.delivery import PACE, deliver
     from bot.transports.notifier import RecordingNotifier
-    from bot.transports.slack_sender import SlackSender, client_from_environment
+    from bot.transports.slack_sender import client_from_environment
     from bot.transports.text import post_text
 
     log_to_stderr()
@@ -78,7 +78,11 @@ def _run(args: argparse.Namespace) -> int:
         client = client_from_environment(os.environ)
         recorder = None
         if client is not None:
-            notifier = SlackSender(client, ctx.renderer)
+            from bot.transports.slack.notifier import SlackNotifier
+
+            # the Slack app's notifier, as under `trialbot serve`: buttons on alerts, and a
+            # verdict or an attribution updates the alert's copies in place
+            notifier = SlackNotifier(client, ctx.db, clock, ctx.renderer)
             pace = PACE
 
             def sleep(seconds: float) -> None:

@@ -127,7 +127,18 @@ def _deliver_one(
     post: Post | None = None
     try:
         post = Post.model_validate(message.payload or {})
-        message_id = notifier.deliver(post)
+        keyed = getattr(notifier, "deliver_keyed", None)  # Slack: bot.transports.delivery.Keyed
+        if keyed is None:
+            message_id = notifier.deliver(post)
+        else:
+            # the outbox key travels with the message; a message claimed before (its
+            # sender died, or a failure that may have reached Slack) is first looked for
+            message_id, _ = keyed(
+                post,
+                key=message.dedupe_key,
+                resume=message.attempts > 1,
+                since=message.created_at.timestamp() - 1,
+            )
     except Exception as exc:  # a transport failure must not lose the message
         fail(db, message.id, owner=owner, now=now, error=f"{type(exc).__name__}: {exc}")
         return Delivery(message.id, post, None, error=type(exc).__name__)

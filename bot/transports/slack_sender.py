@@ -81,7 +81,13 @@ class SlackSender:
             ) from None
 
     def _post(self, channel: str, part: dict[str, Any], key: str, thread_ts: str | None) -> str:
-        arguments: dict[str, Any] = {"channel": channel, "text": part["text"]}
+        arguments: dict[str, Any] = {
+            "channel": channel,
+            "text": part["text"],
+            # a study channel's messages never unfurl links or media
+            "unfurl_links": False,
+            "unfurl_media": False,
+        }
         if part.get("blocks"):
             arguments["blocks"] = part["blocks"]
         if thread_ts:
@@ -102,8 +108,19 @@ class SlackSender:
         A file (`upload` post) is uploaded instead (`upload`)."""
         if post.kind == "upload":
             return self.upload(post), False
-        parts = messages(self.renderer, post)
-        channel = self._channel(post.address)
+        _, main, everything_found = self.post_keyed(
+            post.address, messages(self.renderer, post), key=key, resume=resume, since=since
+        )
+        return main, everything_found
+
+    def post_keyed(
+        self, target: str, parts: list[dict[str, Any]], *, key: str, resume: bool, since: float
+    ) -> tuple[str, str, bool]:
+        """Post `parts` (each `{"text", "blocks"}`; the rest in the first one's thread) to
+        `target`, each message carrying its key; with `resume`, adopt what the channel
+        already holds under these keys. Returns (channel, ts of the first, all found) —
+        the Slack app's notifier posts its own blocks through this too."""
+        channel = self._channel(target)
         keys = [key] + [f"{key}#part{n}" for n in range(2, len(parts) + 1)] if key else []
         found = self._found(channel, keys, since) if resume and key else {}
         main = found.get(key) if key else None
@@ -116,7 +133,7 @@ class SlackSender:
                 continue
             everything_found = False
             self._post(channel, part, part_key, main)
-        return main, everything_found
+        return channel, main, everything_found
 
     def upload(self, post: Post) -> str:
         """The post's file with `files_upload_v2` (the upload URL, the bytes, the share

@@ -83,3 +83,42 @@ def test_the_real_timer_ticks_and_delivers(ctx):
     finally:
         scheduler.shutdown(wait=True)
     assert str(scheduler.timezone) == "UTC"
+
+
+def test_a_verdict_delivered_by_tick_updates_the_alerts_copies_in_place(ctx, monkeypatch):
+    """`trialbot tick` delivers as `trialbot serve` does: the alert with its buttons, and
+    once an investigator decides, both copies (channel and DM) edited to say so."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from bot.services import entries, rota, verdicts
+    from tests.scheduler.conftest import DOCTOR, NURSE, as_user
+    from tests.slack.fake_slack import FakeSlack as SlackWebApi
+
+    rota.set_rota(ctx, as_user(DOCTOR), DOCTOR)
+    enrol(ctx)
+    ctx.clock.set(datetime(2027, 3, 8, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
+    outcome = entries.record_lab(ctx, as_user(NURSE), "LACC-007", "ANC 0.4")
+    reduce = next(d for d in outcome.decisions if d["action"] == "reduce")
+    _env(monkeypatch, ctx)
+    fake = SlackWebApi().start()
+    try:
+        monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+        monkeypatch.setenv("SLACK_API_URL", fake.url)
+        assert main(["tick", "--now", "2027-03-08T09:01+08:00"]) == 0
+        alerts = [
+            c
+            for c in fake.called("chat.postMessage")
+            if "needs an investigator decision" in (c.params.get("text") or "")
+        ]
+        assert len(alerts) == 2  # the channel and the on-call DM
+        assert all(any(b["type"] == "actions" for b in c.blocks()) for c in alerts)
+        verdicts.confirm(ctx, as_user(DOCTOR), reduce["id"])
+        assert main(["tick", "--now", "2027-03-08T09:05+08:00"]) == 0
+        updates = fake.called("chat.update")
+    finally:
+        fake.stop()
+    assert len(updates) == 2
+    for update in updates:
+        assert "confirmed" in update.text_of_blocks()
+        assert not any(b["type"] == "actions" for b in update.blocks())  # the buttons go

@@ -76,6 +76,8 @@ class FakeSlack:
     _pending: dict[str, dict[str, Any]] = field(default_factory=dict)  # upload URL handed out
     _bytes: dict[str, bytes] = field(default_factory=dict)  # bytes POSTed to it
     _shared: list[Upload] = field(default_factory=list)
+    # what chat.postMessage posted, for conversations.history / .replies (with metadata)
+    _messages: list[dict[str, Any]] = field(default_factory=list)
 
     # --- lifecycle ------------------------------------------------------------------------
     def start(self) -> FakeSlack:
@@ -221,7 +223,31 @@ class FakeSlack:
             return {"ok": True, "channel": {"id": "D" + user[1:]}}
         if method == "chat.postMessage":
             ts = f"1700000000.{next(self._ts):06d}"
+            metadata = params.get("metadata")
+            with self._lock:
+                self._messages.append(
+                    {
+                        "channel": params.get("channel"),
+                        "ts": ts,
+                        "thread_ts": params.get("thread_ts"),
+                        "text": params.get("text", ""),
+                        "metadata": json.loads(metadata) if isinstance(metadata, str) else metadata,
+                    }
+                )
             return {"ok": True, "channel": params.get("channel"), "ts": ts, "message": {"ts": ts}}
+        if method in ("conversations.history", "conversations.replies"):
+            # newest first, as Slack answers; replies: the thread of `ts`
+            with self._lock:
+                found = [
+                    {k: m[k] for k in ("ts", "text", "metadata") if m[k] is not None}
+                    for m in self._messages
+                    if m["channel"] == params.get("channel")
+                    and (
+                        method == "conversations.history"
+                        or params.get("ts") in (m["ts"], m["thread_ts"])
+                    )
+                ]
+            return {"ok": True, "messages": list(reversed(found))}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
         if method == "chat.update":

@@ -4,6 +4,7 @@ each message's channel and ts recorded; long posts continue in the thread."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from sqlmodel import select
@@ -134,3 +135,28 @@ def test_in_production_one_delivery_thread_sends_what_listeners_queued(trial, fa
     finally:
         slack.transport.delivery.stop()
     assert _rows(trial)["k9"].status == "sent"
+
+
+def test_each_post_carries_its_outbox_key_and_a_retried_one_already_in_slack_is_not_posted_again(
+    slack, fake_slack
+):
+    """`trialbot serve` delivers as the scheduler's sender does: the outbox key as message
+    metadata, and a message whose earlier attempt may have reached Slack (its sender died
+    before recording the ts) is found in the channel's history instead of posted twice."""
+    ctx = slack.transport.ctx
+    _queue(ctx, "C0STUDY01", "hello", "k-interrupted")
+    [first] = slack.transport.deliver()
+    [posted] = fake_slack.called("chat.postMessage")
+    metadata = posted.params["metadata"]
+    metadata = json.loads(metadata) if isinstance(metadata, str) else metadata
+    assert metadata["event_payload"]["key"] == "k-interrupted"
+    with ctx.db.transaction() as session:  # as if the process died before finishing
+        row = session.exec(
+            select(OutboxMessage).where(OutboxMessage.dedupe_key == "k-interrupted")
+        ).one()
+        row.status, row.message_id, row.lease_owner, row.lease_until = "pending", None, None, None
+        session.add(row)
+    [again] = slack.transport.deliver()
+    assert len(fake_slack.called("chat.postMessage")) == 1  # adopted, not re-posted
+    assert fake_slack.called("conversations.history")
+    assert _rows(ctx)["k-interrupted"].message_id == first.message_id == again.message_id

@@ -19,8 +19,12 @@ files.completeUploadExternal sharing the file into the channel (a user's: their 
 the post's text as its comment. A failure at any step raises and the outbox tries the
 whole upload again later; the bytes are the post's, checked against their SHA-256.
 
-Transport retries (429, resets) are slack_sdk's handlers on the client; anything that
-still fails raises, and the outbox retries the post later.
+Every message carries its outbox key as message metadata, and a post claimed before (an
+earlier attempt may have reached Slack) is first looked for in the channel's history
+(`deliver_keyed`; the posting is `slack_sender.SlackSender.post_keyed`, so `trialbot
+serve` and `trialbot tick` post alike — docs/operations.md, "Exactly what is
+at-least-once"). Transport retries (429, resets) are slack_sdk's handlers on the client
+under `serve`; anything that still fails raises, and the outbox retries the post later.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from slack_sdk import WebClient
 from sqlmodel import select
@@ -40,6 +45,7 @@ from bot.settings import SLACK_USER_ID
 from bot.storage.database import Database
 from bot.storage.models import DecisionRecord, OutboxMessage, parse_label
 from bot.transports.slack import blocks as kit
+from bot.transports.slack_sender import SlackSender
 from bot.transports.text import post_text
 
 
@@ -59,6 +65,11 @@ def slack_date(moment: datetime) -> str:
     return f"<!date^{epoch}^{{date_short_pretty}} at {{time}}|{fallback}>"
 
 
+def _parts(blocks: list[kit.Block]) -> list[dict[str, Any]]:
+    """Blocks as Slack messages (`{"text", "blocks"}`) within its per-message limits."""
+    return [{"text": kit.fallback(part) or " ", "blocks": part} for part in kit.messages(blocks)]
+
+
 def closed_alert_blocks(alert_text: str, verdict_text: str, when: datetime) -> list[kit.Block]:
     return [
         *kit.text_sections(kit.without_typed_answer(alert_text)),
@@ -75,12 +86,26 @@ class SlackNotifier:
     _dm_channels: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def __post_init__(self) -> None:
+        # the posting itself (outbox key as message metadata, the history lookup that
+        # adopts what an interrupted attempt already posted, Slack's refusals told apart
+        # from outages) is the tick's sender's: one way to post for `serve` and `tick`
+        self._poster = SlackSender(self.client, self.renderer, self._dm_channels)
+
     # --- delivering one post ------------------------------------------------------------
     def deliver(self, post: Post) -> str:
+        return self.deliver_keyed(post, key="", resume=False, since=0)[0]
+
+    def deliver_keyed(
+        self, post: Post, *, key: str, resume: bool, since: float
+    ) -> tuple[str, bool]:
+        """Deliver `post`, each message carrying the outbox `key`; with `resume` (an
+        earlier attempt may have reached Slack) what the channel already holds under the
+        key is adopted, not posted again. Returns (message id, whether it was found)."""
         if post.kind == "attribution":
-            return self.attributed(post)
+            return self.attributed(post), False
         if post.kind == "upload":
-            return self.upload(post)
+            return self.upload(post), False
         text = post_text(self.renderer, post, buttons=True)
         if post.kind == "verdict":
             for decision in post.decision_ids:
@@ -90,27 +115,17 @@ class SlackNotifier:
             verdict = self._verdict(post.decision_ids[0])
             if verdict is not None:
                 blocks = closed_alert_blocks(text, *verdict)
-        return self.post(post.address, blocks)
+        channel, ts, found = self._poster.post_keyed(
+            post.address, _parts(blocks), key=key, resume=resume, since=since
+        )
+        return message_id(channel, ts), found
 
-    def post(self, target: str, blocks: list[kit.Block], *, thread_ts: str | None = None) -> str:
+    def post(self, target: str, blocks: list[kit.Block]) -> str:
         """Post `blocks` (as several messages if needed; the rest in the thread)."""
-        channel = self.channel_for(target)
-        first: str | None = None
-        landed = channel
-        for part in kit.messages(blocks):
-            response = self.client.chat_postMessage(
-                channel=landed,
-                text=kit.fallback(part) or " ",
-                blocks=part,
-                thread_ts=thread_ts or first,
-                unfurl_links=False,
-                unfurl_media=False,
-            )
-            if first is None:
-                first = str(response["ts"])
-                landed = str(response.get("channel") or channel)
-        assert first is not None
-        return message_id(landed, first)
+        channel, ts, _ = self._poster.post_keyed(
+            target, _parts(blocks), key="", resume=False, since=0
+        )
+        return message_id(channel, ts)
 
     def upload(self, post: Post) -> str:
         """Upload the post's file where it is addressed; `"<channel>:file:<id>"`."""
