@@ -10,7 +10,6 @@ reply; a refusal writes nothing (every table's row count is the same after it).
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +21,8 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from bot.clock import FixedClock
-from bot.commands import Reply, run
+from bot.commands import Reply, dispatch, run
+from bot.commands.tokens import split_command
 from bot.inputs import COMMAND_LIMIT
 from bot.services import Request, build_context
 from bot.settings import Settings
@@ -239,14 +239,34 @@ def test_a_full_width_study_id_is_the_enrolled_patient(trial):
 
 @settings(BUDGET, max_examples=25)
 @given(text=LONG)
-def test_long_commands_are_refused_at_once(trial, text):
-    started = time.perf_counter()
-    reply = _holds(trial, text)
+def test_long_commands_are_refused_before_any_work(trial, text):
+    """Over the limit, a command is refused on its size alone: it is not split into
+    words and no database session is opened (the work is counted, not timed)."""
+    work: list[str] = []
+    transaction = trial.ctx.db.transaction
+
+    def counted_transaction(*args, **kwargs):
+        work.append("transaction")
+        return transaction(*args, **kwargs)
+
+    def counted_split(*args, **kwargs):
+        work.append("split")
+        return split_command(*args, **kwargs)
+
+    before = trial.counts()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dispatch, "split_command", counted_split)
+        patch.setattr(trial.ctx.db, "transaction", counted_transaction)
+        reply = trial(text)
+    assert not reply.failed, f"internal error for {text!r}: {reply.error}"
     if len(text) > COMMAND_LIMIT:
         assert not reply.ok
         assert reply.error.startswith("command:"), reply.error
         assert f"at most {COMMAND_LIMIT} characters" in reply.error
-        assert time.perf_counter() - started < 1.0
+        assert work == [], f"a {len(text)}-character command was worked on: {work}"
+        assert trial.counts() == before
+    else:
+        assert "split" in work  # the counter sees the work a command under the limit gets
 
 
 @BUDGET

@@ -157,6 +157,7 @@ def test_serve_http_runs_until_stopped_and_answers_healthz(monkeypatch, tmp_path
         assert response.status == 200 and report["ok"] and report["schema"] == "current"
     finally:
         stop.set()
-        thread.join(timeout=30)
-    assert codes.get(timeout=1) == 0
+        thread.join(timeout=60)  # a bound for a broken test, not a timing assertion
+    assert not thread.is_alive(), "serve did not stop when asked"
+    assert codes.get_nowait() == 0
     assert [c.method for c in fake_slack.calls][:1] == ["auth.test"]

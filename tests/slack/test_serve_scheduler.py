@@ -67,18 +67,29 @@ def serve_env(db, monkeypatch, tmp_path, fake_slack):
 
 
 def _serve(options: ServeOptions, env, timer, until):
-    """Run `serve` in a thread until `until()` has happened, then stop it; its exit code."""
-    stop, ports, codes = threading.Event(), queue.Queue(), queue.Queue()
-    thread = threading.Thread(
-        target=lambda: codes.put(run(options, env, stop=stop, ready=ports.put, timer=timer))
-    )
+    """Run `serve` in a thread until `until()` has happened, then stop it; its exit code.
+    The thread's outcome (a code or an exception) is read once it has ended — nothing is
+    read against a short timeout."""
+    stop, ports, outcome = threading.Event(), queue.Queue(), []
+
+    def serve() -> None:
+        try:
+            outcome.append(run(options, env, stop=stop, ready=ports.put, timer=timer))
+        except BaseException as exc:  # reported below, not lost in the thread
+            outcome.append(exc)
+
+    thread = threading.Thread(target=serve)
     thread.start()
     try:
         until(ports)
     finally:
         stop.set()
         thread.join(timeout=BOUND)
-    return codes.get(timeout=1)
+    assert not thread.is_alive(), "serve did not stop when asked"
+    [result] = outcome
+    if isinstance(result, BaseException):
+        raise result
+    return result
 
 
 def _check_the_real_timer(timer: RecordingTimer) -> None:
@@ -121,24 +132,34 @@ def test_serve_socket_mode_starts_the_scheduler(serve_env, fake_slack):
     _check_the_real_timer(timer)
 
 
+def _scheduler_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "APScheduler"]  # its own name
+
+
 @pytest.mark.parametrize("http", [False, True], ids=["socket", "http"])
 def test_no_scheduler_builds_no_timer(serve_env, fake_slack, http):
+    """`--no-scheduler`: the app comes up (it listens, or Socket Mode connects) and the
+    timer is never built, let alone started — no scheduler thread exists while it runs."""
     server = _socket.SocketServer()
     fake_slack.socket_url = server.url
     timer = RecordingTimer()
+    seen: dict = {}
+
+    def until(ports) -> None:
+        if http:
+            seen["port"] = ports.get(timeout=BOUND)
+        else:
+            seen["connected"] = server.connected.wait(BOUND)
+        seen["threads"] = _scheduler_threads()
+
     try:
-        code = _serve(
-            ServeOptions(http=http, port=0, scheduler=False),
-            serve_env,
-            timer,
-            (lambda ports: ports.get(timeout=BOUND))
-            if http
-            else (lambda ports: server.connected.wait(BOUND)),
-        )
+        code = _serve(ServeOptions(http=http, port=0, scheduler=False), serve_env, timer, until)
     finally:
         server.close()
     assert code == 0
+    assert seen.get("port") or seen.get("connected"), seen
     assert timer.built == [] and not timer.started.is_set()
+    assert seen["threads"] == []
 
 
 def test_the_serve_timer_ticks_at_the_contexts_clock_and_wakes_delivery(slack, fake_slack):
