@@ -5,6 +5,13 @@ Each criterion has a key (what `screen` answers are keyed by), a label, its sect
 answer is judged: a whole number in a range (age, ECOG), a stage of the trial's staging
 system (type `figo_stage`; the system is named by the criterion), a lab value against
 a threshold, a lab value as a multiple of the ULN, or a yes/no checklist question.
+
+A criterion may apply only when another criterion's answer holds: `when: {field: stage,
+in: [IB2, IIA1]}` or `when: {field: child_bearing_potential, equals: "yes"}`. `field` names
+another criterion (a yes/no, stage or whole-number one without a `when` of its own); the
+values are checked against what that criterion can be answered. When the condition does not
+hold the criterion passes as not applicable; when its field is unanswered, so is the
+criterion (never a guess).
 """
 
 from __future__ import annotations
@@ -26,6 +33,32 @@ class _Strict(StrictModel):
     """No unknown keys: a typo is named with the closest valid key (bot.strict)."""
 
 
+class When(_Strict):
+    """The condition under which a criterion applies: another criterion's answer equals a
+    value, or is one of a list (exactly one of `equals` and `in`)."""
+
+    field: str = Field(pattern=KEY_PATTERN)
+    # YAML reads an unquoted yes/no as a boolean: it means the yes/no answer
+    equals: bool | int | str | None = None
+    in_: list[bool | int | str] | None = Field(default=None, alias="in", min_length=1)
+
+    @model_validator(mode="after")
+    def _one(self) -> When:
+        if (self.equals is None) == (self.in_ is None):
+            raise ValueError("give exactly one of equals: VALUE or in: [VALUES]")
+        return self
+
+    def values(self) -> list[str]:
+        given = [self.equals] if self.in_ is None else self.in_
+        return [("yes" if v else "no") if isinstance(v, bool) else str(v) for v in given]
+
+    def text(self) -> str:
+        values = self.values()
+        if len(values) == 1:
+            return f"{self.field} is {values[0]}"
+        return f"{self.field} is one of {', '.join(values)}"
+
+
 class _Criterion(_Strict):
     key: str = Field(pattern=KEY_PATTERN)
     aliases: list[Annotated[str, Field(pattern=KEY_PATTERN)]] = Field(default_factory=list)
@@ -33,6 +66,7 @@ class _Criterion(_Strict):
     section: Literal["inclusion", "exclusion"]
     citation: str = Field(min_length=1)
     reading: str | None = None  # how an ambiguous protocol text is read (protocol-readings.md)
+    when: When | None = None  # applies only when another criterion's answer holds
 
 
 class IntegerRange(_Criterion):
@@ -107,6 +141,11 @@ class EligibilityRules(_Strict):
                 names.setdefault(name, i)
             for loc, reason, value in _problems(criterion):
                 problems.append((("criteria", i, *loc), reason, value))
+        keys = {c.key: c for c in self.criteria}
+        for i, criterion in enumerate(self.criteria):
+            if criterion.when is not None:
+                for loc, reason, value in _when_problems(criterion, keys):
+                    problems.append((("criteria", i, "when", *loc), reason, value))
         raise_problems(type(self).__name__, problems)
         return self
 
@@ -145,6 +184,44 @@ def _problems(criterion: _Criterion) -> list[Problem]:
         elif isinstance(criterion, LabThreshold) and analyte.unit_for(criterion.unit) is None:
             reason = f"unit does not fit {analyte.label} (allowed: {', '.join(analyte.units)})"
             problems.append((("unit",), reason, criterion.unit))
+    return problems
+
+
+_CONDITION_TYPES = ("yes_no", "figo_stage", "integer_range")
+
+
+def _when_problems(criterion: _Criterion, keys: dict[str, _Criterion]) -> list[Problem]:
+    when = criterion.when
+    target = keys.get(when.field)
+    if target is None or target is criterion:
+        others = [k for k in keys if k != criterion.key]
+        hint = closest(when.field, others)
+        guess = f" — did you mean {hint!r}?" if hint else ""
+        what = "a criterion cannot depend on itself" if target is criterion else "unknown field"
+        return [(("field",), f"{what}{guess} (allowed: {', '.join(others)})", when.field)]
+    if target.type not in _CONDITION_TYPES:
+        reason = f"{when.field} is {target.type}; a condition reads {', '.join(_CONDITION_TYPES)}"
+        return [(("field",), reason, when.field)]
+    if target.when is not None:
+        return [(("field",), f"{when.field} has a when of its own (one level only)", when.field)]
+    loc = ("equals",) if when.in_ is None else ("in",)
+    problems: list[Problem] = []
+    for value in when.values():
+        if isinstance(target, YesNo):
+            allowed = ["yes", "no", *(["na"] if target.not_applicable else [])]
+        elif isinstance(target, FigoStage):
+            allowed = target.stages
+        else:
+            low, high = target.valid
+            if not (value.isdigit() and low <= int(value) <= high):
+                reason = f"{when.field} is a whole number {low}-{high}"
+                problems.append((loc, reason, value))
+            continue
+        if value not in allowed:
+            hint = closest(value, allowed)
+            guess = f" — did you mean {hint!r}?" if hint else ""
+            reason = f"not an answer of {when.field}{guess} (allowed: {', '.join(allowed)})"
+            problems.append((loc, reason, value))
     return problems
 
 

@@ -120,7 +120,17 @@ def screen(
             )
         given[criterion.key] = (name, str(answer))
     results = []
+    keys = {c.key: c for c in rules.criteria}
     for criterion in rules.criteria:
+        if criterion.when is not None:
+            applies, why = _applies(criterion.when, keys[criterion.when.field], given)
+            if applies is None:
+                results.append(_result(criterion, "unanswered", why, None))
+                continue
+            if not applies:
+                answer = given.get(criterion.key, (None, None))[1]
+                results.append(_result(criterion, "pass", why, answer))
+                continue
         if criterion.key not in given:
             results.append(_result(criterion, "unanswered", "not answered", None))
             continue
@@ -138,6 +148,35 @@ def screen(
         unanswered=unanswered,
         criteria=results,
     )
+
+
+def _condition_answer(criterion, answer: str) -> str:
+    """An answer as a `when` compares it: the stage as spelled, yes/no/na, the number."""
+    if isinstance(criterion, FigoStage):
+        return read_stage(criterion, answer)
+    if isinstance(criterion, YesNo):
+        word = answer.strip().lower()
+        word = criterion.answers.get(word, word)
+        if word in _YES:
+            return "yes"
+        if word in _NO:
+            return "no"
+        if word in _NA:
+            return "na"
+        return word
+    match = _INTEGER.match(answer)
+    return str(int(match.group("n"))) if match else answer.strip()
+
+
+def _applies(when, target, given) -> tuple[bool | None, str]:
+    """Does the criterion apply (None: its condition's field is not answered)?"""
+    condition = when.text()
+    if target.key not in given or given[target.key][1].strip().lower() in _UNKNOWN:
+        return None, f"applies when {condition}; {target.key} is not answered"
+    value = _condition_answer(target, given[target.key][1])
+    if value in when.values():
+        return True, ""
+    return False, f"not applicable: applies only when {condition} ({target.key} is {value})"
 
 
 def _result(criterion, status: Status, reason: str, answer: str | None) -> CriterionResult:
