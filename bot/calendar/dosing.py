@@ -96,3 +96,48 @@ def dose_mg(
     else:
         raw = _decimal(amount) * _decimal(bsa) * _decimal(percent) / 100
     return round_to_step(raw, step, mode)
+
+
+# --- mg/kg and AUC (Calvert with Cockcroft–Gault) -----------------------------------------
+# Pure arithmetic for the dose bases the schedule language does not yet name (see
+# docs/writing-rules.md, "not implemented"): each returns None when an input is missing,
+# never a default, so a caller can say what is missing and refer.
+
+
+def per_kg_mg(
+    mg_per_kg: float, weight_kg: float | None, max_mg: float | None = None
+) -> float | None:
+    """mg/kg × the latest recorded weight, capped at `max_mg`; None without a weight."""
+    if weight_kg is None:
+        return None
+    check_range("weight_kg", weight_kg, WEIGHT_KG_RANGE, "kg")
+    raw = _decimal(mg_per_kg) * _decimal(weight_kg)
+    return float(raw if max_mg is None else min(raw, _decimal(max_mg)))
+
+
+def cockcroft_gault_ml_min(
+    age: int | None, weight_kg: float | None, creatinine_umol_l: float | None, female: bool | None
+) -> float | None:
+    """Creatinine clearance in mL/min: ((140 − age) × weight kg) / (72 × serum creatinine
+    mg/dL), × 0.85 for women. Creatinine in µmol/L (the canonical unit) is converted to mg/dL
+    ÷ 88.42, the factor grading converts with. None when any input is missing."""
+    from bot.grading.analytes import CREATININE_UMOL_PER_MG_DL
+
+    if age is None or weight_kg is None or creatinine_umol_l is None or female is None:
+        return None
+    scr_mg_dl = _decimal(creatinine_umol_l) / CREATININE_UMOL_PER_MG_DL
+    crcl = (140 - _decimal(age)) * _decimal(weight_kg) / (72 * scr_mg_dl)
+    return float(crcl * Decimal("0.85") if female else crcl)
+
+
+def calvert_mg(
+    target_auc: float, crcl_ml_min: float | None, crcl_cap_ml_min: float | None = None
+) -> float | None:
+    """Calvert: dose mg = target AUC × (GFR + 25), the creatinine clearance standing for the
+    GFR and capped at `crcl_cap_ml_min` (commonly 125 mL/min, so at most 150 × AUC)."""
+    if crcl_ml_min is None:
+        return None
+    crcl = _decimal(crcl_ml_min)
+    if crcl_cap_ml_min is not None:
+        crcl = min(crcl, _decimal(crcl_cap_ml_min))
+    return float(_decimal(target_auc) * (crcl + 25))
