@@ -61,12 +61,15 @@ def raise_alert(
     facts: dict[str, Any],
     now: datetime,
     by: Request | None = None,
+    ping: bool = True,
 ) -> list[Post]:
     """Start the chain for `subject` ("D12" or "E45"), once: the channel copy and the
     on-call investigator's DM, or with nobody on call the channel copy alone. The alert
     keeps the post's facts, so every step says the same thing. Returns the posts queued
     (none if already raised). `by` is whose request raised it (the member whose entry it
-    is, or the scheduler's system principal for the daily review): the audit names them."""
+    is, or the scheduler's system principal for the daily review): the audit names them.
+    `ping=False`: with nobody on call, the channel copy does not call @here (an entry that
+    raises several alerts pings the channel once, with its first alert)."""
     by = by or Request.scheduler()
     if session.exec(select(AlertRecord.id).where(AlertRecord.subject == subject)).first():
         return []
@@ -99,7 +102,13 @@ def raise_alert(
     # With nobody on call the channel copy says so (and calls @here): no chain follows.
     nobody = None
     if current is None:
-        nobody = {"step": "channel", "oncall": None, "backup": None, "nobody_on_call": True}
+        nobody = {
+            "step": "channel",
+            "oncall": None,
+            "backup": None,
+            "nobody_on_call": True,
+            "ping": ping,
+        }
         nobody["minutes"] = 0
     posts = []
     for audience, key in first:

@@ -88,7 +88,9 @@ def _worst_grade(entry: Event, grades: list[dict[str, Any]]) -> int:
     return max(found, default=0)
 
 
-def _alert(unit: PatientUnit, subject: str, kind: str, decision_ids, facts) -> None:
+def _alert(
+    unit: PatientUnit, subject: str, kind: str, decision_ids, facts, *, ping: bool = True
+) -> None:
     posts = alerts.raise_alert(
         unit.ctx,
         unit.session,
@@ -100,6 +102,7 @@ def _alert(unit: PatientUnit, subject: str, kind: str, decision_ids, facts) -> N
         facts=facts,
         now=unit.now,
         by=unit.request,
+        ping=ping,
     )
     unit.posts.extend(posts)
 
@@ -118,14 +121,16 @@ def notify_decisions(
         return
     on_call = notify.on_call_of(unit.session, unit.site, unit.now)
     recorded = entry_json(entry)
-    for decision in proposed:
+    # With nobody on call every alert goes to the channel at once: one @here per entry
+    # (with its first alert), not one per decision; each alert keeps its own buttons.
+    for index, decision in enumerate(proposed):
         facts = {
             "decision": decision,
             "entry": recorded,
             "recorded_by": unit.request.user,
             "on_call": on_call,
         }
-        _alert(unit, decision["id"], "decision_alert", (decision["id"],), facts)
+        _alert(unit, decision["id"], "decision_alert", (decision["id"],), facts, ping=index == 0)
     if not proposed:
         facts = {
             "entry": recorded,

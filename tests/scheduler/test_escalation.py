@@ -251,3 +251,21 @@ def test_the_audit_names_who_acted_at_each_step(ctx, run):
         ("alert", "backup", system.user, "scheduler"),
         ("alert", "channel", system.user, "scheduler"),
     ]
+
+
+def test_with_nobody_on_call_an_entry_with_two_decisions_pings_the_channel_once(ctx, run):
+    """Two decisions from one entry and nobody on call: both alerts reach the channel,
+    each with its own buttons, but only the first calls @here (one page per entry)."""
+    enrol(ctx)
+    run.at(MONDAY_0800)
+    run.clock.set(RAISED)
+    run.posts.clear()
+    outcome = _lab(ctx, "ANC 0.4 ALT 400")
+    proposed = [d["id"] for d in outcome.decisions if d["status"] == "proposed"]
+    assert len(proposed) >= 2, proposed
+    run.tick()
+    alerts_sent = [p for p in run.posts if p.kind == "decision_alert"]
+    assert [p.channel for p in alerts_sent] == ["#trial-main"] * len(proposed)
+    assert all("nobody is on call" in p.text for p in alerts_sent)
+    assert sum("<!here>" in p.text for p in alerts_sent) == 1
+    assert "<!here>" in alerts_sent[0].text
