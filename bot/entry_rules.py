@@ -27,9 +27,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.calendar import Schedule, SitesFile
 from bot.errors import UserError, closest
 from bot.events import (
     AdverseEvent,
@@ -40,9 +39,13 @@ from bot.events import (
     LabValue,
     ResponseAssessment,
 )
-from bot.grading import Ctcae, grade_text, match_term, parse_panel
-from bot.grading.ranges import ReferenceRanges, ReferenceRangesFile
 from bot.inputs import check_free_text
+
+if TYPE_CHECKING:  # the calendar and grading stacks load when an entry is built, not when
+    # the command language is imported (`help` needs neither: start-up, docs/benchmarks.md)
+    from bot.calendar import Schedule, SitesFile
+    from bot.grading import Ctcae
+    from bot.grading.ranges import ReferenceRanges, ReferenceRangesFile
 
 YES = ("yes", "y", "true")
 NO = ("no", "n", "false")
@@ -363,6 +366,8 @@ def read_panel(value: Any, key: str, vocabulary: Vocabulary) -> tuple[LabValue, 
         values: Sequence[LabValue] = value
     else:
         text = read_text(value, key, "lab text such as 'ANC 0.4 PLT 62'")
+        from bot.grading import parse_panel
+
         with under(key):
             values = parse_panel(text, vocabulary.lab_ranges())
     if not values:
@@ -480,6 +485,8 @@ def build(
 
 
 def _ae(rule, subject, values, day, vocabulary, entry_id) -> Built:
+    from bot.grading import grade_text, match_term
+
     entered = read_text(subject, rule.subject, "a CTCAE v5.0 term or a common synonym")
     entered = check_free_text(entered, rule.subject)
     with under(rule.subject):

@@ -12,17 +12,41 @@ Pure core — no I/O, no clock. Public API:
 
 from __future__ import annotations
 
-from bot.calendar.engine import build_calendar
-from bot.calendar.model import (
-    STATUSES,
-    Calendar,
-    CalendarEvent,
-    CalendarSummary,
-    EventDose,
+from typing import TYPE_CHECKING
+
+from bot.lazy import lazy_names
+
+if TYPE_CHECKING:
+    from bot.calendar.engine import build_calendar
+    from bot.calendar.model import (
+        STATUSES,
+        Calendar,
+        CalendarEvent,
+        CalendarSummary,
+        EventDose,
+    )
+    from bot.calendar.plan import PatientPlan
+    from bot.calendar.schema import Schedule
+    from bot.calendar.sites import SiteCalendar, SiteConfig, SitesFile
+
+# Imported when first asked for: `bot.calendar.dates` (the command language's date
+# parsing) must not load the engine and every schema (start-up, docs/benchmarks.md).
+__getattr__ = lazy_names(
+    __name__,
+    {
+        "build_calendar": "bot.calendar.engine",
+        "STATUSES": "bot.calendar.model",
+        "Calendar": "bot.calendar.model",
+        "CalendarEvent": "bot.calendar.model",
+        "CalendarSummary": "bot.calendar.model",
+        "EventDose": "bot.calendar.model",
+        "PatientPlan": "bot.calendar.plan",
+        "Schedule": "bot.calendar.schema",
+        "SiteCalendar": "bot.calendar.sites",
+        "SiteConfig": "bot.calendar.sites",
+        "SitesFile": "bot.calendar.sites",
+    },
 )
-from bot.calendar.plan import PatientPlan
-from bot.calendar.schema import Schedule
-from bot.calendar.sites import SiteCalendar, SiteConfig, SitesFile
 
 SCHEDULE_FILE = "schedule.yaml"
 SITES_FILE = "sites.yaml"
@@ -40,6 +64,8 @@ def sites_of(trial) -> SitesFile:
 def site_calendar(trial, site_id: str | None = None) -> SiteCalendar:
     """The calendar of a site of the trial (default: the sites file's default site).
     An unknown id is a `UserError` naming the known sites."""
+    from bot.calendar.sites import SiteCalendar
+
     return SiteCalendar(sites_of(trial).config(site_id))
 
 

@@ -26,6 +26,14 @@ Handler = Callable[["ServiceContext", "Request", Args], Reply]
 
 def trial_names(rules: TrialRules) -> dict[str, str]:
     """The trial's names a help text, usage line or example may use, each as `{key}`."""
+    preset = getattr(rules, "help_names", None)  # `help` on its own: bot.services.help_rules
+    if isinstance(preset, dict):
+        return dict(preset)
+    return names_of(rules)
+
+
+def names_of(rules: TrialRules) -> dict[str, str]:
+    """`trial_names`, read from the validated rules."""
     dose = rules.dose_modifications
     return {
         "immunotherapy": dose.immunotherapy.drugs[0],

@@ -12,8 +12,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from bot.services import labs
-
 STATUS_WORDS = {
     "planned": "planned",
     "due": "due",
@@ -43,6 +41,8 @@ def short_day(value: str | date) -> str:
 # --- grades ------------------------------------------------------------------------------
 def grade_view(grade: Mapping[str, Any]) -> dict[str, Any]:
     """One graded analyte: what was measured, the term and grade, the criterion applied."""
+    from bot.services import labs  # the grading vocabulary: not loaded for `help`
+
     code = grade["analyte"]
     value = labs.measured(code, grade["value"], grade["unit"], unknown=code.upper())
     against_uln = labs.against_uln(code)
@@ -197,6 +197,8 @@ def _yes_no(value: Any) -> str:
 def entry_text(kind: str, payload: Mapping[str, Any]) -> str:
     """A one-line summary of an entry of any kind, from its stored payload."""
     if kind == "lab":
+        from bot.services import labs
+
         values = []
         for result in payload.get("results", []):
             code = result["analyte"]

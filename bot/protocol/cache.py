@@ -51,6 +51,8 @@ _SOURCES = (
     "decisions/checks.py",
     "strict.py",
     "services/rules.py",
+    "services/help_rules.py",  # what `help` keeps of the rules (kind "help-names")
+    "commands/registry.py",  # `names_of`, which that is read with
     "rulefile.py",
     "errors.py",
     "inputs.py",

@@ -353,11 +353,12 @@ def is_help(text: str) -> bool:
 
 def help_once(settings: Settings, user: str, text: str, *, as_json: bool) -> int | None:
     """`trialbot chat "/trial help …"` as one command, without building the service
-    context: the rules from their cache, the member row read with the standard library
+    context: the trial's names from their own cache entry (`bot.services.help_rules`; the
+    whole rules only if a topic needs them), the member row read with the standard library
     (`bot.storage.lite`), no database layer, no migration, no outbox drain (help queues
     nothing). The same reply as the ordinary path; None when the database is not a SQLite
     file this can read (the caller takes the ordinary path)."""
-    from bot.services import load_rules
+    from bot.services.help_rules import HelpRules
     from bot.storage.lite import LiteDatabase, LiteUnavailable
 
     lite = LiteDatabase.for_url(settings.database_url)
@@ -368,12 +369,18 @@ def help_once(settings: Settings, user: str, text: str, *, as_json: bool) -> int
     except LiteUnavailable:
         return None
     renderer = Renderer()
+    rules = HelpRules(settings)
+    rules.help_names  # noqa: B018 — a wrong TRIALBOT_DEFAULT_SITE is refused here, as load_rules does
     ctx = ServiceContext(
         db=lite,  # type: ignore[arg-type]  (help reads only the member row)
-        rules=load_rules(settings),
+        rules=rules,  # type: ignore[arg-type]  (the names, the rest on demand)
         clock=console_clock(settings),
         settings=settings,
         renderer=renderer,
+        # help grades nothing and builds no calendar: not even their memos are loaded
+        findings_memo=None,  # type: ignore[arg-type]
+        histories=None,  # type: ignore[arg-type]
+        calendars=None,  # type: ignore[arg-type]
     )
     printer: Printer = JsonPrinter(renderer) if as_json else TextPrinter()
     request = Request(user=user, source="console", console=True)

@@ -221,3 +221,16 @@ def test_with_slack_configured_the_posts_are_shown_and_left_for_slack_to_deliver
     assert any("needs an investigator decision" in t for t in texts)
     assert any(c.params.get("channel", "").startswith("D") for c in posted)  # the on-call DM
     assert all(m.status != "pending" for m in _outbox(workdir / "trialbot.db"))
+
+
+def test_help_refuses_a_default_site_the_trial_does_not_have_like_any_command(
+    workdir, capsys, monkeypatch
+):
+    assert main(["chat", "whoami"]) == 0  # the database exists: help takes its own path
+    capsys.readouterr()
+    monkeypatch.setenv("TRIALBOT_DEFAULT_SITE", "nowhere")
+    for command in ("/trial help", "/trial whoami"):
+        assert main(["chat", command]) == 2
+        refused = capsys.readouterr()
+        assert "TRIALBOT_DEFAULT_SITE: 'nowhere' is not a site of nct05084677" in refused.err
+        assert refused.out == ""

@@ -73,6 +73,10 @@ def test_chat_help_imports_no_slack_plotting_scheduler_styling_or_database(run):
     assert again == first
     for package in (*NEVER_FOR_HELP, *NO_DATABASE_LAYER, "yaml", "holidays.countries"):
         assert not _loaded(modules, package), package
+    # nor, with the trial's names cached, the rules' schemas, the calendar engine, the
+    # grader or the decision engine (unpickling the whole rules imported them all)
+    for module in ("bot.calendar.engine", "bot.grading.grader", "bot.decisions.engine"):
+        assert module not in modules, module
     topic, modules = run("chat", "/trial help lab")
     assert "neut" in topic
     assert not any(_loaded(modules, package) for package in NO_DATABASE_LAYER)
