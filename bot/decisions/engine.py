@@ -109,7 +109,6 @@ class _Engine:
         self.event = event
         self.day = event.date
         self.io_drugs = list(ctx.rules.immunotherapy.drugs)
-        self.io_drug = self.io_drugs[0]  # the one the immune-related rules answer for now
         self.table = ctx.rules.immunotherapy.table  # how the replies name those rules
         self.chemo_drugs = list(ctx.rules.chemotherapy.drugs)
         self.partials: dict[str, list[_Partial]] = {}
@@ -209,28 +208,27 @@ class _Engine:
                     # "chemotherapy will be discontinued": every chemotherapy drug still
                     # planned stops, not only the next cycle's (consolidation too).
                     self._chemotherapy_discontinue(drug, chemo_findings)
-            for _drug in self._io_in_play():
-                self._immunotherapy(findings, everything, exclude=event.id)
-                self._persistence_rules(everything)
+            for drug in self._io_in_play():
+                self._immunotherapy(drug, findings, everything, exclude=event.id)
+                self._persistence_rules(drug, everything)
         elif isinstance(event, Attribution):
             target = next((e for e in self.prior if e.id == event.target), None)
-            for _drug in self._io_in_play() if target is not None else []:
+            for drug in self._io_in_play() if target is not None else []:
                 findings = self.findings(target, everything)
-                self._immunotherapy(findings, everything, exclude=target.id)
+                self._immunotherapy(drug, findings, everything, exclude=target.id)
         elif isinstance(event, DoseRecord):
             self._dose_while_stopped(event)
         elif isinstance(event, ResponseAssessment):
             self._response(event)
         elif isinstance(event, Review):
-            for _drug in self._io_in_play():
-                self._persistence_rules(everything)
+            for drug in self._io_in_play():
+                self._persistence_rules(drug, everything)
         return self._finish()
 
     def _io_in_play(self):
-        """Each immunotherapy drug still in play, as the one the immune rules answer for."""
+        """Each immunotherapy drug still in play (the immune rules answer for each in turn)."""
         for drug in self.io_drugs:
-            if self.in_play(drug):
-                self.io_drug = drug
+            if self.in_play(drug):  # asked as it is reached, as before
                 yield drug
 
     # ---- grade 5 ---------------------------------------------------------------------
@@ -736,11 +734,11 @@ class _Engine:
 
     # ---- immunotherapy (the immune-related AE table) -------------------------------
     def _immunotherapy(
-        self, findings: list[Finding], everything: list[Event], exclude: str | None
+        self, drug: str, findings: list[Finding], everything: list[Event], exclude: str | None
     ) -> None:
         io = self.rules.immunotherapy
         book = self._episodes(everything, exclude=exclude)
-        hold = self.held(self.io_drug)
+        hold = self.held(drug)
         recovered_terms = []
         for finding in findings:
             category_id, _, by_uln = category_key(io, finding.term)
@@ -753,18 +751,18 @@ class _Engine:
                 continue
             category = io.category_of(finding.term)
             finding = finding.as_table3_reads_it(by_uln)
-            outcome = self._table3(category, category_id, finding, grade, book)
+            outcome = self._table3(drug, category, category_id, finding, grade, book)
             if not reaches_table3(finding, category_id):
-                self._unattributed_lab_value(finding, outcome)
+                self._unattributed_lab_value(drug, finding, outcome)
                 continue
-            self._gate_attribution(finding, grade, outcome, hold)
-        acting = [p for p in self.partials.get(self.io_drug, []) if p.action != "continue"]
+            self._gate_attribution(drug, finding, grade, outcome, hold)
+        acting = [p for p in self.partials.get(drug, []) if p.action != "continue"]
         if hold is not None and recovered_terms:
-            self._maybe_resume(book, recovered_terms, hold)
+            self._maybe_resume(drug, book, recovered_terms, hold)
         elif hold is not None and not acting:
             waiting = ", ".join(f"{e.term} grade {e.last_grade}" for e in book.open_immune())
             self.add(
-                self.io_drug,
+                drug,
                 _Partial(
                     action="hold",
                     needs_confirmation=False,
@@ -775,14 +773,14 @@ class _Engine:
                     rule=io.source,
                 ),
             )
-        elif hold is None and not self.partials.get(self.io_drug):
+        elif hold is None and not self.partials.get(drug):
             graded = [f for f in findings if f.grade]
             seen = (
                 ", ".join(f"{f.term} grade {f.grade}" for f in graded)
                 or "no toxicity graded above 0"
             )
             self.add(
-                self.io_drug,
+                drug,
                 _Partial(
                     action="continue",
                     dose_percent=100,
@@ -793,7 +791,7 @@ class _Engine:
             )
 
     def _unattributed_lab_value(
-        self, finding: Finding, outcome: tuple[str, Row | None, str]
+        self, drug: str, finding: Finding, outcome: tuple[str, Row | None, str]
     ) -> None:
         """A lab value with no row of its own in the immune-related table, not (yet)
         attributed: the drug goes on, and the answer says what the "Others" rows give if it
@@ -806,7 +804,7 @@ class _Engine:
             return
         if finding.irae is False:
             self.add(
-                self.io_drug,
+                drug,
                 _Partial(
                     action="continue",
                     dose_percent=100,
@@ -822,7 +820,7 @@ class _Engine:
             )
             return
         self.add(
-            self.io_drug,
+            drug,
             _Partial(
                 action="continue",
                 dose_percent=100,
@@ -830,7 +828,7 @@ class _Engine:
                 category="other",
                 reason=(
                     f"{finding.described}: grade {finding.grade}, a lab value with no {self.table} row of "
-                    f"its own and not attributed as immune-related, so {self.io_drug} goes on; if the "
+                    f"its own and not attributed as immune-related, so {drug} goes on; if the "
                     f"investigator attributes {target} as immune-related, {self.table}'s Others rows "
                     f"give: {row.management}"
                 ),
@@ -854,6 +852,7 @@ class _Engine:
 
     def _table3(
         self,
+        drug: str,
         category: Category | None,
         category_id: str,
         finding: Finding,
@@ -923,7 +922,7 @@ class _Engine:
         return "refer", None, f"{self.table} lists no action for grade {grade} in {category.group}"
 
     def _gate_attribution(
-        self, finding: Finding, grade: int, outcome: tuple[str, Row | None, str], hold
+        self, drug: str, finding: Finding, grade: int, outcome: tuple[str, Row | None, str], hold
     ) -> None:
         io = self.rules.immunotherapy
         action, row, note = outcome
@@ -936,7 +935,7 @@ class _Engine:
         def answer(**fields) -> None:
             """The immunotherapy drug's answer to this finding: its category and criterion."""
             self.add(
-                self.io_drug,
+                drug,
                 _Partial(category=self._cat(finding), criterion=finding.criterion, **fields),
             )
 
@@ -945,7 +944,7 @@ class _Engine:
                 action="continue",
                 dose_percent=100,
                 needs_confirmation=False,
-                reason=f"{explained}: no {self.io_drug} change",
+                reason=f"{explained}: no {drug} change",
                 rule=rule,
             )
             return
@@ -971,7 +970,7 @@ class _Engine:
                     needs_confirmation=True,
                     reason=(
                         f"{explained}: attributed as not immune-related, so {self.table} does not apply; "
-                        f"grade {grade} toxicity on {self.io_drug} — investigator decision"
+                        f"grade {grade} toxicity on {drug} — investigator decision"
                     ),
                     rule=io.attribution_source,
                 )
@@ -988,7 +987,7 @@ class _Engine:
             answer(
                 action="hold",
                 needs_confirmation=False,
-                reason=f"{explained}: {management}; {self.io_drug} already on hold since {hold.start.isoformat()}",
+                reason=f"{explained}: {management}; {drug} already on hold since {hold.start.isoformat()}",
                 rule=rule,
             )
             return
@@ -997,7 +996,7 @@ class _Engine:
                 action="continue",
                 dose_percent=100,
                 needs_confirmation=False,
-                reason=f"{explained}: {management}; {self.io_drug} continues",
+                reason=f"{explained}: {management}; {drug} continues",
                 rule=rule,
             )
             return
@@ -1005,20 +1004,20 @@ class _Engine:
             action=action,
             needs_confirmation=True,
             changes_state=action in ("hold", "discontinue", "reduce"),
-            dose_percent=self._reduced_to(row) if action == "reduce" and row else None,
+            dose_percent=self._reduced_to(drug, row) if action == "reduce" and row else None,
             reason=f"{explained}: {management}" if management else explained,
             rule=rule,
             ask=self._refer_ask(row) if action == "refer" else None,
-            questions=self._refer_questions(row) if action == "refer" else [],
+            questions=self._refer_questions(drug, row) if action == "refer" else [],
         )
 
-    def _reduced_to(self, row: Row) -> int:
+    def _reduced_to(self, drug: str, row: Row) -> int:
         """The dose a `reduce` row gives: its percent, or `levels_down` steps down the
         block's dose levels from the dose in effect (never below the lowest level)."""
         if row.percent is not None:
             return row.percent
         levels = self.rules.immunotherapy.dose_levels
-        now = self.level(self.io_drug)
+        now = self.level(drug)
         at = next((i for i, lv in enumerate(levels) if lv <= now), len(levels) - 1)
         return levels[min(at + row.levels_down, len(levels) - 1)]
 
@@ -1028,20 +1027,17 @@ class _Engine:
         choices = " — or — ".join(f"{i}) {o}" for i, o in enumerate(row.options, 1))
         return f"Investigator's choice: {choices}."
 
-    def _refer_questions(self, row: Row | None) -> list[Question]:
+    def _refer_questions(self, drug: str, row: Row | None) -> list[Question]:
         """A choice of options includes interrupting the immunotherapy (how: each interface's)."""
         if row is None or not row.options:
             return []
-        return [Question(kind="interrupt", drug=self.io_drug)]
+        return [Question(kind="interrupt", drug=drug)]
 
     def _cat(self, finding: Finding) -> str:
         return category_key(self.rules.immunotherapy, finding.term)[0]
 
-    def _maybe_resume(self, book: EpisodeBook, recovered: list[Finding], hold) -> None:
-        if any(
-            p.action in ("hold", "discontinue", "refer")
-            for p in self.partials.get(self.io_drug, [])
-        ):
+    def _maybe_resume(self, drug: str, book: EpisodeBook, recovered: list[Finding], hold) -> None:
+        if any(p.action in ("hold", "discontinue", "refer") for p in self.partials.get(drug, [])):
             return
         for finding in recovered:
             book.feed(finding)
@@ -1057,7 +1053,7 @@ class _Engine:
                 f"{e.term} (grade {e.last_grade} since {e.start.isoformat()})" for e in still_open
             )
             self.add(
-                self.io_drug,
+                drug,
                 _Partial(
                     action="hold",
                     needs_confirmation=False,
@@ -1068,7 +1064,7 @@ class _Engine:
             )
             return
         self.add(
-            self.io_drug,
+            drug,
             _Partial(
                 action="resume",
                 dose_percent=100,
@@ -1076,7 +1072,7 @@ class _Engine:
                 changes_state=True,
                 category=self._cat(recovered[0]),
                 reason=(
-                    f"{described}: restored to {target} → resume {self.io_drug} "
+                    f"{described}: restored to {target} → resume {drug} "
                     f"(on hold since {hold.start.isoformat()})"
                 ),
                 rule=f"{io.source}: interrupt until restored to {target}",
@@ -1084,12 +1080,12 @@ class _Engine:
             ),
         )
 
-    def _persistence_rules(self, everything: list[Event]) -> None:
+    def _persistence_rules(self, drug: str, everything: list[Event]) -> None:
         io = self.rules.immunotherapy
         given = [
             e.date
             for e in everything
-            if isinstance(e, DoseRecord) and e.drug == self.io_drug and e.status == "given"
+            if isinstance(e, DoseRecord) and e.drug == drug and e.status == "given"
         ]
         if not given:
             return
@@ -1106,7 +1102,7 @@ class _Engine:
             if lingering:
                 worst = max(lingering, key=lambda e: e.last_grade)
                 self.add(
-                    self.io_drug,
+                    drug,
                     _Partial(
                         action=persistent.action,
                         needs_confirmation=True,
@@ -1114,16 +1110,16 @@ class _Engine:
                         category=worst.category,
                         reason=(
                             f"{worst.term} grade {worst.last_grade} (since {worst.start.isoformat()}) has not "
-                            f"recovered to grade 0–I within {persistent.weeks} weeks of the last {self.io_drug} "
+                            f"recovered to grade 0–I within {persistent.weeks} weeks of the last {drug} "
                             f"dose ({last.isoformat()}, {elapsed} days ago): {persistent.management}"
                         ),
                         rule=persistent.source,
                     ),
                 )
         if elapsed > io.steroids.weeks * 7:
-            self._steroid_rule(everything, last)
+            self._steroid_rule(drug, everything, last)
 
-    def _steroid_rule(self, everything: list[Event], last: date) -> None:
+    def _steroid_rule(self, drug: str, everything: list[Event], last: date) -> None:
         """The steroid rule: corticosteroids not down to ≤10 mg/day prednisone equivalent within 12
         weeks of the last dose. The dose in force is the newest one recorded, whatever entry
         carried it; the rule is about steroids for an irAE, so it applies once an entry is
@@ -1144,12 +1140,12 @@ class _Engine:
             f"corticosteroids still {latest.steroid_mg:g} mg/day prednisone equivalent (the newest "
             f"dose recorded, {latest.id or 'entry'} on {latest.date.isoformat()}), not "
             f"≤{steroids.max_prednisone_mg_per_day:g} mg/day within {steroids.weeks} weeks of the "
-            f"last {self.io_drug} dose ({last.isoformat()})"
+            f"last {drug} dose ({last.isoformat()})"
         )
         if immune:
             named = ", ".join(e.id for e in immune if e.id) or "an entry"
             self.add(
-                self.io_drug,
+                drug,
                 _Partial(
                     action=steroids.action,
                     needs_confirmation=True,
@@ -1169,7 +1165,7 @@ class _Engine:
                 else "Say whether the steroids treat an immune-related adverse event"
             )
             self.add(
-                self.io_drug,
+                drug,
                 _Partial(
                     action="refer",
                     needs_confirmation=True,
