@@ -122,3 +122,30 @@ def test_a_verdict_delivered_by_tick_updates_the_alerts_copies_in_place(ctx, mon
     for update in updates:
         assert "confirmed" in update.text_of_blocks()
         assert not any(b["type"] == "actions" for b in update.blocks())  # the buttons go
+
+
+def test_with_nobody_on_call_the_channel_alert_really_calls_here(ctx, monkeypatch):
+    """The @here the escalation template writes reaches Slack as the special mention, in
+    the blocks (what Slack renders and notifies from), not escaped into literal text."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from bot.services import entries
+    from tests.scheduler.conftest import NURSE, as_user
+    from tests.slack.fake_slack import FakeSlack as SlackWebApi
+
+    enrol(ctx)
+    ctx.clock.set(datetime(2027, 3, 8, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
+    entries.record_lab(ctx, as_user(NURSE), "LACC-007", "ANC 0.4")
+    _env(monkeypatch, ctx)
+    fake = SlackWebApi().start()
+    try:
+        monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+        monkeypatch.setenv("SLACK_API_URL", fake.url)
+        assert main(["tick", "--now", "2027-03-08T09:01+08:00"]) == 0
+        posted = fake.called("chat.postMessage")
+    finally:
+        fake.stop()
+    [alert] = [c for c in posted if "nobody is on call" in c.text_of_blocks()]
+    assert alert.text_of_blocks().startswith(":rotating_light: <!here> nobody is on call")
+    assert "&lt;!here&gt;" not in alert.text_of_blocks()

@@ -40,6 +40,10 @@ MESSAGE_CHARS = 11000  # summed section text per message, under Slack's undocume
 FALLBACK_TEXT = 3000  # the notification text beside the blocks
 
 _RESTORE = re.compile(r"&lt;([@#][UWCGD][A-Z0-9]{2,20})&gt;")
+# The one special mention the templates write: `@here` opening an escalation post (after
+# its emoji). Only there, at the very start of a post's text, where nothing a user typed
+# can stand; a typed `<!here>` or `<!channel>` anywhere else stays literal text.
+_LEADING_HERE = re.compile(r"\A(:[a-z_]+: )?&lt;!here&gt;")
 _FENCE = "```"
 # The console's way to answer an alert; in Slack the buttons are the way.
 _TYPED_ANSWER = "→ investigator:"
@@ -48,9 +52,10 @@ Block = dict[str, Any]
 
 
 def escape(text: str) -> str:
-    """mrkdwn-escape `text`; the templates' own user and channel mentions stay links."""
+    """mrkdwn-escape `text`; the templates' own user and channel mentions stay links, and
+    so does the `@here` an escalation post opens with (`posts/_escalation.j2`)."""
     escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _RESTORE.sub(r"<\1>", escaped)
+    return _LEADING_HERE.sub(r"\1<!here>", _RESTORE.sub(r"<\1>", escaped), count=1)
 
 
 def section(text: str) -> Block:
