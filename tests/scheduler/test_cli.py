@@ -149,3 +149,45 @@ def test_with_nobody_on_call_the_channel_alert_really_calls_here(ctx, monkeypatc
     [alert] = [c for c in posted if "nobody is on call" in c.text_of_blocks()]
     assert alert.text_of_blocks().startswith(":rotating_light: <!here> nobody is on call")
     assert "&lt;!here&gt;" not in alert.text_of_blocks()
+
+
+def test_a_verdict_after_escalation_closes_the_backups_and_the_channels_copies_too(
+    ctx, monkeypatch
+):
+    """Every copy with buttons — the first two, the backup's DM and the channel's @here —
+    says who decided, and none keeps live buttons."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from bot.services import entries, rota, verdicts
+    from tests.scheduler.conftest import BACKUP, DOCTOR, NURSE, as_user
+    from tests.slack.fake_slack import FakeSlack as SlackWebApi
+
+    rota.set_rota(ctx, as_user(DOCTOR), DOCTOR, backup=BACKUP)
+    enrol(ctx)
+    ctx.clock.set(datetime(2027, 3, 8, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
+    outcome = entries.record_lab(ctx, as_user(NURSE), "LACC-007", "ANC 0.4")
+    reduce = next(d for d in outcome.decisions if d["action"] == "reduce")
+    _env(monkeypatch, ctx)
+    fake = SlackWebApi().start()
+    try:
+        monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+        monkeypatch.setenv("SLACK_API_URL", fake.url)
+        for now in ("09:01", "09:32", "10:03"):  # the alert, the backup, the channel
+            assert main(["tick", "--now", f"2027-03-08T{now}+08:00"]) == 0
+        with_buttons = [
+            c
+            for c in fake.called("chat.postMessage")
+            if any(b["type"] == "actions" for b in c.blocks())
+            and "needs an investigator decision" in c.text_of_blocks()
+        ]
+        assert len(with_buttons) == 4
+        ctx.clock.set(datetime(2027, 3, 8, 10, 5, tzinfo=ZoneInfo("Asia/Shanghai")))
+        verdicts.confirm(ctx, as_user(BACKUP), reduce["id"])
+        assert main(["tick", "--now", "2027-03-08T10:06+08:00"]) == 0
+        updates = fake.called("chat.update")
+    finally:
+        fake.stop()
+    assert len(updates) == 4
+    assert all("confirmed" in u.text_of_blocks() for u in updates)
+    assert not any(b["type"] == "actions" for u in updates for b in u.blocks())

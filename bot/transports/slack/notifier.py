@@ -48,6 +48,8 @@ from bot.transports.slack import blocks as kit
 from bot.transports.slack_sender import SlackSender
 from bot.transports.text import post_text
 
+ESCALATION_STEPS = ("backup", "channel")  # bot.services.alerts: the steps after the first
+
 
 def message_id(channel: str, ts: str) -> str:
     return f"{channel}:{ts}"
@@ -160,11 +162,16 @@ class SlackNotifier:
             return text, record.decided_at or self.clock.now()
 
     def copies(self, decision: str) -> list[tuple[OutboxMessage, tuple[str, str]]]:
-        """The delivered copies of `decision`'s alert with their (channel, ts)."""
+        """The delivered copies of `decision`'s alert with their (channel, ts): the channel's
+        and the on-call DM, and the escalation steps' (the backup's DM, the channel's
+        @here), which carry the same buttons."""
+        from bot.services.alerts import alert_key
+
+        keys = (*notify.alert_keys(decision), *(alert_key(decision, s) for s in ESCALATION_STEPS))
         with self.db.transaction(readonly=True) as session:
             rows = session.exec(
                 select(OutboxMessage).where(
-                    OutboxMessage.dedupe_key.in_(notify.alert_keys(decision)),
+                    OutboxMessage.dedupe_key.in_(keys),
                     OutboxMessage.status == "sent",
                 )
             ).all()
