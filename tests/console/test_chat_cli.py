@@ -45,15 +45,21 @@ def test_one_command_prints_the_reply_and_the_posts_it_caused(workdir, capsys):
     assert [(m.status, m.message_id) for m in sent] == [("sent", "console-1")]
 
 
-def test_a_sequence_of_commands_builds_the_history_and_alerts_the_on_call(
-    workdir, capsys, monkeypatch
-):
+def _grade4_neutropenia_with_an_on_call(capsys, monkeypatch) -> str:
+    """An on-call investigator, LACC-007 enrolled, then ANC 0.4 on Fri 05 Mar 2027: what
+    the lab command printed."""
     assert main(["chat", "role U0DOC0001 investigator oncall=yes"]) == 0
     assert main(["chat", ENROL]) == 0
     monkeypatch.setenv("TRIALBOT_NOW", "2027-03-05T09:00+08:00")
     capsys.readouterr()
     assert main(["chat", "lab", "LACC-007", "ANC", "0.4"]) == 0
-    out = capsys.readouterr().out
+    return capsys.readouterr().out
+
+
+def test_a_sequence_of_commands_builds_the_history_and_alerts_the_on_call(
+    workdir, capsys, monkeypatch
+):
+    out = _grade4_neutropenia_with_an_on_call(capsys, monkeypatch)
     assert "→ DM @U0DOC0001:" in out and "needs an investigator decision" in out
     assert "→ #trial-main:" in out
     assert main(["chat", "--as", "U0DOC0001", "confirm D1"]) == 0
@@ -202,12 +208,7 @@ def test_with_slack_configured_the_posts_are_shown_and_left_for_slack_to_deliver
     try:
         monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
         monkeypatch.setenv("SLACK_API_URL", fake.url + "/")
-        assert main(["chat", "role U0DOC0001 investigator oncall=yes"]) == 0
-        assert main(["chat", ENROL]) == 0
-        monkeypatch.setenv("TRIALBOT_NOW", "2027-03-05T09:00+08:00")
-        capsys.readouterr()
-        assert main(["chat", "lab", "LACC-007", "ANC", "0.4"]) == 0
-        out = capsys.readouterr().out
+        out = _grade4_neutropenia_with_an_on_call(capsys, monkeypatch)
         assert "→ DM @U0DOC0001 (queued for Slack):" in out
         assert "→ #trial-main (queued for Slack):" in out and "needs an investigator" in out
         waiting = [m for m in _outbox(workdir / "trialbot.db") if m.status == "pending"]

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import threading
 
+import pytest
+
 from bot.cli import main
 from tests.scheduler.conftest import enrol
 from tests.scheduler.fake_slack import FakeSlack
@@ -85,109 +87,98 @@ def test_the_real_timer_ticks_and_delivers(ctx):
     assert str(scheduler.timezone) == "UTC"
 
 
-def test_a_verdict_delivered_by_tick_updates_the_alerts_copies_in_place(ctx, monkeypatch):
-    """`trialbot tick` delivers as `trialbot serve` does: the alert with its buttons, and
-    once an investigator decides, both copies (channel and DM) edited to say so."""
+@pytest.fixture
+def slack_web(ctx, monkeypatch):
+    """The fake Slack Web API (tests/slack), with `trialbot tick` pointed at it."""
+    from tests.slack.fake_slack import FakeSlack as SlackWebApi
+
+    _env(monkeypatch, ctx)
+    fake = SlackWebApi().start()
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+    monkeypatch.setenv("SLACK_API_URL", fake.url)
+    yield fake
+    fake.stop()
+
+
+def _grade4_neutropenia(ctx, oncall: str | None = None, backup: str | None = None) -> str:
+    """Day 1 (Mon 08 Mar 2027, 09:00 at the site): ANC 0.4 with `oncall` (and `backup`) on
+    call, or nobody; the id of the cisplatin reduction it proposes."""
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from bot.services import entries, rota, verdicts
-    from tests.scheduler.conftest import DOCTOR, NURSE, as_user
-    from tests.slack.fake_slack import FakeSlack as SlackWebApi
+    from bot.services import entries, rota
+    from tests.scheduler.conftest import NURSE, as_user
 
-    rota.set_rota(ctx, as_user(DOCTOR), DOCTOR)
+    if oncall:
+        rota.set_rota(ctx, as_user(oncall), oncall, backup=backup)
     enrol(ctx)
     ctx.clock.set(datetime(2027, 3, 8, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
     outcome = entries.record_lab(ctx, as_user(NURSE), "LACC-007", "ANC 0.4")
-    reduce = next(d for d in outcome.decisions if d["action"] == "reduce")
-    _env(monkeypatch, ctx)
-    fake = SlackWebApi().start()
-    try:
-        monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
-        monkeypatch.setenv("SLACK_API_URL", fake.url)
-        assert main(["tick", "--now", "2027-03-08T09:01+08:00"]) == 0
-        alerts = [
-            c
-            for c in fake.called("chat.postMessage")
-            if "needs an investigator decision" in (c.params.get("text") or "")
-        ]
-        assert len(alerts) == 2  # the channel and the on-call DM
-        assert all(any(b["type"] == "actions" for b in c.blocks()) for c in alerts)
-        verdicts.confirm(ctx, as_user(DOCTOR), reduce["id"])
-        assert main(["tick", "--now", "2027-03-08T09:05+08:00"]) == 0
-        updates = fake.called("chat.update")
-    finally:
-        fake.stop()
+    return next(d for d in outcome.decisions if d["action"] == "reduce")["id"]
+
+
+def _tick(at: str) -> None:
+    assert main(["tick", "--now", f"2027-03-08T{at}+08:00"]) == 0
+
+
+def test_a_verdict_delivered_by_tick_updates_the_alerts_copies_in_place(ctx, slack_web):
+    """`trialbot tick` delivers as `trialbot serve` does: the alert with its buttons, and
+    once an investigator decides, both copies (channel and DM) edited to say so."""
+    from bot.services import verdicts
+    from tests.scheduler.conftest import DOCTOR, as_user
+
+    reduce = _grade4_neutropenia(ctx, DOCTOR)
+    _tick("09:01")
+    alerts = [
+        c
+        for c in slack_web.called("chat.postMessage")
+        if "needs an investigator decision" in (c.params.get("text") or "")
+    ]
+    assert len(alerts) == 2  # the channel and the on-call DM
+    assert all(any(b["type"] == "actions" for b in c.blocks()) for c in alerts)
+    verdicts.confirm(ctx, as_user(DOCTOR), reduce)
+    _tick("09:05")
+    updates = slack_web.called("chat.update")
     assert len(updates) == 2
     for update in updates:
         assert "confirmed" in update.text_of_blocks()
         assert not any(b["type"] == "actions" for b in update.blocks())  # the buttons go
 
 
-def test_with_nobody_on_call_the_channel_alert_really_calls_here(ctx, monkeypatch):
+def test_with_nobody_on_call_the_channel_alert_really_calls_here(ctx, slack_web):
     """The @here the escalation template writes reaches Slack as the special mention, in
     the blocks (what Slack renders and notifies from), not escaped into literal text."""
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    from bot.services import entries
-    from tests.scheduler.conftest import NURSE, as_user
-    from tests.slack.fake_slack import FakeSlack as SlackWebApi
-
-    enrol(ctx)
-    ctx.clock.set(datetime(2027, 3, 8, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
-    entries.record_lab(ctx, as_user(NURSE), "LACC-007", "ANC 0.4")
-    _env(monkeypatch, ctx)
-    fake = SlackWebApi().start()
-    try:
-        monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
-        monkeypatch.setenv("SLACK_API_URL", fake.url)
-        assert main(["tick", "--now", "2027-03-08T09:01+08:00"]) == 0
-        posted = fake.called("chat.postMessage")
-    finally:
-        fake.stop()
+    _grade4_neutropenia(ctx)
+    _tick("09:01")
+    posted = slack_web.called("chat.postMessage")
     [alert] = [c for c in posted if "nobody is on call" in c.text_of_blocks()]
     assert alert.text_of_blocks().startswith(":rotating_light: <!here> nobody is on call")
     assert "&lt;!here&gt;" not in alert.text_of_blocks()
 
 
-def test_a_verdict_after_escalation_closes_the_backups_and_the_channels_copies_too(
-    ctx, monkeypatch
-):
+def test_a_verdict_after_escalation_closes_the_backups_and_the_channels_copies_too(ctx, slack_web):
     """Every copy with buttons — the first two, the backup's DM and the channel's @here —
     says who decided, and none keeps live buttons."""
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from bot.services import entries, rota, verdicts
-    from tests.scheduler.conftest import BACKUP, DOCTOR, NURSE, as_user
-    from tests.slack.fake_slack import FakeSlack as SlackWebApi
+    from bot.services import verdicts
+    from tests.scheduler.conftest import BACKUP, DOCTOR, as_user
 
-    rota.set_rota(ctx, as_user(DOCTOR), DOCTOR, backup=BACKUP)
-    enrol(ctx)
-    ctx.clock.set(datetime(2027, 3, 8, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
-    outcome = entries.record_lab(ctx, as_user(NURSE), "LACC-007", "ANC 0.4")
-    reduce = next(d for d in outcome.decisions if d["action"] == "reduce")
-    _env(monkeypatch, ctx)
-    fake = SlackWebApi().start()
-    try:
-        monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
-        monkeypatch.setenv("SLACK_API_URL", fake.url)
-        for now in ("09:01", "09:32", "10:03"):  # the alert, the backup, the channel
-            assert main(["tick", "--now", f"2027-03-08T{now}+08:00"]) == 0
-        with_buttons = [
-            c
-            for c in fake.called("chat.postMessage")
-            if any(b["type"] == "actions" for b in c.blocks())
-            and "needs an investigator decision" in c.text_of_blocks()
-        ]
-        assert len(with_buttons) == 4
-        ctx.clock.set(datetime(2027, 3, 8, 10, 5, tzinfo=ZoneInfo("Asia/Shanghai")))
-        verdicts.confirm(ctx, as_user(BACKUP), reduce["id"])
-        assert main(["tick", "--now", "2027-03-08T10:06+08:00"]) == 0
-        updates = fake.called("chat.update")
-    finally:
-        fake.stop()
+    reduce = _grade4_neutropenia(ctx, DOCTOR, BACKUP)
+    for at in ("09:01", "09:32", "10:03"):  # the alert, the backup, the channel
+        _tick(at)
+    with_buttons = [
+        c
+        for c in slack_web.called("chat.postMessage")
+        if any(b["type"] == "actions" for b in c.blocks())
+        and "needs an investigator decision" in c.text_of_blocks()
+    ]
+    assert len(with_buttons) == 4
+    ctx.clock.set(datetime(2027, 3, 8, 10, 5, tzinfo=ZoneInfo("Asia/Shanghai")))
+    verdicts.confirm(ctx, as_user(BACKUP), reduce)
+    _tick("10:06")
+    updates = slack_web.called("chat.update")
     assert len(updates) == 4
     assert all("confirmed" in u.text_of_blocks() for u in updates)
     assert not any(b["type"] == "actions" for u in updates for b in u.blocks())
