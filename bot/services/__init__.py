@@ -37,20 +37,26 @@ __getattr__ = lazy_names(__name__, _LAZY)
 def load_rules(settings: Settings) -> TrialRules:
     """The trial's rules (through the validated-rules cache), with the configured default
     site checked against them."""
-    from bot.errors import UserError, closest
     from bot.services.rules import TrialRules
 
     rules = TrialRules.cached(settings.trial_dir(), settings.cache_dir)
-    known = [site.id for site in rules.sites.sites]
+    check_default_site(
+        settings, rules.name, [site.id for site in rules.sites.sites], rules.sites.default_site
+    )
+    return rules
+
+
+def check_default_site(settings: Settings, trial: str, known: list[str], default: str) -> None:
+    """Refuse a `TRIALBOT_DEFAULT_SITE` that is not one of the trial's sites (`known`)."""
+    from bot.errors import UserError, closest
+
     if settings.default_site is not None and settings.default_site not in known:
         raise UserError(
-            f"{settings.default_site!r} is not a site of {rules.name}",
+            f"{settings.default_site!r} is not a site of {trial}",
             field="TRIALBOT_DEFAULT_SITE",
-            allowed=", ".join(known) + " (its sites.yaml), or leave it unset for "
-            f"{rules.sites.default_site!r}",
+            allowed=", ".join(known) + f" (its sites.yaml), or leave it unset for {default!r}",
             suggestion=closest(settings.default_site, known),
         )
-    return rules
 
 
 def build_context(

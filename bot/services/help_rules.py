@@ -17,6 +17,7 @@ from functools import cached_property
 from types import SimpleNamespace
 from typing import Any
 
+from bot.services import check_default_site
 from bot.settings import Settings
 
 
@@ -49,21 +50,10 @@ class HelpRules:
         summary = load_cached(
             self._settings.trial_dir(), self._settings.cache_dir, _summary, kind="help-names"
         )
-        self._check_default_site(summary)
+        check_default_site(
+            self._settings, summary["name"], summary["sites"], summary["default_site"]
+        )
         return summary
-
-    def _check_default_site(self, summary: dict[str, Any]) -> None:
-        from bot.errors import UserError, closest
-
-        wanted, known = self._settings.default_site, summary["sites"]
-        if wanted is not None and wanted not in known:
-            raise UserError(
-                f"{wanted!r} is not a site of {summary['name']}",
-                field="TRIALBOT_DEFAULT_SITE",
-                allowed=", ".join(known) + " (its sites.yaml), or leave it unset for "
-                f"{summary['default_site']!r}",
-                suggestion=closest(wanted, known),
-            )
 
     @cached_property
     def help_names(self) -> dict[str, str]:
