@@ -29,7 +29,7 @@ from bot.posts import Post
 from bot.storage.database import Database
 from bot.storage.models import OutboxMessage
 from bot.storage.outbox import DELIVERY_ATTEMPTS, claim, fail, finish
-from bot.transports.notifier import Delivery, Notifier
+from bot.transports.notifier import Delivery, Notifier, deliver_message
 
 log = logging.getLogger("trialbot.delivery")
 
@@ -134,17 +134,7 @@ def _deliver_one(
     post: Post | None = None
     try:
         post = Post.model_validate(message.payload or {})
-        if isinstance(notifier, Keyed):
-            # claimed before: an earlier attempt may have reached Slack
-            resume = message.attempts > 1
-            message_id, adopted = notifier.deliver_keyed(
-                post,
-                key=message.dedupe_key,
-                resume=resume,
-                since=message.created_at.timestamp() - 1,
-            )
-        else:
-            message_id, adopted = notifier.deliver(post), False
+        message_id, adopted = deliver_message(notifier, post, message)
     except Exception as exc:  # a transport failure must not lose the message
         _failed(db, message, owner, clock, exc, max_attempts, report, post)
         return

@@ -97,6 +97,22 @@ def _segments(batch: list[OutboxMessage]) -> list[list[OutboxMessage]]:
     return [s for s in segments if s]
 
 
+def deliver_message(notifier: Notifier, post: Post, message: OutboxMessage) -> tuple[str, bool]:
+    """Deliver the post of outbox row `message`: (message id, whether it was found already
+    delivered). A notifier that carries the outbox key (Slack: `deliver_keyed`, see
+    `bot.transports.delivery.Keyed`) is given it, and for a row claimed before (its sender
+    died, or a failure that may have reached Slack) first looks for an earlier delivery."""
+    keyed = getattr(notifier, "deliver_keyed", None)
+    if keyed is None:
+        return notifier.deliver(post), False
+    return keyed(
+        post,
+        key=message.dedupe_key,
+        resume=message.attempts > 1,
+        since=message.created_at.timestamp() - 1,
+    )
+
+
 def _deliver_segment(
     db: Database,
     notifier: Notifier,
@@ -127,18 +143,7 @@ def _deliver_one(
     post: Post | None = None
     try:
         post = Post.model_validate(message.payload or {})
-        keyed = getattr(notifier, "deliver_keyed", None)  # Slack: bot.transports.delivery.Keyed
-        if keyed is None:
-            message_id = notifier.deliver(post)
-        else:
-            # the outbox key travels with the message; a message claimed before (its
-            # sender died, or a failure that may have reached Slack) is first looked for
-            message_id, _ = keyed(
-                post,
-                key=message.dedupe_key,
-                resume=message.attempts > 1,
-                since=message.created_at.timestamp() - 1,
-            )
+        message_id, _ = deliver_message(notifier, post, message)
     except Exception as exc:  # a transport failure must not lose the message
         fail(db, message.id, owner=owner, now=now, error=f"{type(exc).__name__}: {exc}")
         return Delivery(message.id, post, None, error=type(exc).__name__)
