@@ -43,6 +43,15 @@ def alert_key(subject: str, step: str) -> str:
     return f"alert:{subject}:{step}"
 
 
+ESCALATION_STEPS = ("backup", "channel")  # the steps after the first two copies
+
+
+def copy_keys(subject: str) -> tuple[str, ...]:
+    """The dedupe keys of every copy of `subject`'s alert that carries its buttons: the
+    channel's and the on-call DM (`notify.alert_keys`), then each escalation step's."""
+    return (*notify.alert_keys(subject), *(alert_key(subject, s) for s in ESCALATION_STEPS))
+
+
 @dataclass(frozen=True)
 class Step:
     subject: str

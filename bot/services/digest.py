@@ -117,13 +117,11 @@ def _light(rows) -> list[dict[str, Any]]:
     return out
 
 
-def _infusions_due(
-    session: Session, due_today, day: date
-) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """The infusions due on `day` and not yet recorded, as the digest shows them: how many
-    per drug (counted in SQL), and the first `composer.LIST_LIMIT` of each drug in study ID
-    order with their mg dose (the only rows whose JSON is read: at 10,000 patients most
-    infusions of the day are only counted)."""
+def _infusions_due(session: Session, due_today) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The infusions matching `due_today` (due on the day, not yet recorded) as the digest
+    shows them: how many per drug (counted in SQL), and the first `composer.LIST_LIMIT` of
+    each drug in study ID order with their mg dose (the only rows whose JSON is read: at
+    10,000 patients most infusions of the day are only counted)."""
     counts = dict(
         session.execute(
             select(CalendarRow.item, func.count()).where(*due_today).group_by(CalendarRow.item)
@@ -345,7 +343,7 @@ def gather(
     unrecorded = or_(CalendarRow.presumed_done_from.is_(None), CalendarRow.presumed_done_from > day)
     infusing_today = and_(CalendarRow.date == day, CalendarRow.kind == "infusion")
     infusions, infusion_counts = _infusions_due(
-        session, (here, open_visits, infusing_today, unrecorded), day
+        session, (here, open_visits, infusing_today, unrecorded)
     )
     today_rows = _light(
         session.execute(

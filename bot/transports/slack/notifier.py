@@ -40,15 +40,13 @@ from sqlmodel import select
 from bot.clock import Clock
 from bot.posts import Post
 from bot.render import Renderer
-from bot.services import notify
+from bot.services import alerts
 from bot.settings import SLACK_USER_ID
 from bot.storage.database import Database
 from bot.storage.models import DecisionRecord, OutboxMessage, parse_label
 from bot.transports.slack import blocks as kit
 from bot.transports.slack_sender import SlackSender
 from bot.transports.text import post_text
-
-ESCALATION_STEPS = ("backup", "channel")  # bot.services.alerts: the steps after the first
 
 
 def message_id(channel: str, ts: str) -> str:
@@ -165,13 +163,10 @@ class SlackNotifier:
         """The delivered copies of `decision`'s alert with their (channel, ts): the channel's
         and the on-call DM, and the escalation steps' (the backup's DM, the channel's
         @here), which carry the same buttons."""
-        from bot.services.alerts import alert_key
-
-        keys = (*notify.alert_keys(decision), *(alert_key(decision, s) for s in ESCALATION_STEPS))
         with self.db.transaction(readonly=True) as session:
             rows = session.exec(
                 select(OutboxMessage).where(
-                    OutboxMessage.dedupe_key.in_(keys),
+                    OutboxMessage.dedupe_key.in_(alerts.copy_keys(decision)),
                     OutboxMessage.status == "sent",
                 )
             ).all()
