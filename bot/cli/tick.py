@@ -16,10 +16,15 @@ import json
 import os
 import socket
 import time
+from collections.abc import Mapping
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bot.errors import UserError
 from bot.settings import load_settings
+
+if TYPE_CHECKING:
+    from bot.services.context import ServiceContext
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -58,6 +63,25 @@ def owner_name(prefix: str) -> str:
     return f"{prefix}:{socket.gethostname()}:{os.getpid()}"
 
 
+def store_site_channels(ctx: ServiceContext, env: Mapping[str, str]) -> None:
+    """`TRIALBOT_SITE_CHANNELS`, as `serve` stores it at start: a deployment that runs
+    `tick` from cron before (or without) `serve` must post to the study channels too."""
+    from bot.services.sites import configure_channels
+    from bot.transports.slack.config import parse_site_channels
+
+    text = env.get("TRIALBOT_SITE_CHANNELS") or ""
+    if not text.strip():
+        return
+    channels, problems = parse_site_channels(text, [s.id for s in ctx.rules.sites.sites])
+    if problems:
+        raise UserError(
+            "; ".join(problems),
+            field="TRIALBOT_SITE_CHANNELS",
+            allowed="site=CHANNEL_ID pairs of the trial's sites, e.g. main=C0123ABCD",
+        )
+    configure_channels(ctx, channels)
+
+
 def _run(args: argparse.Namespace) -> int:
     from bot.clock import FixedClock, SystemClock
     from bot.services import build_context
@@ -74,8 +98,10 @@ def _run(args: argparse.Namespace) -> int:
     clock = FixedClock(moment) if moment is not None else SystemClock()
     ctx = build_context(settings, clock=clock)
     try:
-        report = tick(ctx, clock.now())
         client = client_from_environment(os.environ)
+        if client is not None:  # before any work: a bad setting changes nothing
+            store_site_channels(ctx, os.environ)
+        report = tick(ctx, clock.now())
         recorder = None
         if client is not None:
             from bot.transports.slack.notifier import SlackNotifier

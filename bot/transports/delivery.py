@@ -134,7 +134,7 @@ def _deliver_one(
     post: Post | None = None
     try:
         post = Post.model_validate(message.payload or {})
-        message_id, adopted = deliver_message(notifier, post, message)
+        message_id, adopted = deliver_message(db, notifier, post, message)
     except Exception as exc:  # a transport failure must not lose the message
         _failed(db, message, owner, clock, exc, max_attempts, report, post)
         return

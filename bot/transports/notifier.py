@@ -97,11 +97,14 @@ def _segments(batch: list[OutboxMessage]) -> list[list[OutboxMessage]]:
     return [s for s in segments if s]
 
 
-def deliver_message(notifier: Notifier, post: Post, message: OutboxMessage) -> tuple[str, bool]:
+def deliver_message(
+    db: Database, notifier: Notifier, post: Post, message: OutboxMessage
+) -> tuple[str, bool]:
     """Deliver the post of outbox row `message`: (message id, whether it was found already
     delivered). A notifier that carries the outbox key (Slack: `deliver_keyed`, see
     `bot.transports.delivery.Keyed`) is given it, and for a row claimed before (its sender
     died, or a failure that may have reached Slack) first looks for an earlier delivery."""
+    post = addressed_now(db, post)
     keyed = getattr(notifier, "deliver_keyed", None)
     if keyed is None:
         return notifier.deliver(post), False
@@ -111,6 +114,24 @@ def deliver_message(notifier: Notifier, post: Post, message: OutboxMessage) -> t
         resume=message.attempts > 1,
         since=message.created_at.timestamp() - 1,
     )
+
+
+def addressed_now(db: Database, post: Post) -> Post:
+    """`post` addressed to its site's channel as the site row holds it now. A post is
+    queued with the channel known then — before `TRIALBOT_SITE_CHANNELS` or `/trial site`
+    set one, a readable placeholder (`#trial-main`, which Slack would refuse for ever): the
+    console and `tick` may queue posts before `serve` has ever stored the channels."""
+    if post.audience.kind != "site_channel" or not post.audience.site:
+        return post
+    from bot.storage.models import Site
+
+    with db.transaction(readonly=True) as session:
+        site = session.get(Site, post.audience.site)
+        channel = site.channel_id if site is not None else None
+    if not channel or channel == post.audience.address:
+        return post
+    audience = post.audience.model_copy(update={"address": channel})
+    return post.model_copy(update={"audience": audience})
 
 
 def _deliver_segment(
@@ -143,7 +164,7 @@ def _deliver_one(
     post: Post | None = None
     try:
         post = Post.model_validate(message.payload or {})
-        message_id, _ = deliver_message(notifier, post, message)
+        message_id, _ = deliver_message(db, notifier, post, message)
     except Exception as exc:  # a transport failure must not lose the message
         fail(db, message.id, owner=owner, now=now, error=f"{type(exc).__name__}: {exc}")
         return Delivery(message.id, post, None, error=type(exc).__name__)

@@ -182,3 +182,33 @@ def test_a_verdict_after_escalation_closes_the_backups_and_the_channels_copies_t
     assert len(updates) == 4
     assert all("confirmed" in u.text_of_blocks() for u in updates)
     assert not any(b["type"] == "actions" for u in updates for b in u.blocks())
+
+
+def test_tick_posts_to_the_channel_the_setting_names_even_for_posts_queued_before(
+    ctx, slack_web, monkeypatch, capsys
+):
+    """A deployment that enrols on the console and runs `tick` from cron, `serve` never
+    started: the enrolment notice was queued for the placeholder `#trial-main` (no channel
+    known then), and both it and the digest go to the channel TRIALBOT_SITE_CHANNELS names
+    — Slack would refuse `#trial-main` for ever."""
+    enrol(ctx)  # queued now, addressed to the placeholder
+    monkeypatch.setenv("TRIALBOT_SITE_CHANNELS", "main=C0STUDY01")
+    _tick("07:31")
+    channels = {c.params.get("channel") for c in slack_web.called("chat.postMessage")}
+    assert channels == {"C0STUDY01"}
+    texts = [c.params.get("text") or "" for c in slack_web.called("chat.postMessage")]
+    assert any("Daily digest" in t for t in texts) and len(texts) >= 2
+
+
+def test_tick_refuses_a_malformed_site_channels_setting_before_any_work(
+    ctx, slack_web, monkeypatch, capsys
+):
+    enrol(ctx)
+    monkeypatch.setenv("TRIALBOT_SITE_CHANNELS", "main=lacc-study")
+    assert main(["tick", "--now", "2027-03-08T07:31+08:00"]) == 2
+    err = capsys.readouterr().err
+    assert "TRIALBOT_SITE_CHANNELS" in err and "not a channel id" in err
+    assert slack_web.called("chat.postMessage") == []
+    monkeypatch.delenv("TRIALBOT_SITE_CHANNELS")
+    assert main(["tick", "--now", "2027-03-08T07:31+08:00", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["digests"] == ["main:2027-03-08"]  # not done before
