@@ -96,6 +96,7 @@ PLAN_KEYS = (
     "bsa",
     "height",
     "weight",
+    "age",
     "site",
     "baseline",
     "counts",
@@ -144,6 +145,7 @@ class HistoryFile:
             height_cm=self.plan.height_cm,
             weight_kg=self.plan.weight_kg,
             bsa_m2=self.plan.bsa_m2,
+            age=self.plan.age,
             baseline=self.baseline,
         )
 
@@ -588,6 +590,8 @@ def read_plan(data: Any, vocabulary: Vocabulary) -> tuple[PatientPlan, tuple[Lab
     for key, target in (("bsa", "bsa_m2"), ("height", "height_cm"), ("weight", "weight_kg")):
         if data.get(key) is not None:
             values[target] = _float(data[key], where, key, "a number")
+    if data.get("age") is not None:
+        values["age"] = _whole(data["age"], where, "age", "a whole number of years")
     counts = data.get("counts") or {}
     if not isinstance(counts, Mapping):
         raise _refuse(where, "counts", f"{counts!r} is not a mapping", allowed="KEY: N")

@@ -62,3 +62,9 @@ class Renderer:
 
     def render(self, name: str, **data: Any) -> str:
         return self.env.get_template(name).render(**data).strip()
+
+    def dose_line(self, derivation: dict[str, Any], drug: str, mg: Any, percent: Any) -> str:
+        """How a derived dose (mg/kg, AUC, a cap) comes to its mg, or what is missing, in
+        the words of templates/posts/_dose_basis.j2 (for output that is not a template)."""
+        macros = self.env.get_template("posts/_dose_basis.j2").module
+        return str(macros.dose_line(derivation, drug, mg, percent)).strip()

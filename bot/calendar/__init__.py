@@ -5,7 +5,8 @@ Pure core — no I/O, no clock. Public API:
 - `build_calendar(schedule, patient, history, site, today=None, treatment=None) -> Calendar`
 - `PatientPlan`, `SiteCalendar`, `SiteConfig`, `Schedule`, `SitesFile`
 - `Calendar` (`events`, `summary`, `to_json()`), `CalendarEvent` (`to_json()`)
-- `bot.calendar.dosing`: `bsa_m2`, `round_bsa`, `dose_mg`, `round_to_step`
+- `bot.calendar.dosing`: `bsa_m2`, `round_bsa`, `dose_mg`, `round_to_step`;
+  `bot.calendar.derived_dose`: mg/kg, AUC (Calvert, Cockcroft–Gault) and capped doses
 - `schedule_of(trial)`, `sites_of(trial)`, `site_calendar(trial, site_id)` for a loaded
   rules directory (`bot.protocol.loader.load_trial`).
 """

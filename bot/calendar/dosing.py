@@ -16,7 +16,10 @@ from bot.errors import UserError
 
 BsaFormula = Literal["mosteller", "dubois"]
 RoundingMode = Literal["half_up", "half_even", "down", "up"]
-DoseBasis = Literal["per_m2", "flat"]
+# per_kg: mg/kg of the weight; auc: a target AUC (mg/mL·min) by Calvert, the GFR a
+# Cockcroft–Gault creatinine clearance (bot/calendar/derived_dose.py computes both)
+DoseBasis = Literal["per_m2", "flat", "per_kg", "auc"]
+DOSE_BASES: tuple[str, ...] = ("per_m2", "flat", "per_kg", "auc")
 
 # Plausible adult human ranges: a value outside them is a typo (metres for centimetres,
 # pounds for kilograms), never a patient. Inclusive bounds.
@@ -88,7 +91,10 @@ def dose_mg(
     step: float = 1,
     mode: RoundingMode = "half_up",
 ) -> float | None:
-    """The dose in mg, or None when it is per m² and the BSA is unknown."""
+    """The dose in mg, or None when it is per m² and the BSA is unknown. (mg/kg and AUC
+    doses need more than the BSA: `derived_dose.derive`.)"""
+    if basis not in ("per_m2", "flat"):
+        raise ValueError(f"a {basis} dose is derived (bot.calendar.derived_dose), not dose_mg")
     if basis == "flat":
         raw = _decimal(amount) * _decimal(percent) / 100
     elif bsa is None:
@@ -99,8 +105,8 @@ def dose_mg(
 
 
 # --- mg/kg and AUC (Calvert with Cockcroft–Gault) -----------------------------------------
-# Pure arithmetic for the dose bases the schedule language does not yet name (see
-# docs/writing-rules.md, "not implemented"): each returns None when an input is missing,
+# Pure arithmetic for the dose bases `per_kg` and `auc` (bot/calendar/derived_dose.py
+# reads the patient's inputs for them): each returns None when an input is missing,
 # never a default, so a caller can say what is missing and refer.
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from bot.calendar.dates import add_months, next_week_start, week_end, week_start
+from bot.calendar.derived_dose import Creatinine, DoseInputs, derive, mg_of, needs_derivation
 from bot.calendar.dosing import dose_mg, round_bsa
 from bot.calendar.model import (
     Calendar,
@@ -53,7 +54,7 @@ from bot.calendar.schema import (
 from bot.calendar.sites import SiteCalendar
 from bot.calendar.status import status_on
 from bot.errors import UserError, closest
-from bot.events import DoseRecord, Event, LabPanel, ResponseAssessment
+from bot.events import DoseRecord, Enrolment, Event, LabPanel, ResponseAssessment
 from bot.treatment import DrugCourse, TreatmentState
 
 ONE_DAY = timedelta(days=1)
@@ -147,6 +148,9 @@ class _Run:
             records.sort(key=lambda r: (r.date, r.seq))
             self._cursor[drug] = 0
             self._used[drug] = [False] * len(records)
+        self._inputs: DoseInputs | None = None
+        if schedule.derives_doses:
+            self._inputs = _dose_inputs(schedule, patient, self.bsa, history)
         self._labs.sort(key=lambda x: x[0])
         self._responses.sort(key=lambda x: x[0])
         self._lab_dates = [d for d, _ in self._labs]
@@ -320,6 +324,8 @@ class _Run:
             dose = self.schedule.drug(drug_id).dose
         course = self.treatment.get(drug_id)
         percent = course.percent_on(day) if course is not None else 100
+        if self._inputs is not None and needs_derivation(dose):
+            return self._derived_dose(drug_id, dose, day, percent)
         key = (drug_id, dose.amount, dose.basis, percent)
         known = self._doses.get(key)
         if known is None:
@@ -331,6 +337,22 @@ class _Run:
             known = self._doses[key] = (unit, mg)
         return EventDose(
             amount=dose.amount, unit=known[0], mg=known[1], basis=dose.basis, percent=percent
+        )
+
+    def _derived_dose(self, drug_id: str, dose: Dose, day: date, percent: int) -> EventDose:
+        """An mg/kg, AUC or capped dose: its mg from the patient's inputs on `day` (the
+        creatinine before it), and how — or None and what is missing."""
+        drug = self.schedule.drug(drug_id)
+        derivation = derive(dose, self._inputs, day)
+        mg = mg_of(derivation, percent, drug.rounding.step, drug.rounding.mode)
+        unit = {"per_m2": f"{drug.unit}/m2", "per_kg": f"{drug.unit}/kg", "auc": "AUC"}
+        return EventDose(
+            amount=dose.amount,
+            unit=unit.get(dose.basis, drug.unit),
+            mg=mg,
+            basis=dose.basis,
+            percent=percent,
+            derivation=derivation,
         )
 
     def _event(
@@ -1063,3 +1085,46 @@ def _weekday_span(day1: date, fractions: int | None) -> int | None:
         if day.weekday() < 5:
             count += 1
     return (day - day1).days + 1
+
+
+def _dose_inputs(
+    schedule: Schedule, patient: PatientPlan, bsa: float | None, history: Sequence[Event]
+) -> DoseInputs:
+    """What the derived doses read of the patient: weight and age of the plan, the sex of
+    the trial's population, every serum creatinine recorded (lab panels, the enrolment's
+    baseline labs on the enrolment's date), in µmol/L."""
+    found: list[tuple[date, int, Creatinine]] = []
+    for event in history:
+        kind = type(event)
+        if kind is LabPanel:
+            values = event.results
+        elif kind is Enrolment:
+            values = event.baseline
+        else:
+            continue
+        for value in values:
+            if value.analyte == CREATININE:
+                found.append((event.date, event.seq, _creatinine(event, value)))
+    found.sort(key=lambda item: (item[0], item[1]))
+    population = schedule.population
+    return DoseInputs(
+        bsa_m2=bsa,
+        weight_kg=patient.weight_kg,
+        age=patient.age,
+        sex=population.sex if population is not None else None,
+        creatinine=tuple(c for _, _, c in found),
+    )
+
+
+CREATININE = "cr"  # the analyte code of serum creatinine (bot.grading.analytes)
+
+
+def _creatinine(event, value) -> Creatinine:
+    umol = value.value
+    if value.unit != "µmol/L":  # stored in the canonical unit; should that ever change
+        from decimal import Decimal
+
+        from bot.grading.analytes import analyte_for
+
+        umol = float(analyte_for(CREATININE).to_canonical(Decimal(str(umol)), value.unit))
+    return Creatinine(on=event.date, umol_l=umol, entry=event.id)

@@ -43,15 +43,18 @@ def _number(value: float | None) -> float | int | None:
 @dataclass(slots=True)
 class EventDose:
     amount: float
-    unit: str  # "mg/m2", "mg", "Gy"
+    unit: str  # "mg/m2", "mg", "mg/kg", "AUC", "Gy"
     mg: float | None
-    basis: str  # "per_m2", "flat", "per_fraction"
+    basis: str  # "per_m2", "flat", "per_kg", "auc", "per_fraction"
     percent: int = 100
     boost: float | None = None  # Gy per fraction to the nodal boost volume, when planned
     recorded_mg: float | None = None  # what the dose record says was given
+    # an mg/kg, AUC or capped dose: the inputs it read, or what is missing
+    # (bot.calendar.derived_dose.derive); None for a per m² or flat dose without a cap
+    derivation: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "amount": _number(self.amount),
             "unit": self.unit,
             "mg": _number(self.mg),
@@ -60,6 +63,9 @@ class EventDose:
             "boost": _number(self.boost),
             "recorded_mg": _number(self.recorded_mg),
         }
+        if self.derivation is not None:  # only derived doses carry it: older JSON unchanged
+            data["derivation"] = dict(self.derivation)
+        return data
 
 
 @dataclass(slots=True)

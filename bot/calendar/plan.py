@@ -22,7 +22,8 @@ from bot.errors import UserError
 
 class PatientPlan(BaseModel):
     """Day 1 (= the first EBRT fraction), the number of EBRT fractions, the nodal boost,
-    and either the BSA or height and weight (or neither: doses per m² then have no mg)."""
+    and either the BSA or height and weight (or neither: doses per m² then have no mg);
+    the age at enrolment (mg/kg doses read the weight, AUC doses weight and age too)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -33,6 +34,8 @@ class PatientPlan(BaseModel):
     height_cm: float | None = None
     weight_kg: float | None = None
     site: str | None = None
+    # age at enrolment: what Cockcroft–Gault reads for an AUC dose (None: that dose has no mg)
+    age: int | None = Field(default=None, ge=0, le=130)
     # other planned counts the schedule lets the plan set, by the schedule's `patient` key
     counts: dict[str, int] = Field(default_factory=dict)
 

@@ -27,10 +27,11 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, PrivateAttr, model_validator
-from pydantic_core import InitErrorDetails
+from pydantic import Field, PrivateAttr, field_validator, model_serializer, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from bot.calendar.dosing import BsaFormula, DoseBasis, RoundingMode
+from bot.calendar.derived_dose import needs_derivation
+from bot.calendar.dosing import DOSE_BASES, BsaFormula, DoseBasis, RoundingMode
 from bot.calendar.strict import StrictModel, custom_error, raise_errors
 from bot.errors import closest
 
@@ -43,14 +44,90 @@ Evidence = Literal["none", "lab_panel", "response_assessment"]
 DAY1 = "day1"
 
 
+def _braces(text: str) -> str:
+    # PydanticCustomError formats {name} placeholders; a rendered message has none left
+    return text.replace("{", "(").replace("}", ")")
+
+
 class Rounding(StrictModel):
     step: float = Field(default=1, gt=0)
     mode: RoundingMode = "half_up"
 
 
 class Dose(StrictModel):
+    """A dose: `amount` per m², flat (mg), per kg of weight, or a target AUC (mg/mL·min,
+    Calvert: mg = AUC × (GFR + 25), the GFR a Cockcroft–Gault creatinine clearance from
+    the latest serum creatinine on or before the dose date, the enrolment's age and
+    weight, and the schedule's `population.sex`). `cap_mg` caps the protocol dose in mg
+    (a reduction is a percentage of the capped dose); `gfr_cap_ml_min` caps the GFR Calvert
+    reads (commonly 125); `weight` says which weight (only `actual` is implemented)."""
+
     amount: float = Field(gt=0)
     basis: DoseBasis
+    cap_mg: float | None = Field(default=None, gt=0)
+    gfr_cap_ml_min: float | None = Field(default=None, gt=0)
+    weight: Literal["actual"] | None = None
+
+    @model_serializer(mode="wrap")
+    def _as_written(self, handler):
+        # a dose dumps what it says: the optional caps and weight only when given
+        data = handler(self)
+        for key in ("cap_mg", "gfr_cap_ml_min", "weight"):
+            if data.get(key) is None:
+                data.pop(key, None)
+        return data
+
+    @field_validator("basis", mode="before")
+    @classmethod
+    def _known_basis(cls, value: object) -> object:
+        if isinstance(value, str) and value not in DOSE_BASES:
+            message = f"unknown dose basis {value!r}"
+            guess = closest(value, DOSE_BASES)
+            if guess:
+                message += f" — did you mean {guess!r}?"
+            raise PydanticCustomError(
+                "unknown_basis", _braces(message + f" (allowed: {', '.join(DOSE_BASES)})")
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _fields_of_the_basis(self) -> Dose:
+        errors: list[InitErrorDetails] = []
+        if self.basis == "flat" and self.cap_mg is not None:
+            errors.append(
+                custom_error(
+                    "basis", "a flat dose has no cap: it is its amount", ("cap_mg",), self.cap_mg
+                )
+            )
+        if self.basis != "auc" and self.gfr_cap_ml_min is not None:
+            errors.append(
+                custom_error(
+                    "basis",
+                    f"gfr_cap_ml_min applies only to basis auc (this dose is {self.basis})",
+                    ("gfr_cap_ml_min",),
+                    self.gfr_cap_ml_min,
+                )
+            )
+        if self.basis in ("per_kg", "auc") and self.weight is None:
+            errors.append(
+                custom_error(
+                    "missing",
+                    f"basis {self.basis} reads the weight: say which (allowed: actual)",
+                    ("weight",),
+                    None,
+                )
+            )
+        if self.basis in ("per_m2", "flat") and self.weight is not None:
+            errors.append(
+                custom_error(
+                    "basis",
+                    f"weight applies only to basis per_kg or auc (this dose is {self.basis})",
+                    ("weight",),
+                    self.weight,
+                )
+            )
+        raise_errors("Dose", errors)
+        return self
 
 
 class Drug(StrictModel):
@@ -78,6 +155,15 @@ class Dosing(StrictModel):
     bsa_formula: BsaFormula = "mosteller"
     bsa_decimals: int | None = Field(default=2, ge=0, le=4)
     bsa_cap_m2: float | None = Field(default=None, gt=0)
+    source: Source
+
+
+class Population(StrictModel):
+    """Who the trial enrols, as the dose formulas need it: Cockcroft–Gault reads the sex,
+    and the enrolment records none, so an AUC dose needs it here (a trial of women only:
+    female)."""
+
+    sex: Literal["female", "male"]
     source: Source
 
 
@@ -418,6 +504,7 @@ class Schedule(StrictModel):
     trial: str
     title: str = ""
     dosing: Dosing
+    population: Population | None = None
     phases: list[Phase] = Field(min_length=1)
     drugs: list[Drug] = Field(default_factory=list)
     radiotherapy: list[RadiotherapyCourse] = Field(default_factory=list)
@@ -460,6 +547,25 @@ class Schedule(StrictModel):
         """Every count of the schedule (`count` of a series, `cycles` of a cycles series)."""
         return self._ix["counts"]
 
+    def doses(self) -> list[tuple[tuple, Dose]]:
+        """Every dose the file writes, with its field path."""
+        found: list[tuple[tuple, Dose]] = [
+            (("drugs", i, "dose"), d.dose) for i, d in enumerate(self.drugs) if d.dose
+        ]
+        for i, entry in enumerate(self.series):
+            if getattr(entry, "dose", None) is not None:
+                found.append((("series", i, "dose"), entry.dose))
+            for j, admin in enumerate(getattr(entry, "administrations", ())):
+                if admin.dose is not None:
+                    found.append((("series", i, "administrations", j, "dose"), admin.dose))
+        return found
+
+    @property
+    def derives_doses(self) -> bool:
+        """Whether a dose needs more than the BSA (mg/kg, AUC, a cap): the calendar then
+        reads the patient's weight, age and creatinine."""
+        return self.__pydantic_private__["_index"]["derives"]
+
     @property
     def processing_order(self) -> tuple[int, ...]:
         """Series indexes in an order where every series comes after what it reads."""
@@ -481,6 +587,7 @@ class Schedule(StrictModel):
             "position": {s.id: i for i, s in enumerate(self.series)},
             "record_keys": {s.id: tuple(_record_key(s)) for s in self.series},
             "counts": tuple(counts),
+            "derives": any(needs_derivation(dose) for _, dose in self.doses()),
         }
 
     # --- cross-references ---------------------------------------------------------
@@ -628,6 +735,15 @@ class Schedule(StrictModel):
                 for phase_id, visit_id in entry.visit_by_phase.items():
                     check_ref((*here, "visit_by_phase", phase_id), phase_id, phases, "phase")
                     check_ref((*here, "visit_by_phase", phase_id), visit_id, visits, "visit")
+
+        for loc, dose in self.doses():
+            if dose.basis == "auc" and self.population is None:
+                problem(
+                    (*loc, "basis"),
+                    "an auc dose reads the sex (Cockcroft–Gault), and the enrolment records "
+                    "none: give it as `population: {sex: female|male, source: …}` in this file",
+                    dose.basis,
+                )
 
         summary = self.summary
         for key in (

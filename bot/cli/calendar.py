@@ -287,6 +287,10 @@ def _dose_text(event: CalendarEvent) -> str:
         return text + (f" (boost {dose.boost:g} Gy)" if dose.boost else "")
     amount = f"{dose.amount:g} {dose.unit.replace('/m2', '/m²')}"
     percent = f" at {dose.percent} %" if dose.percent != 100 else ""
+    if dose.derivation is not None:  # mg/kg, AUC, a cap: as the calendar reply says it
+        from bot.commands.views import dose_text
+
+        return dose_text(event.to_json(), short=True)
     if dose.mg is None or dose.basis == "flat":
         return f"{amount}{percent}"
     return f"{amount}{percent} = {dose.mg:g} mg"
@@ -383,6 +387,8 @@ def _print_human(
         series = schedule.series_by_id(schedule.summary.maintenance_series)
         drug = getattr(series, "drug", None) or series.label
         print(f"  Last maintenance {drug}: {summary.maintenance_end.isoformat()}")
+    for line in _doses_without_mg(calendar):
+        print(f"  {line}")
     for hold in summary.on_hold:
         until = hold.until.isoformat() if hold.until else "until resumed"
         print(f"  On hold: {hold.drug} since {hold.since.isoformat()} ({until})")
@@ -392,3 +398,16 @@ def _print_human(
         print("  * marks a provisional date (see the note below)")
     for note in summary.notes:
         print(f"  Note: {note}")
+
+
+def _doses_without_mg(calendar: Calendar) -> list[str]:
+    """Each drug's derived doses (mg/kg, AUC) that have no mg, once: what is missing, so
+    the table's "refer" is explained — never a guessed input."""
+    seen: dict[str, tuple[str, ...]] = {}
+    for event in calendar.events:
+        derivation = event.dose.derivation if event.dose is not None else None
+        if derivation and derivation["missing"] and event.item not in seen:
+            seen[event.item] = tuple(derivation["missing"])
+    return [
+        f"No mg for {drug} (refer): needs {', '.join(missing)}" for drug, missing in seen.items()
+    ]

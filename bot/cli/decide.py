@@ -367,6 +367,11 @@ def _next_dose_line(decision: Decision) -> str | None:
     if decision.action == "hold":
         return f"next planned dose: {when} — not given while on hold"
     mg = decision.next_dose_mg
+    if dose.derivation is not None:  # mg/kg, AUC, a cap: the basis and its inputs
+        from bot.render import Renderer
+
+        how = Renderer().dose_line(dose.derivation, decision.drug, mg, decision.dose_percent)
+        return f"next dose: {when}, {how}"
     if mg is not None and full is not None:
         return f"next dose: {when}, {mg:g} mg ({decision.dose_percent} % of {full:g} mg)"
     if full is not None:

@@ -67,7 +67,9 @@ def grade_view(grade: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # --- calendar events ---------------------------------------------------------------------
-def dose_text(event: Mapping[str, Any]) -> str:
+def dose_text(event: Mapping[str, Any], *, short: bool = False) -> str:
+    """The dose of a calendar event in a table's column (`short`: a derived dose without
+    mg says only "refer"; the table's note says what is missing)."""
     dose = event.get("dose")
     if not dose:
         return ""
@@ -77,6 +79,15 @@ def dose_text(event: Mapping[str, Any]) -> str:
         return text + (f" (boost {dose['boost']:g} Gy)" if dose.get("boost") else "")
     percent = dose.get("percent", 100)
     at = f" at {percent}%" if percent != 100 else ""
+    derivation = dose.get("derivation")
+    if derivation:  # mg/kg, AUC, a cap: the basis, and what is missing when no mg
+        written = f"AUC {amount:g}" if dose["basis"] == "auc" else f"{amount:g} {dose['unit']}"
+        written = written.replace("/m2", "/m²") + at
+        if dose.get("mg") is None:
+            if short:
+                return f"{written}: refer"
+            return f"{written} — no mg: refer, needs {', '.join(derivation['missing'])}"
+        return f"{written} = {dose['mg']:g} mg"
     if dose["basis"] == "flat" or dose.get("mg") is None:
         return f"{amount:g} {dose['unit'].replace('/m2', '/m²')}{at}"
     return f"{amount:g} {dose['unit'].replace('/m2', '/m²')}{at} = {dose['mg']:g} mg"

@@ -7,7 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.calendar.dosing import RoundingMode, dose_mg, round_to_step
+from bot.calendar.derived_dose import mg_of
+from bot.calendar.dosing import DoseBasis, RoundingMode, dose_mg, round_to_step
 from bot.events import Action, Proposal
 
 # How strongly an action restricts treatment: when several rules fire for one drug, the
@@ -55,15 +56,25 @@ class NextDose(BaseModel):
 
     date: date
     label: str = ""
-    amount: float | None = None  # the protocol dose (per m² or flat)
-    basis: Literal["per_m2", "flat"] | None = None
+    amount: float | None = None  # the protocol dose (per m², flat, per kg or a target AUC)
+    basis: DoseBasis | None = None
     bsa_m2: float | None = None  # the BSA the calendar doses with
     rounding_step: float = 1
     rounding_mode: RoundingMode = "half_up"
     mg_at_full_dose: float | None = None  # when amount/basis are not known
+    # an mg/kg, AUC or capped dose: the inputs it read or what is missing, as the
+    # calendar derived it for this date (bot.calendar.derived_dose)
+    derivation: dict[str, Any] | None = None
+
+    @property
+    def missing(self) -> list[str]:
+        """The inputs without which the dose has no mg (empty: none is missing)."""
+        return list(self.derivation.get("missing", ())) if self.derivation else []
 
     def mg_at(self, percent: int) -> float | None:
         """The dose in mg at `percent` of the protocol dose, rounded as the rules say."""
+        if self.derivation is not None:
+            return mg_of(self.derivation, percent, self.rounding_step, self.rounding_mode)
         if self.amount is not None and self.basis is not None:
             return dose_mg(
                 self.amount,
@@ -121,6 +132,17 @@ class Decision(BaseModel):
             return None
         return self.next_dose.mg_at(self.dose_percent)
 
+    def _next_dose_json(self) -> dict[str, Any]:
+        dose = self.next_dose
+        data: dict[str, Any] = {
+            "date": dose.date.isoformat(),
+            "mg": self.next_dose_mg,
+            "label": dose.label,
+        }
+        if dose.derivation is not None:  # how the mg came (or what is missing); only then
+            data["derivation"] = {**dose.derivation, "percent": self.dose_percent}
+        return data
+
     def to_json(self, decision_id: str | None = None) -> dict[str, Any]:
         data: dict[str, Any] = {
             "drug": self.drug,
@@ -139,15 +161,7 @@ class Decision(BaseModel):
             "ask": self.ask,
             "questions": [q.model_dump() for q in self.questions],
             "facts": list(self.facts),
-            "next_dose": (
-                {
-                    "date": self.next_dose.date.isoformat(),
-                    "mg": self.next_dose_mg,
-                    "label": self.next_dose.label,
-                }
-                if self.next_dose
-                else None
-            ),
+            "next_dose": self._next_dose_json() if self.next_dose else None,
         }
         if decision_id is not None:
             data = {"id": decision_id, **data}

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 
 from bot.calendar import Calendar, PatientPlan, Schedule, SiteCalendar, build_calendar
+from bot.calendar.engine import CREATININE
 from bot.decisions.engine import DecisionContext
 from bot.decisions.findings import FindingsMemo
 from bot.decisions.model import NextDose
@@ -58,11 +59,17 @@ def next_doses(
     *,
     fold: Callable[[Sequence[Event]], TreatmentState] = fold_treatment,
     build: Callable[..., Calendar] = build_calendar,
+    entry: Event | None = None,
 ) -> dict[str, NextDose | None]:
     """Each drug's next planned administration on or after `on` (holds lifted), or None
     when the drug has no dose left in the plan. `fold` and `build` are `fold_treatment`
-    and `build_calendar` or a caller's memo of them (same arguments, same answers)."""
+    and `build_calendar` or a caller's memo of them (same arguments, same answers).
+    `entry`, the entry being decided: a lab panel with a creatinine is an input of the
+    doses it precedes (an AUC dose reads the latest), so the calendar reads it too — a
+    lab panel moves no dose date, so the next doses are otherwise the same."""
     treatment = lift_open_holds(fold(history), on)
+    if entry is not None and schedule.derives_doses and _has_creatinine(entry):
+        history = [*history, entry]
     calendar = build(schedule, plan, history, site, treatment=treatment)
     drugs = rules.drugs
     found: dict[str, NextDose | None] = dict.fromkeys(drugs)
@@ -84,8 +91,13 @@ def next_doses(
             bsa_m2=calendar.summary.bsa_m2,
             rounding_step=drug.rounding.step,
             rounding_mode=drug.rounding.mode,
+            derivation=event.dose.derivation if event.dose else None,
         )
     return found
+
+
+def _has_creatinine(entry: Event) -> bool:
+    return type(entry) is LabPanel and any(v.analyte == CREATININE for v in entry.results)
 
 
 def decision_context(
@@ -101,15 +113,19 @@ def decision_context(
     fold: Callable[[Sequence[Event]], TreatmentState] = fold_treatment,
     build: Callable[..., Calendar] = build_calendar,
     baseline: Mapping[str, LabValue] | None = None,
+    entry: Event | None = None,
 ) -> DecisionContext:
     """Everything `decide` needs for an event dated `on`, from the plan and the history.
     `memo` (optional, kept by the caller) saves grading the same past entries again;
     `fold` and `build` (see `next_doses`) folding and building the calendar again;
-    `baseline` is `baseline_of(history, plan.day1)` when the caller has it."""
+    `baseline` is `baseline_of(history, plan.day1)` when the caller has it; `entry` is
+    the entry being decided (see `next_doses`)."""
     return DecisionContext(
         rules=rules,
         ctcae=ctcae,
         baseline=dict(baseline) if baseline is not None else baseline_of(history, plan.day1),
-        plan=next_doses(schedule, rules, plan, site, history, on, fold=fold, build=build),
+        plan=next_doses(
+            schedule, rules, plan, site, history, on, fold=fold, build=build, entry=entry
+        ),
         memo=memo,
     )

@@ -102,6 +102,7 @@ def record(patient: PatientRules, so_far: Replay, entry: Entry) -> Replay:
         history,
         entry.date,
         memo=so_far.memo,
+        entry=entry,
     )
     decisions = decide(context, history, entry)
     if not isinstance(entry, Review):

@@ -70,6 +70,8 @@ def _dose_text(row: Mapping[str, Any]) -> str:
         text += f" {mg:g} mg" if isinstance(mg, float) else f" {mg} mg"
     if percent not in (None, 100):
         text += f" ({percent}%)"
+    if mg is None and dose.get("missing"):  # never a dose without its mg and no word why
+        text += f" (no mg: refer, needs {', '.join(dose['missing'])})"
     return text
 
 

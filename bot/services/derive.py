@@ -75,6 +75,7 @@ def plan_of(patient: Patient) -> PatientPlan:
         height_cm=patient.height_cm,
         weight_kg=patient.weight_kg,
         site=patient.site_id,
+        age=patient.age_at_enrolment,
     )
 
 
@@ -132,7 +133,12 @@ def _kept_calendar(
 
 
 def decision_context(
-    ctx: ServiceContext, patient: Patient, site: Site, history: Sequence[Event], on: date
+    ctx: ServiceContext,
+    patient: Patient,
+    site: Site,
+    history: Sequence[Event],
+    on: date,
+    entry: Event | None = None,
 ) -> DecisionContext:
     def fold(events: Sequence[Event]) -> TreatmentState:
         return ctx.calendars.treatment(patient.id, events)
@@ -152,6 +158,7 @@ def decision_context(
         fold=fold,
         build=build,
         baseline=baseline(ctx, patient, history),
+        entry=entry,
     )
 
 

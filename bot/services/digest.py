@@ -156,12 +156,16 @@ def _dose(written: Any) -> dict[str, Any] | None:
     if written.get("amount") is None:
         return None
     percent = written.get("percent")
-    return {
+    dose = {
         "mg": _whole(_number(written.get("mg"))),
         "amount": _whole(_number(written["amount"])),
         "unit": None if written.get("unit") is None else str(written["unit"]),
         "percent": None if percent is None else int(percent),
     }
+    missing = (written.get("derivation") or {}).get("missing")
+    if missing:  # a derived dose (mg/kg, AUC) without mg: what it needs, so the digest refers
+        dose["missing"] = [str(name) for name in missing]
+    return dose
 
 
 def _number(value: Any) -> float | None:

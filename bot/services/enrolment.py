@@ -173,6 +173,7 @@ def build_enrolment(
             height_cm=height,
             weight_kg=weight,
             site=site,
+            age=age,
         )
         # Build the calendar once: it refuses a start that is not a treatment day (naming
         # the next one) and a fraction count outside the schedule's range.

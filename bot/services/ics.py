@@ -42,6 +42,10 @@ def _dose_text(payload: dict[str, Any]) -> str:
     if not dose:
         return ""
     amount = f"{dose.get('amount')} {dose.get('unit')}"
+    if dose.get("basis") == "auc":  # a target AUC reads as one: "AUC 5"
+        amount = f"AUC {dose.get('amount')}"
+    if dose.get("mg") is None and (dose.get("derivation") or {}).get("missing"):
+        amount += f" (no mg: refer, needs {', '.join(dose['derivation']['missing'])})"
     if dose.get("mg") is not None and dose.get("unit") != "mg":
         amount += f" = {dose['mg']} mg"
     if dose.get("percent") not in (None, 100):

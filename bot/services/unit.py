@@ -165,7 +165,9 @@ class PatientUnit:
     def decide_and_propose(self, event: Event, before: Sequence[Event]) -> list[dict[str, Any]]:
         """Run the engine on `event` (already appended) against the history `before` it;
         record a proposal for every decision that needs an investigator."""
-        context = derive.decision_context(self.ctx, self.patient, self.site, before, event.date)
+        context = derive.decision_context(
+            self.ctx, self.patient, self.site, before, event.date, entry=event
+        )
         decisions = decide(context, before, event)
         return [self.record_decision(decision, event) for decision in decisions]
 

@@ -127,8 +127,11 @@ def _break(rules_root: Path, name: str, old: str, new: str) -> Path:
          "drug: toripalimb\n    start: {of: day1}",
          ["series[5].drug: unknown drug 'toripalimb' — did you mean 'toripalimab'? "
           "(allowed: cisplatin, paclitaxel, toripalimab)"]),
+        ("schedule.yaml", "dose: {amount: 40, basis: per_m2}", "dose: {amount: 40, basis: per_mm2}",
+         ["series[4].weekly.dose.basis: unknown dose basis 'per_mm2' — did you mean 'per_m2'? "
+          "(allowed: per_m2, flat, per_kg, auc)"]),
         ("schedule.yaml", "dose: {amount: 40, basis: per_m2}", "dose: {amount: 40, basis: per_kg}",
-         ["series[4].weekly.dose.basis: Input should be 'per_m2' or 'flat' (got 'per_kg')"]),
+         ["series[4].weekly.dose.weight: basis per_kg reads the weight: say which (allowed: actual)"]),
         ("schedule.yaml",
          "    dose: {amount: 240, basis: flat}  # every toripalimab series uses it",
          "    # no dose",
