@@ -26,6 +26,7 @@ from bot.calendar.dosing import (
 )
 
 Sex = Literal["female", "male"]
+CREATININE = "cr"  # the analyte code of serum creatinine (bot.grading.analytes)
 # The words of `missing` (the templates say what each one needs).
 MISSING_BSA = "bsa"
 MISSING_WEIGHT = "weight"

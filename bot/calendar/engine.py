@@ -23,7 +23,14 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from bot.calendar.dates import add_months, next_week_start, week_end, week_start
-from bot.calendar.derived_dose import Creatinine, DoseInputs, derive, mg_of, needs_derivation
+from bot.calendar.derived_dose import (
+    CREATININE,
+    Creatinine,
+    DoseInputs,
+    derive,
+    mg_of,
+    needs_derivation,
+)
 from bot.calendar.dosing import dose_mg, round_bsa
 from bot.calendar.model import (
     Calendar,
@@ -1114,9 +1121,6 @@ def _dose_inputs(
         sex=population.sex if population is not None else None,
         creatinine=tuple(c for _, _, c in found),
     )
-
-
-CREATININE = "cr"  # the analyte code of serum creatinine (bot.grading.analytes)
 
 
 def _creatinine(event, value) -> Creatinine:

@@ -140,7 +140,7 @@ class Decision(BaseModel):
             "label": dose.label,
         }
         if dose.derivation is not None:  # how the mg came (or what is missing); only then
-            data["derivation"] = {**dose.derivation, "percent": self.dose_percent}
+            data["derivation"] = dict(dose.derivation)
         return data
 
     def to_json(self, decision_id: str | None = None) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 
 from bot.calendar import Calendar, PatientPlan, Schedule, SiteCalendar, build_calendar
-from bot.calendar.engine import CREATININE
+from bot.calendar.derived_dose import CREATININE
 from bot.decisions.engine import DecisionContext
 from bot.decisions.findings import FindingsMemo
 from bot.decisions.model import NextDose
