@@ -323,3 +323,38 @@ def test_the_digest_and_the_ics_say_what_a_dose_without_mg_needs(
     feed = out_file.read_bytes().decode("utf-8").replace("\r\n ", "")  # unfolded
     assert "AUC 5 (no mg: refer\\, needs creatinine\\, age)" in feed, feed[:3000]
     assert "2 mg/kg = 120 mg" in feed
+
+
+def test_a_reduced_auc_dose_with_the_gfr_cap_in_the_decision_text():
+    from bot.render import Renderer
+
+    # age 30, 80 kg, creatinine 40 µmol/L: 110 × 80 / (72 × 0.45238) × 0.85 = 229.6 mL/min,
+    # capped at 125: 5 × 150 = 750 mg; reduced to 80 %: 600 mg
+    creatinine = (Creatinine(on=date(2027, 3, 1), umol_l=40, entry="E1"),)
+    inputs = DoseInputs(weight_kg=80, age=30, sex="female", creatinine=creatinine)
+    derivation = derive(Dose(**AUC), inputs, date(2027, 3, 8))
+    assert derivation["crcl_ml_min"] == pytest.approx(229.6, abs=0.1)
+    mg = mg_of(derivation, 80, 1, "half_up")
+    assert mg == 600
+    decision = {
+        "id": "D1",
+        "drug": "carboplatin",
+        "action": "reduce",
+        "dose_percent": 80,
+        "reason": "why",
+        "rule": "rule",
+        "criterion": None,
+        "ctcae": "5.0",
+        "if_immune_related": None,
+        "status": "proposed",
+        "ask": None,
+        "questions": [],
+        "trigger": "E2",
+        "next_dose": {"date": "2027-03-08", "mg": mg, "label": "", "derivation": derivation},
+    }
+    text = Renderer().render("replies/_decisions.j2", decisions=[decision], study_id="KN-0007")
+    assert (
+        "next dose: Mon 08 Mar 2027 · carboplatin AUC 5 at 80% → 600 mg (Calvert, CrCl 230 "
+        "mL/min by Cockcroft–Gault from creatinine 40 µmol/L on Mon 01 Mar 2027 (E1), weight "
+        "80 kg, age 30, female; GFR capped at 125 mL/min)"
+    ) in text, text
