@@ -12,13 +12,14 @@ both are the *safe* loader and build the same data.
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from bot.errors import RulesProblem
+from bot.errors import RulesProblem, closest
 
 # PyYAML is imported on the first read (lazy: a process whose rules come from the cache,
 # bot.protocol.cache, never parses YAML).
@@ -48,6 +49,11 @@ def _describe(error: dict[str, Any]) -> str:
         given = error["input"]
         if isinstance(given, str | int | float | bool) or given is None:
             reason += f" (got {given!r})"
+    if error["type"] == "literal_error" and isinstance(error.get("input"), str):
+        # a misspelt choice (an action, a basis): name the closest allowed one
+        hint = closest(error["input"], re.findall(r"'([^']*)'", error["ctx"]["expected"]))
+        if hint is not None:
+            reason += f" — did you mean {hint!r}?"
     return reason
 
 

@@ -273,12 +273,17 @@ class SitesFile(StrictModel):
                     )
                 )
             seen.add(site.id)
-        known = self.site_ids()
+        # the default must be one of the file's own sites: a built-in calendar (what-if
+        # plans) is no site the services enrol at, so it would pass here and be refused there
+        known = self.own_site_ids()
         if self.default_site not in known:
+            hint = closest(self.default_site, known)
             errors.append(
                 custom_error(
                     "reference",
-                    f"unknown site {self.default_site!r} (allowed: {', '.join(known)})",
+                    f"unknown site {self.default_site!r}"
+                    + (f" — did you mean {hint!r}?" if hint else "")
+                    + f" (allowed: {', '.join(known)})",
                     ("default_site",),
                     self.default_site,
                 )
@@ -286,8 +291,13 @@ class SitesFile(StrictModel):
         raise_errors("SitesFile", errors)
         return self
 
+    def own_site_ids(self) -> list[str]:
+        """The sites this file lists (where patients are enrolled and treated)."""
+        return [s.id for s in self.sites]
+
     def site_ids(self) -> list[str]:
-        ids = [s.id for s in self.sites]
+        """The file's sites and the built-in calendars (what-if plans)."""
+        ids = self.own_site_ids()
         return ids + [i for i in built_in_sites() if i not in ids]
 
     def config(self, site_id: str | None = None) -> SiteConfig:

@@ -13,7 +13,7 @@ import importlib
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from bot.errors import RulesError, UserError
@@ -44,9 +44,14 @@ EXIT_REFUSED = 2
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error under `--json` is still one JSON object, and an epilog's
     `{study_id}`, `{stage}`… are the configured trial's (`configured_help_names`, read only
-    when help is shown)."""
+    when help is shown). A sub-command may set `epilog_from`, a function giving the epilog
+    from the loaded trial (`screen`: its criteria), called only when help is shown."""
+
+    epilog_from: Callable[[], str] | None = None
 
     def format_help(self) -> str:
+        if self.epilog_from is not None:
+            self.epilog = self.epilog_from()
         if self.epilog and "{" in self.epilog:
             from bot.settings import configured_help_names
 

@@ -1,7 +1,6 @@
 """`trialbot screen`: check a candidate against the trial's eligibility criteria (its eligibility.yaml).
 
-    trialbot screen age=52 stage=<stage> ecog=1 hb=10.2 anc=3.1 wbc=5.2 plt=210 \\
-                    "alt=35 U/L (7-40)" ast=1.1xULN consent=yes ... [--site ID] [--json]
+    trialbot screen KEY=VALUE ... [--site ID] [--json]     (KEY: a criterion's key or alias)
     trialbot screen --keys
 
 Every criterion is pass, fail or unanswered; the candidate is eligible only when all pass.
@@ -25,56 +24,82 @@ from bot.eligibility.rules import (
 )
 from bot.errors import UserError
 
-# The keys of the shipped trial's eligibility.yaml (a test keeps this list in step with it).
-LAB_AND_CORE_KEYS = (
-    "age",
-    "stage",
-    "ecog",
-    "hb",
-    "anc",
-    "wbc",
-    "plt",
-    "alt",
-    "ast",
-    "bilirubin",
-    "bun",
-    "creatinine",
-)
-CHECKLIST_KEYS = (
-    "untreated",
-    "pathology_proven",
-    "life_expectancy",
-    "ccrt_eligible",
-    "active_bleeding",
-    "pregnancy_test",
-    "contraception",
-    "consent",
-    "active_infection",
-    "prior_malignancy",
-    "comorbidity",
-    "steroids",
-    "live_vaccine",
-    "therapeutic_hpv_vaccine",
-    "organ_transplant",
-    "hiv",
-    "mental_illness",
-    "viral_hepatitis",
-    "recurrent_or_metastatic",
-    "antibody_allergy",
-    "autoimmune_disease",
-)
+# What `--help` lists comes from the loaded trial's eligibility.yaml, never from a list
+# here: a trial with other criteria (no `stage`, a conditional question) gets its own.
+# `LAB_AND_CORE_KEYS` (every criterion that is not a yes/no question) and `CHECKLIST_KEYS`
+# (the yes/no questions) are read from the configured trial when first asked for.
 
-EPILOG = f"""\
-criteria: {", ".join(LAB_AND_CORE_KEYS)}
-checklist (yes/no): {", ".join(CHECKLIST_KEYS)}
 
-  age=52  stage={{stage}} ({{stage_system}}: {{stage_eligible}} are eligible)  ecog=0|1
-  labs as in a lab entry: hb=10.2  "hb=102 g/L"  anc=3.1  "alt=35 U/L (7-40)"
-  or, for the x ULN criteria, a multiple: ast=1.1xULN  bilirubin=0.8×ULN
-  inclusion items pass on yes, exclusion items on no; pregnancy_test and contraception
-  take na when the patient is not of childbearing age; unknown or ? leaves it unanswered.
-`trialbot screen --keys` lists every criterion with its question and citation.
-"""
+def __getattr__(name: str) -> tuple[str, ...]:
+    if name in {"LAB_AND_CORE_KEYS", "CHECKLIST_KEYS"}:
+        core, checklist = _key_groups(load_configured_trial().get("eligibility.yaml"))
+        return core if name == "LAB_AND_CORE_KEYS" else checklist
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _key_groups(rules: EligibilityRules) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    core = tuple(c.key for c in rules.criteria if not isinstance(c, YesNo))
+    return core, tuple(c.key for c in rules.criteria if isinstance(c, YesNo))
+
+
+def _join(keys) -> str:
+    return ", ".join(keys) or "none"
+
+
+def epilog_for(rules: EligibilityRules) -> str:
+    """The `--help` epilog of `screen` for these criteria: every key, and how each kind of
+    criterion is answered, with the trial's own example values."""
+    core, checklist = _key_groups(rules)
+    lines = [f"criteria: {_join(core)}", f"checklist (yes/no): {_join(checklist)}", ""]
+    examples = []
+    for c in rules.criteria:
+        if isinstance(c, IntegerRange):
+            examples.append(f"{c.key}={c.min}" + (f"|{c.max}" if c.max - c.min == 1 else ""))
+        elif isinstance(c, FigoStage):
+            stage = c.example or c.eligible[0]
+            examples.append(f"{c.key}={stage} ({c.system}: {', '.join(c.eligible)} are eligible)")
+    if examples:
+        lines.append("  " + "  ".join(examples))
+    labs = [c for c in rules.criteria if isinstance(c, LabThreshold | LabUlnMultiple)]
+    if labs:
+        first = labs[0]
+        unit = getattr(first, "unit", "") or ""
+        lines.append(
+            f"  labs as in a lab entry: {first.key}=<value>"
+            + (f'  "{first.key}=<value> {unit}"' if unit else "")
+            + ' (a printed range wins: "… (LLN-ULN)")'
+        )
+        multiples = [c.key for c in labs if isinstance(c, LabUlnMultiple)]
+        if multiples:
+            lines.append(
+                f"  or, for the x ULN criteria ({_join(multiples)}), a multiple: "
+                f"{multiples[0]}=1.1xULN"
+            )
+    questions = [c for c in rules.criteria if isinstance(c, YesNo)]
+    if questions:
+        on_yes = [c.key for c in questions if c.pass_when == "yes"]
+        on_no = [c.key for c in questions if c.pass_when == "no"]
+        lines += [
+            f"  pass on {word}: {_join(keys)}"
+            for word, keys in (("yes", on_yes), ("no", on_no))
+            if keys
+        ]
+        na = [f"{c.key} ({c.not_applicable})" for c in questions if c.not_applicable]
+        if na:
+            lines.append(f"  na also answers: {_join(na)}")
+    for c in (c for c in rules.criteria if c.when is not None):
+        lines.append(f"  {c.key} applies only when {c.when.text()}")
+    lines.append("  unknown or ? leaves a criterion unanswered.")
+    lines.append("`trialbot screen --keys` lists every criterion with its question and citation.")
+    return "\n".join(lines) + "\n"
+
+
+def _epilog() -> str:
+    """The configured trial's epilog, or why it cannot be read (help still answers)."""
+    try:
+        return epilog_for(load_configured_trial().get("eligibility.yaml"))
+    except Exception as error:  # help answers even when the rules do not load
+        return f"the trial's criteria could not be read ({error}); see `trialbot rules check`\n"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -82,7 +107,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         "screen",
         help="check eligibility against the trial's eligibility criteria",
         description=__doc__.splitlines()[0],
-        epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("answers", nargs="*", metavar="KEY=VALUE", help="one answer per criterion")
@@ -91,6 +115,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--keys", action="store_true", help="list the criteria keys and exit")
     parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.epilog_from = _epilog  # read only when help is shown (_Parser.format_help)
     parser.set_defaults(func=_run)
 
 
@@ -142,8 +167,8 @@ def _answers_for(criterion) -> str:
     if isinstance(criterion, LabUlnMultiple):
         return f"lab value or NxULN, passes {criterion.op} {criterion.multiple} x ULN"
     if isinstance(criterion, YesNo):
-        extra = "/".join(criterion.answers) + ("/na" if criterion.not_applicable else "")
-        return f"yes/no{'/' + extra if extra else ''}, passes {criterion.pass_when}"
+        extra = [*criterion.answers, *(["na"] if criterion.not_applicable else [])]
+        return f"yes/no{''.join('/' + word for word in extra)}, passes {criterion.pass_when}"
     return ""
 
 

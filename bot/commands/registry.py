@@ -43,7 +43,52 @@ def names_of(rules: TrialRules) -> dict[str, str]:
         "study_id": rules.study_id_example,
         "stage": rules.stage_example,
         "site": rules.sites.default_site,
+        "enrol_criteria": " ".join(f"[{a}]" for a in _enrol_answers(rules)),
+        "enrol_answers": " ".join(_enrol_answers(rules)),
+        "screen_answers": " ".join(_screen_answers(rules)) + _more(rules),
+        "screen_example": " ".join(_screen_answers(rules)),
     }
+
+
+# What enrolment reads of the eligibility criteria, with the value usage lines show; a
+# trial without one of them has no such option (enrolment refuses it by name).
+_ENROL_CRITERIA = (("stage", None), ("ecog", "1"), ("age", "52"))
+
+
+def _enrol_answers(rules: TrialRules) -> list[str]:
+    keys = {c.key for c in rules.eligibility.criteria}
+    return [
+        f"{key}={rules.stage_example if value is None else value}"
+        for key, value in _ENROL_CRITERIA
+        if key in keys
+    ]
+
+
+SCREEN_SHOWN = 4  # criteria a usage line answers
+
+
+def _more(rules: TrialRules) -> str:
+    return " …" if len(rules.eligibility.criteria) > SCREEN_SHOWN else ""
+
+
+def _screen_answers(rules: TrialRules, most: int = SCREEN_SHOWN) -> list[str]:
+    """A passing answer to the trial's first criteria, for `screen`'s usage line: the
+    lowest passing value of a range, the example stage, a lab at its threshold, a yes/no
+    question's passing word (the yes/no questions last) — never another trial's keys."""
+    shown = []
+    criteria = sorted(rules.eligibility.criteria, key=lambda c: c.type == "yes_no")
+    for c in criteria[:most]:
+        if c.type == "integer_range":
+            shown.append(f"{c.key}={c.min}")
+        elif c.type == "figo_stage":
+            shown.append(f"{c.key}={c.shown_example}")
+        elif c.type == "lab_threshold":
+            shown.append(f"{c.key}={float(c.threshold):g}")
+        elif c.type == "lab_uln_multiple":
+            shown.append(f"{c.key}=1xULN")
+        else:
+            shown.append(f"{c.key}={c.pass_when}")
+    return shown
 
 
 # Usage lines and examples name the study ID `{study_id}` and are written with one site;

@@ -317,7 +317,8 @@ def check_terms_exist(trial) -> list[RulesProblem]:
                 RulesProblem(
                     file,
                     f"chemotherapy.haematological.socs[{i}]",
-                    f"'{soc}' is not a CTCAE v{rules.ctcae_version} system organ class",
+                    f"'{soc}' is not a CTCAE v{rules.ctcae_version} system organ class"
+                    + (f" (did you mean '{hint}'?)" if (hint := closest(soc, socs)) else ""),
                 )
             )
     for i, name in enumerate(chemo.haematological.investigations):

@@ -49,7 +49,12 @@ class ReferenceRangesFile(_Strict):
     def _check(self) -> ReferenceRangesFile:
         problems: list[Problem] = []
         if self.default_site not in self.sites:
-            reason = f"is not one of the sites ({', '.join(self.sites)})"
+            hint = closest(self.default_site, self.sites)
+            reason = (
+                "is not one of the sites"
+                + (f" — did you mean {hint!r}?" if hint else "")
+                + f" ({', '.join(self.sites)})"
+            )
             problems.append((("default_site",), reason, self.default_site))
         else:
             default = self.sites[self.default_site].analytes
@@ -165,7 +170,7 @@ def check_sites_exist(trial) -> list[RulesProblem]:
     would leave that site silently on the default site's ranges."""
 
     ranges: ReferenceRangesFile = trial.get("reference_ranges.yaml")
-    known = trial.get("sites.yaml").site_ids()
+    known = trial.get("sites.yaml").own_site_ids()  # a built-in calendar has no laboratory
     problems = []
     for site_id in ranges.sites:
         if site_id in known:

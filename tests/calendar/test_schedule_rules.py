@@ -161,7 +161,7 @@ def _break(rules_root: Path, name: str, old: str, new: str) -> Path:
         ("sites.yaml", "brachytherapy_fractions_per_week: 2", "brachytherapy_fractions_per_week: 9",
          ["sites[0].brachytherapy_fractions_per_week: Input should be less than or equal to 5"]),
         ("sites.yaml", "default_site: main", "default_site: mian",
-         ["default_site: unknown site 'mian' (allowed: main, cn, none)"]),
+         ["default_site: unknown site 'mian' — did you mean 'main'? (allowed: main)"]),
     ],
 )  # fmt: skip
 def test_a_broken_rules_file_is_reported_with_file_field_and_allowed_values(

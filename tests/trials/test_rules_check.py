@@ -181,7 +181,7 @@ def test_a_reference_ranges_site_that_sites_yaml_does_not_have(other_rules, caps
     assert main(["rules", "check", str(other_rules / OTHER)]) == 2
     assert (
         f"{OTHER}/reference_ranges.yaml: sites.eest: 'eest' is not a site of sites.yaml "
-        "(did you mean 'east'?); allowed: east, cn, none"
+        "(did you mean 'east'?); allowed: east"
     ) in capsys.readouterr().err
 
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 USAGE = (
     "enroll {study_id} start=YYYY-MM-DD [fractions=25] [boost=yes|no] "
-    "[height=160 weight=55 | bsa=1.62] [stage={stage}] [ecog=1] [age=52] "
+    "[height=160 weight=55 | bsa=1.62] {enrol_criteria} "
     '[diagnosed=YYYY-MM-DD] [site=main] [baseline="ALT 60 U/L (7-40)"]'
 )
 OPTIONS = (*PLAN_FIELDS, "site", "baseline")
@@ -99,7 +99,7 @@ COMMANDS = (
         group="enter",
         handler=enroll,
         examples=(
-            "enroll {study_id} start=2027-03-01 height=160 weight=55 stage={stage} ecog=1 age=52",
+            "enroll {study_id} start=2027-03-01 height=160 weight=55 {enrol_answers}",
             "enroll {study_id} start=2027-03-08 fractions=28 boost=yes bsa=1.62",
         ),
         aliases=("enrol",),

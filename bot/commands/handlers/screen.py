@@ -13,7 +13,7 @@ from bot.errors import UserError
 if TYPE_CHECKING:
     from bot.services.context import Request, ServiceContext
 
-USAGE = "screen age=52 stage={stage} ecog=1 hb=10.2 anc=3.1 … [site=main]"
+USAGE = "screen {screen_answers} [site=main]"
 
 
 def screen(ctx: ServiceContext, request: Request, args: Args) -> Reply:
@@ -27,7 +27,7 @@ def screen(ctx: ServiceContext, request: Request, args: Args) -> Reply:
         raise UserError(
             f"'{args.words[0]}' is not an answer",
             field="answers",
-            allowed=args.filled('key=value answers, e.g. age=52 stage={stage} "alt=35 U/L (7-40)"'),
+            allowed=args.filled("key=value answers, e.g. {screen_example}"),
         )
     result = screening.screen(ctx, request, answers)
     by_status: dict[str, list[dict[str, Any]]] = {"fail": [], "unanswered": [], "pass": []}
@@ -66,10 +66,7 @@ COMMANDS = (
         role="viewer",
         group="read",
         handler=screen,
-        examples=(
-            "screen age=52 stage={stage} ecog=1",
-            'screen age=45 stage=IIB ecog=0 hb=10.2 "alt=35 U/L (7-40)"',
-        ),
+        examples=("screen {screen_example}",),
         details=screen_details,
         details_template="replies/help_screen.j2",
     ),
