@@ -1034,6 +1034,8 @@ class _Run:
     def _summary(self) -> CalendarSummary:
         spec = self.schedule.summary
         summary = CalendarSummary(day1=self.day1, bsa_m2=self.bsa)
+        # the words replies use for these series come from the schedule, not from the code
+        summary.fraction_label = self.schedule.series_by_id(spec.ott_series).label
         fractions = [e.date for e in self.results[spec.ott_series].slots if e.status != "skipped"]
         if fractions:
             summary.first_fraction, summary.last_fraction = fractions[0], fractions[-1]
@@ -1052,6 +1054,9 @@ class _Run:
             made = self.results[spec.consolidation_series]
             firsts = made.cycle_first or [e.date for e in made.slots]
             summary.consolidation_start = firsts[0] if firsts else None
+            summary.consolidation_phase = self.schedule.series_by_id(
+                spec.consolidation_series
+            ).phase.replace("_", " ")
         if spec.maintenance_series:
             slots = self.results[spec.maintenance_series].slots
             summary.maintenance_end = slots[-1].date if slots else None

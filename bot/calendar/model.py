@@ -177,6 +177,10 @@ class CalendarSummary:
     consolidation_start: date | None = None
     maintenance_end: date | None = None
     bsa_m2: float | None = None
+    # the schedule's words for them: the fraction series' label, the consolidation series'
+    # phase (replies say "first EBRT fraction", "consolidation from …" from these)
+    fraction_label: str | None = None
+    consolidation_phase: str | None = None
     on_hold: list[DrugHoldSummary] = field(default_factory=list)
     discontinued: list[DiscontinuedSummary] = field(default_factory=list)
     provisional: bool = False
@@ -195,7 +199,9 @@ class CalendarSummary:
             "last_brachytherapy": _iso(self.last_brachytherapy),
             "ott_with_brachytherapy_days": self.ott_with_brachytherapy_days,
             "consolidation_start": _iso(self.consolidation_start),
+            "consolidation_phase": self.consolidation_phase,
             "maintenance_end": _iso(self.maintenance_end),
+            "fraction_label": self.fraction_label,
             "bsa_m2": self.bsa_m2,
             "on_hold": [h.to_json() for h in self.on_hold],
             "discontinued": [d.to_json() for d in self.discontinued],

@@ -111,3 +111,23 @@ def test_a_typo_names_file_field_and_the_closest_valid_name(
     code, _, err = run(capsys, "rules", "check")
     assert code == 2
     assert f"{THIRD}/{file}: " in err and expected in err, err
+
+
+def test_enrolment_names_the_trials_own_fractions_and_phases(
+    third_rules, capsys, tmp_path, monkeypatch
+):
+    """The reply and the channel post read the fraction series' label and the phase names
+    from the schedule: no "EBRT", no other trial's phase, no empty stage before ECOG."""
+    monkeypatch.setenv("TRIALBOT_DATABASE_URL", f"sqlite:///{tmp_path / 'enrol.db'}")
+    monkeypatch.setenv("TRIALBOT_NOW", "2027-02-26T09:00-05:00")
+    code, out, err = run(
+        capsys, "chat", "/trial enroll TT-001 start=2027-03-01 bsa=1.6 ecog=1 age=50"
+    )
+    assert code == 0, err
+    assert "day 1 (first Pelvic IMRT fraction): Mon 01 Mar 2027" in out
+    assert "last Pelvic IMRT fraction: Fri 02 Apr 2027" in out  # Boston: no holiday
+    assert "\n  ECOG 1 · age 50\n" in out
+    assert "EBRT" not in out and "consolidation" not in out.lower()
+    code, out, err = run(capsys, "chat", "/trial enroll TT-002 start=2027-03-01 bsa=1.6 site=lyon")
+    assert code == 0, err
+    assert "last Pelvic IMRT fraction: Mon 05 Apr 2027" in out  # Lyon: Easter Monday closed
