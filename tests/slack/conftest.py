@@ -367,3 +367,35 @@ def server(slack: SlackApp, fake_slack) -> Iterator[Server]:
     yield Server(f"http://127.0.0.1:{http.port}", fake_slack, slack.transport.ctx, slack)
     http.stop()
     thread.join(timeout=5)
+
+
+# --- process mode: the acking front and its worker process -------------------------------
+@pytest.fixture
+def worker(trial, fake_slack) -> Iterator[Any]:
+    """The worker process of TRIALBOT_SLACK_WORKER=process, built from the trial's
+    settings and clock (no scheduler: these tests are about requests)."""
+    from bot.transports.slack.front import Worker
+    from bot.transports.slack.worker import WorkerSpec
+
+    spec = WorkerSpec(
+        trial.settings, config(api_url=fake_slack.url), scheduler=False, clock=trial.clock
+    )
+    handle = Worker(spec).start()
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture
+def front(trial, fake_slack, worker) -> Iterator[Server]:
+    """The app as `trialbot serve --http` runs it in process mode: the acking front behind
+    waitress, everything after the ack in `worker`."""
+    slack = create_app(trial, config(api_url=fake_slack.url), web_client(fake_slack), worker=worker)
+    app = wsgi_app(
+        SlackRequestHandler(slack.app), trial.db, lambda: {"mode": "http"}, worker=worker.state
+    )
+    http = HttpServer(app, "127.0.0.1", 0, threads=4)
+    thread = threading.Thread(target=http.serve, daemon=True)
+    thread.start()
+    yield Server(f"http://127.0.0.1:{http.port}", fake_slack, trial, slack)
+    http.stop()
+    thread.join(timeout=5)

@@ -84,6 +84,18 @@ def test_a_certificate_file_that_is_not_pem_is_refused(tmp_path):
     assert problem.startswith(f"SSL_CERT_FILE: {bad} is not a PEM bundle of certificates")
 
 
+def test_the_worker_mode_is_process_unless_thread_is_asked_for():
+    assert load_slack_config(GOOD, http=False).worker == "process"
+    for given, read in (("thread", "thread"), ("Process", "process"), (" thread ", "thread")):
+        env = {**GOOD, "TRIALBOT_SLACK_WORKER": given}
+        assert load_slack_config(env, http=True).worker == read
+    [problem] = problems({**GOOD, "TRIALBOT_SLACK_WORKER": "threads"})
+    assert problem == (
+        "TRIALBOT_SLACK_WORKER: 'threads' is not a worker mode (process: the work in a worker "
+        "process beside the acks — the default; thread: all in one process)"
+    )
+
+
 def test_site_channels_twice():
     _, found = parse_site_channels("main=C0123ABCD,main=C0456EFGH,east=C0123ABCD", ["main", "east"])
     assert found == [

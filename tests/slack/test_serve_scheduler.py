@@ -63,6 +63,9 @@ def serve_env(db, monkeypatch, tmp_path, fake_slack):
         "SLACK_SIGNING_SECRET": "8f742231b10e8888abcd990000ff85a5",
         "SLACK_API_URL": fake_slack.url,
         "TRIALBOT_SITE_CHANNELS": "main=C0STUDY01",
+        # the timer is injected into this process; process mode's runs in its worker
+        # (tests/slack/test_process_mode.py)
+        "TRIALBOT_SLACK_WORKER": "thread",
     }
 
 

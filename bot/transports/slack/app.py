@@ -17,6 +17,11 @@ Delivery: one thread drains the outbox (`Deliverer`), woken by the database each
 transaction that queued posts commits (`Database.on_outbox_commit`) — a command's alert
 leaves while its reply is still being rendered — and delivering one lane per target at
 once (the channel copy and the on-call DM copy of an alert in parallel).
+
+Process mode (`worker=`, `TRIALBOT_SLACK_WORKER=process`): this app is the acking front —
+`submit` and `soon` forward the request to the worker process instead of running
+anything (`front.py`), and there is no work pool, delivery thread or scheduler here; the
+worker runs this same factory in thread mode, with verification off (`verify=False`).
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -44,6 +49,9 @@ from bot.transports.slack import blocks as kit
 from bot.transports.slack.config import SlackConfig
 from bot.transports.slack.notifier import SlackNotifier
 from bot.transports.slack.surfaces import Place, place_of, pointer
+
+if TYPE_CHECKING:
+    from bot.transports.slack.front import Worker
 
 log = logging.getLogger("trialbot.slack")
 
@@ -107,14 +115,20 @@ class SlackTransport:
     ui: Executor = field(default_factory=InlineExecutor)
     registry: Registry = field(default_factory=build_registry)
     owner: str = field(default_factory=default_owner)
+    # process mode's front: what a listener defers goes to the worker (front.forwarder)
+    forward: Callable[[str], Future] | None = None
 
     def submit(self, what: str, fn: Callable[..., Any], *args: Any) -> Future:
         """Run `fn` after the ack; a failure is logged (what failed, never patient data)."""
+        if self.forward is not None:
+            return self.forward(what)
         return self.work.submit(_guarded, what, fn, args)
 
     def soon(self, what: str, fn: Callable[..., Any], *args: Any) -> Future:
         """Run `fn` right after the ack, never behind the work (e.g. `views.open` with a
         trigger that expires in about 3 s)."""
+        if self.forward is not None:
+            return self.forward(what)
         return self.ui.submit(_guarded, what, fn, args)
 
     def place(self, channel: str | None, channel_type: str | None = None) -> Place:
@@ -144,7 +158,9 @@ class SlackTransport:
     def posted(self) -> None:
         """A command may have queued posts: the delivery thread sends them now (it is
         woken by the commit already; without one — tests — they are sent here, before the
-        listener returns)."""
+        listener returns). Never in process mode's front: it writes nothing."""
+        if self.forward is not None:
+            return
         if self.delivery is None:
             self.deliver()
         else:
@@ -212,19 +228,28 @@ def create_app(
     process_before_response: bool = PROCESS_BEFORE_RESPONSE,
     ui: Executor | None = None,
     token_verification: bool = True,
+    verify: bool = True,
+    worker: Worker | None = None,
 ) -> SlackApp:
+    """`worker`: the app is process mode's front (see the module's docstring); `verify`
+    False: the worker's app, replaying requests the front verified."""
     from bot.transports.slack import listeners
 
     app = App(
         client=client,
         signing_secret=config.signing_secret or "",
-        request_verification_enabled=config.mode == "http",
+        request_verification_enabled=verify and config.mode == "http",
         token_verification_enabled=token_verification,
         process_before_response=process_before_response,
         listener_executor=listener_executor
         or ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="slack-listener"),
         logger=logging.getLogger("trialbot.slack.bolt"),
     )
+    if worker is not None:  # the front: nothing runs here after the ack
+        from bot.transports.slack.front import FrontMiddleware, forwarder
+
+        work = work or InlineExecutor()
+        app.use(FrontMiddleware(worker))
     transport = SlackTransport(
         ctx=ctx,
         config=config,
@@ -233,6 +258,7 @@ def create_app(
         work=work or ThreadPoolExecutor(WORK_THREADS, thread_name_prefix="slack-work"),
         # given an (inline) work executor — tests — the rest follows it
         ui=ui or work or ThreadPoolExecutor(UI_THREADS, thread_name_prefix="slack-ui"),
+        forward=forwarder(worker) if worker is not None else None,
     )
     if work is None:  # a real pool: deliver from a thread of its own, in lanes
         transport.lanes = ThreadPoolExecutor(DELIVERY_LANES, thread_name_prefix="slack-lane")

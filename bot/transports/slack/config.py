@@ -9,7 +9,10 @@ IT team fixes a deployment in one pass instead of one restart per typo.
   included (default Slack's own);
 - `SLACK_PROXY`: an http(s) proxy for the Web API and Socket Mode clients;
 - `SSL_CERT_FILE`: a PEM bundle of trusted CAs (TLS inspection), for both clients;
-- `TRIALBOT_SITE_CHANNELS`: `main=C0123ABCD[,other=C…]`, each site's study channel.
+- `TRIALBOT_SITE_CHANNELS`: `main=C0123ABCD[,other=C…]`, each site's study channel;
+- `TRIALBOT_SLACK_WORKER`: `process` (default) — `trialbot serve` acks in its own process
+  and does the work in one worker process (`worker`) — or `thread`, everything in one
+  process (the mode of the tests' in-process apps and of small sites).
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ DEFAULT_API_URL = "https://slack.com/api/"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 3000
 SITE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+WORKER_MODES = ("process", "thread")
+DEFAULT_WORKER = "process"
 
 
 class SlackConfigError(Exception):
@@ -47,6 +52,7 @@ class SlackConfig:
     proxy: str | None = None
     ssl_cert_file: Path | None = None
     site_channels: Mapping[str, str] = field(default_factory=dict)
+    worker: str = DEFAULT_WORKER  # read by `trialbot serve` only (WORKER_MODES)
 
     def ssl_context(self) -> ssl.SSLContext | None:
         if self.ssl_cert_file is None:
@@ -161,6 +167,14 @@ def load_slack_config(
     )
     problems.extend(channel_problems)
 
+    given = get("TRIALBOT_SLACK_WORKER") or DEFAULT_WORKER
+    worker = given.lower()
+    if worker not in WORKER_MODES:
+        problems.append(
+            f"TRIALBOT_SLACK_WORKER: {given!r} is not a worker mode (process: the work in a "
+            "worker process beside the acks — the default; thread: all in one process)"
+        )
+
     if problems:
         raise SlackConfigError(problems)
     assert bot_token is not None
@@ -173,4 +187,5 @@ def load_slack_config(
         proxy=proxy,
         ssl_cert_file=cert_file,
         site_channels=channels,
+        worker=worker,
     )

@@ -2,8 +2,10 @@
 served by waitress (a production WSGI server with a thread pool; Bolt's own `app.start()`
 is a development server that queues connections).
 
-`/healthz` answers JSON: 200 when the database is reachable and its schema current, 503
-otherwise, with the Slack connection state and the outbox backlog beside.
+`/healthz` answers JSON: 200 when the database is reachable and its schema current (and,
+in process mode, the worker process alive), 503 otherwise, with the Slack connection
+state, the outbox backlog and the worker (mode; in process mode alive, pid, restarts,
+scheduler) beside.
 """
 
 from __future__ import annotations
@@ -25,8 +27,14 @@ HEALTH_PATH = "/healthz"
 SERVER_THREADS = 16
 
 
-def health(db: Database, slack: Callable[[], dict[str, Any]]) -> tuple[bool, dict[str, Any]]:
+def health(
+    db: Database,
+    slack: Callable[[], dict[str, Any]],
+    worker: Callable[[], dict[str, Any]] | None = None,
+) -> tuple[bool, dict[str, Any]]:
     report: dict[str, Any] = {"database": "ok", "schema": None, "slack": slack(), "outbox": None}
+    if worker is not None:
+        report["worker"] = worker()
     healthy = True
     try:
         status = db.schema_status()
@@ -45,18 +53,24 @@ def health(db: Database, slack: Callable[[], dict[str, Any]]) -> tuple[bool, dic
         healthy = False
     if report["slack"].get("connected") is False:
         healthy = False
+    if report.get("worker", {}).get("alive") is False:  # down, being started again
+        healthy = False
     report["ok"] = healthy
     return healthy, report
 
 
 def wsgi_app(
-    handler: SlackRequestHandler, db: Database, slack_state: Callable[[], dict[str, Any]]
+    handler: SlackRequestHandler,
+    db: Database,
+    slack_state: Callable[[], dict[str, Any]],
+    *,
+    worker: Callable[[], dict[str, Any]] | None = None,
 ) -> Callable[[dict, Callable], Iterable[bytes]]:
     def app(environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
         if path == HEALTH_PATH and method == "GET":
-            healthy, report = health(db, slack_state)
+            healthy, report = health(db, slack_state, worker)
             body = json.dumps(report).encode()
             start_response(
                 "200 OK" if healthy else "503 Service Unavailable",

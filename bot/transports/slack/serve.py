@@ -128,23 +128,53 @@ def run(
         return EXIT_REFUSED
     from bot.transports.slack.app import create_app, settle, tune_interpreter
 
-    slack = create_app(ctx, config, client)
+    worker = None
+    if config.worker == "process":
+        try:
+            worker = start_worker(ctx, config, options)
+        except Exception as exc:  # WorkerError, or the process could not be created
+            print("trialbot serve: cannot start:", file=sys.stderr)
+            print(f"  TRIALBOT_SLACK_WORKER=process: {exc}", file=sys.stderr)
+            ctx.db.dispose()
+            return EXIT_REFUSED
+    slack = create_app(ctx, config, client, worker=worker)
     tune_interpreter()
     stop = stop or threading.Event()
     _on_signals(stop)
     bot = identity.get("user_id")
-    scheduler = start_scheduler(slack, timer) if options.scheduler else None
+    # process mode: the scheduler runs in the worker, beside the delivery thread
+    scheduler = start_scheduler(slack, timer) if options.scheduler and worker is None else None
     settle()  # start-up is done: freeze what it loaded (app.settle)
+    state = worker.state if worker is not None else (lambda: {"mode": "thread"})
     try:
         if options.http:
-            return _serve_http(slack, options, stop, bot, ready)
+            return _serve_http(slack, options, stop, bot, ready, state)
         return _serve_socket(slack, config, stop, bot)
     finally:
+        if worker is not None:
+            worker.stop()
         if scheduler is not None:
             scheduler.shutdown(wait=True)
         if slack.transport.delivery is not None:
             slack.transport.delivery.stop()
         ctx.db.dispose()
+
+
+def start_worker(ctx, config, options: ServeOptions):
+    """Process mode: the worker process (its own context from the same settings and
+    clock, its delivery thread, the scheduler unless `--no-scheduler`), once ready."""
+    from bot.transports.slack.front import Worker
+    from bot.transports.slack.worker import WorkerSpec
+
+    spec = WorkerSpec(ctx.settings, config, scheduler=options.scheduler, clock=ctx.clock)
+    worker = Worker(spec).start()
+    log.warning(
+        "trialbot serve: acks here, the work in a worker process (pid %s%s; "
+        "TRIALBOT_SLACK_WORKER=thread for one process)",
+        worker.pid,
+        ", with the scheduler" if worker.scheduler else "",
+    )
+    return worker
 
 
 def scheduler_for(slack):
@@ -173,13 +203,23 @@ def start_scheduler(slack, timer: Callable[[Any], Any] | None = None):
 
 
 def _serve_http(
-    slack, options: ServeOptions, stop: threading.Event, bot: Any, ready: Callable | None
+    slack,
+    options: ServeOptions,
+    stop: threading.Event,
+    bot: Any,
+    ready: Callable | None,
+    worker: Callable[[], dict[str, Any]],
 ) -> int:
     from slack_bolt.adapter.wsgi import SlackRequestHandler
 
     from bot.transports.slack.http_mode import HttpServer, wsgi_app
 
-    app = wsgi_app(SlackRequestHandler(slack.app), slack.transport.ctx.db, lambda: {"mode": "http"})
+    app = wsgi_app(
+        SlackRequestHandler(slack.app),
+        slack.transport.ctx.db,
+        lambda: {"mode": "http"},
+        worker=worker,
+    )
     try:
         server = HttpServer(app, options.host, options.port)
     except OSError as exc:
