@@ -369,6 +369,12 @@ def server(slack: SlackApp, fake_slack) -> Iterator[Server]:
     thread.join(timeout=5)
 
 
+@pytest.fixture
+def signed_client(trial, fake_slack):
+    """Signed requests to an app served elsewhere (e.g. by `serve.run`) at `base`."""
+    return lambda base: Server(base, fake_slack, trial)
+
+
 # --- process mode: the acking front and its worker process -------------------------------
 @pytest.fixture
 def worker(trial, fake_slack) -> Iterator[Any]:

@@ -12,6 +12,8 @@ import signal
 import time
 from urllib.parse import urlencode
 
+import pytest
+
 from bot.transports.slack import forms
 
 BOUND = 60.0  # seconds; a bound for a broken test, not a timing assertion
@@ -179,3 +181,48 @@ def test_healthz_reports_the_worker(front, worker):
         "forwarded": 0,
         "scheduler": "off",
     }
+
+
+def test_serve_runs_the_worker_with_the_scheduler_and_stops_it(
+    trial, fake_slack, signed_client, monkeypatch
+):
+    """`trialbot serve --http` with the default TRIALBOT_SLACK_WORKER: the worker runs the
+    scheduler (the front none), a signed command works, and stopping serve stops the
+    worker."""
+    import queue
+    import threading
+
+    from bot.transports.slack.serve import ServeOptions, run
+
+    monkeypatch.setenv("TRIALBOT_DATABASE_URL", trial.settings.database_url)
+    monkeypatch.setenv("TRIALBOT_ADMINS", "U0ADMIN01")
+    env = {
+        "SLACK_BOT_TOKEN": "xoxb-1-test",
+        "SLACK_SIGNING_SECRET": signed_client("").secret,
+        "SLACK_API_URL": fake_slack.url,
+        "TRIALBOT_SITE_CHANNELS": "main=C0STUDY01",
+    }
+    stop, ports, codes = threading.Event(), queue.Queue(), queue.Queue()
+    thread = threading.Thread(
+        target=lambda: codes.put(
+            run(ServeOptions(http=True, port=0), env, stop=stop, ready=ports.put)
+        )
+    )
+    thread.start()
+    try:
+        server = signed_client(f"http://127.0.0.1:{ports.get(timeout=BOUND)}")
+        health = server.get("/healthz").json()
+        assert health["ok"] is True
+        assert health["worker"]["alive"] is True and health["worker"]["scheduler"] == "running"
+        pid = health["worker"]["pid"]
+        assert [t for t in threading.enumerate() if t.name == "APScheduler"] == []
+        server.command("whoami")
+        [reply] = fake_slack.wait_for("response_url", 1, BOUND)
+        assert "coordinator" in reply.text_of_blocks()
+    finally:
+        stop.set()
+        thread.join(timeout=BOUND)
+    assert not thread.is_alive(), "serve did not stop when asked"
+    assert codes.get_nowait() == 0
+    with pytest.raises(ProcessLookupError):  # the worker has exited (and was reaped)
+        os.kill(pid, 0)

@@ -189,3 +189,76 @@ def test_socket_mode_commands_events_and_modal_errors_are_acked(socket_bot, tria
         "response_action": "errors",
         "errors": {"reason": "An override needs a reason."},
     }
+
+
+@pytest.fixture
+def socket_front(trial, fake_slack, worker) -> Iterator[tuple[SocketServer, Any]]:
+    """Socket Mode in process mode: the front acks over the WebSocket, `worker` works."""
+    from slack_sdk import WebClient
+
+    from bot.transports.slack.app import create_app
+    from bot.transports.slack.config import SlackConfig
+
+    config = SlackConfig(
+        bot_token="xoxb-test-token",
+        mode="socket",
+        app_token="xapp-1-test",
+        api_url=fake_slack.url,
+        site_channels={"main": "C0STUDY01"},
+    )
+    client = WebClient(token="xoxb-test-token", base_url=fake_slack.url, timeout=5)
+    slack = create_app(trial, config, client, worker=worker)
+    server = SocketServer()
+    fake_slack.socket_url = server.url
+    handler = SocketModeHandler(slack.app, app_token="xapp-1-test")
+    handler.connect()
+    assert server.connected.wait(ACK_TIMEOUT)
+    yield server, fake_slack
+    handler.close()
+    server.close()
+
+
+def test_socket_mode_in_process_mode_acks_here_and_works_in_the_worker(socket_front, worker):
+    server, fake = socket_front
+    server.send(_command("lab LACC-007 ANC 0.4 PLT 62", 1, fake.webhook))
+    assert server.ack("env-command-1") == {"envelope_id": "env-command-1"}
+    [reply] = fake.wait_for("response_url", 1, ACK_TIMEOUT)
+    assert "Neutrophil count decreased" in reply.text_of_blocks()
+    posts = fake.wait_for("chat.postMessage", 2, ACK_TIMEOUT)
+    assert {p.params["channel"] for p in posts} == {"C0STUDY01", "D0DOC0001"}
+
+    # a retried event is acked every time (by the front) and recorded once (by the worker)
+    server.send(_mention("whoami", "Ev0SOCKET2", 1))
+    server.ack("env-Ev0SOCKET2-1")
+    server.send(_mention("whoami", "Ev0SOCKET2", 2))
+    server.ack("env-Ev0SOCKET2-2")
+    [answer] = fake.wait_for("chat.postEphemeral", 1, ACK_TIMEOUT)
+    assert "coordinator" in answer.text_of_blocks()
+
+    # a modal submission: the worker's answer rides on the front's ack
+    server.send(
+        {
+            "envelope_id": "env-view-2",
+            "type": "interactive",
+            "accepts_response_payload": True,
+            "payload": {
+                "type": "view_submission",
+                "team": {"id": "T0TEAM001"},
+                "user": {"id": "U0DOC0001"},
+                "api_app_id": "A0APP0001",
+                "view": {
+                    "id": "V0002",
+                    "type": "modal",
+                    "callback_id": "decision_override",
+                    "private_metadata": "D1",
+                    "state": {"values": {"reason": {"reason_input": {"value": ""}}}},
+                },
+            },
+        }
+    )
+    assert server.ack("env-view-2")["payload"] == {
+        "response_action": "errors",
+        "errors": {"reason": "An override needs a reason."},
+    }
+    assert worker.state()["forwarded"] == 4  # the command, both deliveries, the form
+    assert len(fake.called("chat.postEphemeral")) == 1
