@@ -8,10 +8,13 @@ the same run and behind the same server: a bare Bolt app that only acks. On SQLi
 
     .venv/bin/python benchmarks/slack_bench.py [--clients 20] [--requests 10] [--interval 1]
         [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test | --no-postgres]
+        [--worker process | thread]
 
 The app under test runs in a process of its own (`--serve`, started by this script), as
 `trialbot serve --http` does: the load generator and the fake Slack do not share its
-interpreter, so their work is not counted as the app's.
+interpreter, so their work is not counted as the app's. `--worker` is
+TRIALBOT_SLACK_WORKER: `process` (the default of `trialbot serve`) acks in that process
+and does the work in a worker process it starts; `thread` does both in one.
 
 Targets: ack p99 ≤ 1.5× the bare app's and under 300 ms; alert p99 under 1 s.
 """
@@ -71,7 +74,9 @@ def _study_id(number: int) -> str:
 
 
 # --- the server process -------------------------------------------------------------------
-def serve(kind: str, database_url: str, fake_url: str, trace: str = "") -> None:
+def serve(
+    kind: str, database_url: str, fake_url: str, trace: str = "", worker_mode: str = "process"
+) -> None:
     """Run one app (`trialbot` or `bare`) behind waitress; print the port; stop at EOF.
     `trace`: a file to write, at the end, when each request entered and left the WSGI app,
     each garbage collection and each piece of work ran (monotonic seconds)."""
@@ -87,7 +92,9 @@ def serve(kind: str, database_url: str, fake_url: str, trace: str = "") -> None:
     from bot.transports.slack.config import SlackConfig
     from bot.transports.slack.http_mode import HttpServer, wsgi_app
 
-    ctx = build_context(Settings(database_url=database_url, admins=(ADMIN,)), clock=FixedClock(NOW))
+    settings = Settings(database_url=database_url, admins=(ADMIN,))
+    ctx = build_context(settings, clock=FixedClock(NOW))
+    worker = None
     client = WebClient(
         token="xoxb-bench", base_url=fake_url, timeout=10, retry_handlers=retry_handlers()
     )
@@ -95,7 +102,13 @@ def serve(kind: str, database_url: str, fake_url: str, trace: str = "") -> None:
         config = SlackConfig(
             bot_token="xoxb-bench", mode="http", signing_secret=SECRET, api_url=fake_url
         )
-        slack = slack_app.create_app(ctx, config, client)
+        if worker_mode == "process":  # as `trialbot serve` runs it (--no-scheduler)
+            from bot.transports.slack.front import Worker
+            from bot.transports.slack.worker import WorkerSpec
+
+            spec = WorkerSpec(settings, config, scheduler=False, clock=FixedClock(NOW))
+            worker = Worker(spec).start()
+        slack = slack_app.create_app(ctx, config, client, worker=worker)
         bolt = slack.app
     else:  # the floor: Bolt configured as trialbot's app is, a listener that only acks
         slack = None
@@ -115,6 +128,8 @@ def serve(kind: str, database_url: str, fake_url: str, trace: str = "") -> None:
     print(server.port, flush=True)
     sys.stdin.read()  # until the benchmark closes our stdin
     server.stop()
+    if worker is not None:
+        worker.stop()
     if slack is not None and slack.transport.delivery is not None:
         slack.transport.delivery.stop()
     ctx.db.dispose()
@@ -184,9 +199,11 @@ class _Trace:
 
 
 class Server:
-    def __init__(self, kind: str, database_url: str, fake_url: str, trace: str = "") -> None:
+    def __init__(
+        self, kind: str, database_url: str, fake_url: str, trace: str = "", worker: str = ""
+    ) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, __file__, "--serve", kind, database_url, fake_url, trace],
+            [sys.executable, __file__, "--serve", kind, database_url, fake_url, trace, worker],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -322,7 +339,9 @@ def run(database_url: str, label: str, args: argparse.Namespace) -> dict:
         bare_acks = [ms for _, _, ms in bare_samples]
         bare.stop()
         servers.remove(bare)
-        trial = Server("trialbot", database_url, fake.url, trace and f"{trace}-trialbot.json")
+        trial = Server(
+            "trialbot", database_url, fake.url, trace and f"{trace}-trialbot.json", args.worker
+        )
         servers.append(trial)
         warm = _load(trial.url, fake.webhook, WARM_UP, 1, 0, 0)  # templates, first calendar
         _arrivals(fake, {s: at for s, at, _ in warm})
@@ -390,7 +409,7 @@ def _postgres_schema(url: str) -> tuple[str, Callable[[], None]]:
 
 def main() -> None:
     if sys.argv[1:2] == ["--serve"]:
-        serve(*sys.argv[2:6])
+        serve(*sys.argv[2:7])
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=20)
@@ -404,6 +423,12 @@ def main() -> None:
         help="a PostgreSQL URL to run on as well (default: $TRIALBOT_TEST_POSTGRES_URL)",
     )
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument(
+        "--worker",
+        choices=("process", "thread"),
+        default="process",
+        help="TRIALBOT_SLACK_WORKER of the app under test (default process, as serve)",
+    )
     parser.add_argument("--json", help="also write the samples to this file")
     parser.add_argument(
         "--trace",
@@ -431,7 +456,10 @@ def main() -> None:
         f"machine: {describe()}; load average {load:.1f} at the start, "
         f"{os.getloadavg()[0]:.1f} at the end; {time.time() - started:.0f} s"
     )
-    print(f"{args.clients} clients × {args.requests} signed /trial lab commands, {pace}")
+    print(
+        f"{args.clients} clients × {args.requests} signed /trial lab commands, {pace}; "
+        f"TRIALBOT_SLACK_WORKER={args.worker}"
+    )
     for result in results:
         print("\n".join(report(result)))
     if args.json:

@@ -4,6 +4,8 @@
     trialbot serve --http [--host H] [--port N]  HTTP mode at POST /slack/events, GET /healthz
                                                  (SLACK_SIGNING_SECRET, SLACK_BOT_TOKEN)
     --no-scheduler                               a bot-only replica
+    TRIALBOT_SLACK_WORKER=process (default)      acks here, the work in a worker process
+    TRIALBOT_SLACK_WORKER=thread                 everything in one process
 
 Every setting is checked at start; each problem is one line, and the exit code is 2.
 """

@@ -95,6 +95,8 @@ class Worker:
     def stop(self, timeout: float = STOP_SECONDS) -> None:
         """Close the pipe (after what was forwarded), let the worker finish and exit."""
         self._stopping.set()
+        with self._changed:  # a sender waiting for a restart stops waiting
+            self._changed.notify_all()
         self._outgoing.put(None)
         self._sender.join(timeout)
         link = self._link
