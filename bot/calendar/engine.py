@@ -1031,11 +1031,34 @@ class _Run:
             )
 
     # --- summary ------------------------------------------------------------------
+    def _doses_without_mg(self) -> list[dict]:
+        """Per drug, the first planned derived dose (mg/kg, AUC) that has no mg, and what
+        it needs: said at enrolment and in the calendar, never left to be noticed."""
+        found: dict[str, dict] = {}
+        for event in self.events:
+            dose = event.dose
+            if (
+                dose is None
+                or not dose.derivation
+                or not dose.derivation["missing"]
+                or event.item in found
+                or event.status not in ("planned", "due", "overdue")
+            ):
+                continue
+            found[event.item] = {
+                "drug": event.item,
+                "date": event.date.isoformat(),
+                "derivation": dict(dose.derivation),
+            }
+        return list(found.values())
+
     def _summary(self) -> CalendarSummary:
         spec = self.schedule.summary
         summary = CalendarSummary(day1=self.day1, bsa_m2=self.bsa)
         # the words replies use for these series come from the schedule, not from the code
         summary.fraction_label = self.schedule.series_by_id(spec.ott_series).label
+        if self._inputs is not None:
+            summary.doses_without_mg = self._doses_without_mg()
         fractions = [e.date for e in self.results[spec.ott_series].slots if e.status != "skipped"]
         if fractions:
             summary.first_fraction, summary.last_fraction = fractions[0], fractions[-1]

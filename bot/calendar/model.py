@@ -186,8 +186,17 @@ class CalendarSummary:
     provisional: bool = False
     provisional_from: date | None = None
     notes: list[str] = field(default_factory=list)
+    # derived doses (mg/kg, AUC) still to come that have no mg: per drug, the first one's
+    # date and derivation (what it needs)
+    doses_without_mg: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
+        data = self._json()
+        if self.doses_without_mg:  # only then: the summary of other trials is unchanged
+            data["doses_without_mg"] = [dict(d) for d in self.doses_without_mg]
+        return data
+
+    def _json(self) -> dict[str, Any]:
         return {
             "day1": self.day1.isoformat(),
             "first_fraction": _iso(self.first_fraction),

@@ -403,11 +403,8 @@ def _print_human(
 def _doses_without_mg(calendar: Calendar) -> list[str]:
     """Each drug's derived doses (mg/kg, AUC) that have no mg, once: what is missing, so
     the table's "refer" is explained — never a guessed input."""
-    seen: dict[str, tuple[str, ...]] = {}
-    for event in calendar.events:
-        derivation = event.dose.derivation if event.dose is not None else None
-        if derivation and derivation["missing"] and event.item not in seen:
-            seen[event.item] = tuple(derivation["missing"])
     return [
-        f"No mg for {drug} (refer): needs {', '.join(missing)}" for drug, missing in seen.items()
+        f"No mg for {dose['drug']} from {dose['date']} (refer): needs "
+        + ", ".join(dose["derivation"]["missing"])
+        for dose in calendar.summary.doses_without_mg
     ]

@@ -127,7 +127,8 @@ def test_without_creatinine_or_age_the_calendar_gives_no_mg_and_says_what_is_mis
     path = history(tmp_path, "height: 160, weight: 60")
     code, out, err = cli(capsys, "calendar", "--history", str(path))
     assert code == 0, err
-    assert "AUC 5: refer" in out and "No mg for carboplatin (refer): needs creatinine, age" in out
+    assert "AUC 5: refer" in out
+    assert "No mg for carboplatin from 2027-03-01 (refer): needs creatinine, age" in out
     assert "2 mg/kg = 120 mg" in out  # mg/kg needs only the weight
 
 
@@ -312,7 +313,13 @@ def test_an_auc_dose_needs_the_populations_sex(dosed_rules, capsys):
 def test_the_digest_and_the_ics_say_what_a_dose_without_mg_needs(
     chat, tmp_path, monkeypatch, capsys
 ):
-    chat("enroll KN-0007 start=2027-03-01 height=160 weight=60")  # no age, no creatinine
+    enrolled = chat("enroll KN-0007 start=2027-03-01 height=160 weight=60")  # no age, no Cr
+    assert (
+        ":warning: from Mon 01 Mar 2027: carboplatin AUC 5 (mg not computed — REFER to "
+        "investigator: no serum creatinine recorded on or before Mon 01 Mar 2027"
+    ) in enrolled.text, enrolled.text
+    assert "no age at enrolment (age=)" in enrolled.text
+    assert "pembrolizumab" not in enrolled.text.split(":warning:", 1)[1]  # it has its mg
     monkeypatch.setenv("TRIALBOT_DATABASE_URL", f"sqlite:///{tmp_path / 'dosed.db'}")
     assert main(["digest", "--date", "2027-03-01", "--site", "london"]) == 0
     out = capsys.readouterr().out
