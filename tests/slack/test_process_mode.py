@@ -170,6 +170,18 @@ def test_a_worker_that_dies_is_started_again_and_the_next_command_works(front, w
     assert len(front.fake.wait_for("chat.postMessage", 2, BOUND)) == 2
 
 
+def test_a_command_sent_while_the_worker_is_down_is_answered_by_the_next_one(front, worker):
+    """The front acks it; its write to the dead worker's pipe fails, so it is sent again,
+    once, to the worker started in its place (or, if that one was already up, to it)."""
+    os.kill(worker.pid, signal.SIGKILL)
+    assert _until(lambda: worker.state()["alive"], lambda alive: not alive) is False
+    answer = front.command("whoami")
+    assert answer.status == 200 and answer.body == ""
+    [reply] = front.fake.wait_for("response_url", 1, BOUND)
+    assert "coordinator" in reply.text_of_blocks()
+    assert worker.state()["restarts"] == 1
+
+
 def test_healthz_reports_the_worker(front, worker):
     report = front.get("/healthz").json()
     assert report["ok"] is True and report["database"] == "ok"

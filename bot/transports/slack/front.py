@@ -212,6 +212,10 @@ class Worker:
                     self._stopping.wait(pause)
                     pause = min(pause * 2, RESTART_PAUSE[1])
                     continue
+                if self._stopping.is_set():  # stopped meanwhile: this one ends at once
+                    new.requests.close()
+                    new.process.join(STOP_SECONDS)
+                    return
                 self._install(new, restarted=True)
                 break
 
