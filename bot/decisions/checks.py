@@ -58,6 +58,51 @@ def check_drugs(trial) -> list[RulesProblem]:
     return problems
 
 
+def _texts(value, path: str):
+    """(field path, text) of every management and option text under `value` (what a
+    decision tells the team to do; a source may cite a drug's own label)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if key == "management" and isinstance(item, str):
+                yield where, item
+            elif key == "options" and isinstance(item, list):
+                yield from ((f"{where}[{i}]", o) for i, o in enumerate(item) if isinstance(o, str))
+            else:
+                yield from _texts(item, where)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _texts(item, f"{path}[{index}]")
+
+
+def check_shared_texts(trial) -> list[RulesProblem]:
+    """Rules answering for several drugs must not name one of them: a second drug's
+    decision would read the first drug's name ("Withhold A" on B's hold). Such a text
+    writes `{drug}`, which each decision fills with its own drug."""
+    import re
+
+    rules = trial.get("dose_modifications.yaml")
+    file = f"{trial.name}/dose_modifications.yaml"
+    problems: list[RulesProblem] = []
+    for key, block in _immunotherapy_blocks(rules):
+        if len(block.drugs) < 2:
+            continue
+        for where, text in _texts(block.model_dump(by_alias=True), key):
+            for drug in block.drugs:
+                if re.search(rf"(?<![\w]){re.escape(drug)}(?![\w])", text, re.IGNORECASE):
+                    others = ", ".join(d for d in block.drugs if d != drug)
+                    problems.append(
+                        RulesProblem(
+                            file,
+                            where,
+                            f"names '{drug}', but these rules answer for {others} too, whose "
+                            f"decisions would say '{drug}': write {{drug}} (each decision's own)",
+                        )
+                    )
+                    break
+    return problems
+
+
 def _immunotherapy_blocks(rules):
     """(field prefix, block) of each immunotherapy drug's rules."""
     return [("immunotherapy", rules.immunotherapy)]

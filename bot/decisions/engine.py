@@ -68,6 +68,10 @@ class DecisionContext:
     memo: FindingsMemo | None = field(default=None, compare=False)
 
 
+# Written in a rule's management text (or source) for the drug the decision is about.
+DRUG_PLACEHOLDER = "{drug}"
+
+
 @dataclass
 class _Partial:
     action: str
@@ -1250,13 +1254,27 @@ class _Engine:
             conditional = top.conditional or next(
                 (p.conditional for p in others if p.conditional), None
             )
+
+            # One block of rules may answer for several drugs: its texts say `{drug}` where
+            # each decision names its own (docs/writing-rules.md).
+            def named(text: str, drug: str = drug) -> str:
+                return text.replace(DRUG_PLACEHOLDER, drug)
+
+            if conditional is not None:
+                conditional = conditional.model_copy(
+                    update={
+                        "rule": named(conditional.rule),
+                        "management": named(conditional.management),
+                    }
+                )
+            asks = [named(a) for a in asks]
             decisions.append(
                 Decision(
                     drug=drug,
                     action=top.action,
                     dose_percent=top.dose_percent,
-                    reason=reason,
-                    rule="; ".join(rules),
+                    reason=named(reason),
+                    rule=named("; ".join(rules)),
                     needs_confirmation=any(p.needs_confirmation for p in parts),
                     criterion="; ".join(criteria) or None,
                     category=top.category,

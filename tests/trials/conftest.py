@@ -144,6 +144,22 @@ def _third_schedule(data: dict) -> None:
 
 def _third_doses(data: dict) -> None:
     data["immunotherapy"]["drugs"] = ["durvalumab", "tremelimumab"]
+    _each_drug(data["immunotherapy"])
+
+
+def _each_drug(value) -> None:
+    """What the rules tell the team to do names each decision's own drug: `{drug}`."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "management" and isinstance(item, str):
+                value[key] = item.replace("durvalumab", "{drug}")
+            elif key == "options":
+                value[key] = [o.replace("durvalumab", "{drug}") for o in item]
+            else:
+                _each_drug(item)
+    elif isinstance(value, list):
+        for item in value:
+            _each_drug(item)
 
 
 def _third_sites(data: dict) -> None:

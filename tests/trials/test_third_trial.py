@@ -10,6 +10,7 @@ import json
 import pytest
 
 from bot.cli import main
+from tests.trials import test_two_trials as stories
 from tests.trials.conftest import THIRD
 
 SHIPPED_WORDS = ("toripalimab", "paclitaxel", "pembrolizumab", "cisplatin", "LACC", "KN-0")
@@ -131,3 +132,69 @@ def test_enrolment_names_the_trials_own_fractions_and_phases(
     code, out, err = run(capsys, "chat", "/trial enroll TT-002 start=2027-03-01 bsa=1.6 site=lyon")
     assert code == 0, err
     assert "last Pelvic IMRT fraction: Mon 05 Apr 2027" in out  # Lyon: Easter Monday closed
+
+
+THIRD_CASE = stories.TrialCase(
+    trial=THIRD,
+    sid="TT-007",
+    site="boston",
+    utc_offset="-05:00",
+    io="durvalumab",
+    chemo="carboplatin",
+    table="IMFINZI SmPC 4.2",
+    cytopenia_rule="no carboplatin modification rule is published",
+    cytopenia_action="refer",
+    pneumonitis_hold="IMFINZI SmPC 4.2, Pneumonitis, grade 2",
+    hepatitis_hold="IMFINZI SmPC 4.2, Hepatitis, grade 2",
+    others=("toripalimab", "paclitaxel", "pembrolizumab", "cisplatin", "Table 3", "KEYTRUDA"),
+)
+
+
+@pytest.fixture
+def third_story(third_rules, tmp_path):
+    told = stories.Story(THIRD_CASE, tmp_path / "third.db", rules_dir=third_rules)
+    told.say(f"role {stories.NURSE} coordinator site=boston", user=stories.ADMIN)
+    told.say(f"role {stories.DOCTOR} investigator site=boston oncall=yes", user=stories.ADMIN)
+    yield told
+    told.ctx.db.dispose()
+
+
+@pytest.mark.parametrize(
+    "told",
+    [
+        stories.test_enrolment_at_the_trials_own_site_and_numbering,
+        stories.test_a_cytopenia_before_the_next_chemotherapy,
+        stories.test_pneumonitis_grade_2_holds_then_resumes_the_immunotherapy,
+        stories.test_a_hepatitis_graded_by_multiples_of_the_uln,
+    ],
+    ids=lambda story: story.__name__.removeprefix("test_"),
+)
+def test_the_shipped_trials_patient_stories(third_story, told):
+    """The stories both shipped trials run (tests/trials/test_two_trials.py), on the third:
+    its own drugs and citations in every reply, no shipped trial's drug or table."""
+    told(third_story)
+
+
+def test_rules_shared_by_two_drugs_name_each_decisions_own_drug(third_story):
+    """Both immunotherapy drugs are held on a grade 2 pneumonitis, and each decision says
+    its own drug — the rows write `{drug}`."""
+    story = third_story
+    stories._enrol(story)
+    asked = story.on(25).say(f"ae {THIRD_CASE.sid} pneumonitis grade=2 irae=yes")
+    for drug, other in (("durvalumab", "tremelimumab"), ("tremelimumab", "durvalumab")):
+        hold = story.decision(asked, drug, "hold")
+        assert f"Withhold {drug} until recovered" in hold["reason"], hold
+        assert other not in hold["reason"] + hold["rule"], hold
+        assert "{drug}" not in json.dumps(hold), hold
+
+
+def test_rules_shared_by_two_drugs_that_name_one_are_refused(third_rules, capsys):
+    path = third_rules / THIRD / "dose_modifications.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("Withhold {drug}", "Withhold durvalumab", 1), encoding="utf-8")
+    code, _, err = run(capsys, "rules", "check")
+    assert code == 2
+    assert (
+        f"{THIRD}/dose_modifications.yaml: immunotherapy.categories[0].rows[0].management: "
+        "names 'durvalumab', but these rules answer for tremelimumab too"
+    ) in err, err
