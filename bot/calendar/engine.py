@@ -57,6 +57,7 @@ from bot.calendar.schema import (
     WeeklyCoverSeries,
     WeeklySeries,
     Window,
+    radiotherapy_name,
 )
 from bot.calendar.sites import SiteCalendar
 from bot.calendar.status import status_on
@@ -1056,7 +1057,9 @@ class _Run:
         spec = self.schedule.summary
         summary = CalendarSummary(day1=self.day1, bsa_m2=self.bsa)
         # the words replies use for these series come from the schedule, not from the code
-        summary.fraction_label = self.schedule.series_by_id(spec.ott_series).label
+        ott_series = self.schedule.series_by_id(spec.ott_series)
+        summary.fraction_label = ott_series.label
+        summary.radiotherapy_name = radiotherapy_name(self.schedule, ott_series)
         if self._inputs is not None:
             summary.doses_without_mg = self._doses_without_mg()
         fractions = [e.date for e in self.results[spec.ott_series].slots if e.status != "skipped"]

@@ -180,6 +180,7 @@ class CalendarSummary:
     # the schedule's words for them: the fraction series' label, the consolidation series'
     # phase (replies say "first EBRT fraction", "consolidation from …" from these)
     fraction_label: str | None = None
+    radiotherapy_name: str | None = None  # the course's name ("EBRT"): "EBRT 25 fractions"
     consolidation_phase: str | None = None
     on_hold: list[DrugHoldSummary] = field(default_factory=list)
     discontinued: list[DiscontinuedSummary] = field(default_factory=list)
@@ -211,6 +212,7 @@ class CalendarSummary:
             "consolidation_phase": self.consolidation_phase,
             "maintenance_end": _iso(self.maintenance_end),
             "fraction_label": self.fraction_label,
+            "radiotherapy_name": self.radiotherapy_name,
             "bsa_m2": self.bsa_m2,
             "on_hold": [h.to_json() for h in self.on_hold],
             "discontinued": [d.to_json() for d in self.discontinued],

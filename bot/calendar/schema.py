@@ -150,6 +150,13 @@ class RadiotherapyCourse(StrictModel):
     unit: Literal["Gy"] = "Gy"
     source: Source
 
+    @property
+    def name(self) -> str:
+        """How replies name the course: its label without a trailing "fraction"
+        ("EBRT fraction" → "EBRT"), so no code names one trial's radiotherapy."""
+        label = self.label.strip()
+        return label[: -len(" fraction")] if label.lower().endswith(" fraction") else label
+
 
 class Dosing(StrictModel):
     bsa_formula: BsaFormula = "mosteller"
@@ -862,3 +869,12 @@ def _find_cycle(entries: list, deps: list[set[int]], remaining: list[int]) -> li
         node = next(d for d in deps[node] if d in remaining)
     loop = [*path[path.index(node) :], node]
     return [entries[i].id for i in reversed(loop)]
+
+
+def radiotherapy_name(schedule: Schedule, series) -> str:
+    """The name replies give a fraction series: its course's name ("EBRT"), else the
+    series' label."""
+    course = getattr(series, "course", None)
+    if course is not None and course in {c.id for c in schedule.radiotherapy}:
+        return schedule.course(course).name
+    return series.label

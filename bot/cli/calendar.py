@@ -47,8 +47,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="what-if protocol calendar for a start date (no database)",
         description="Print every protocol event of a patient starting on --start.",
     )
-    parser.add_argument("--start", metavar="DATE", help="day 1 = first EBRT fraction (YYYY-MM-DD)")
-    parser.add_argument("--fractions", metavar="N", help="EBRT fractions (25–28, default 25)")
+    parser.add_argument(
+        "--start", metavar="DATE", help="day 1 = the first radiotherapy fraction (YYYY-MM-DD)"
+    )
+    parser.add_argument(
+        "--fractions",
+        metavar="N",
+        help="radiotherapy fractions (the schedule's range; default its own)",
+    )
     parser.add_argument(
         "--site",
         metavar="SITE",
@@ -328,7 +334,7 @@ def _print_human(
         f"({plan.day1:%A}), site {site.id!r} ({site.config.label or site.config.country})"
     )
     print(
-        f"{plan.fractions} EBRT fractions, {'nodal boost' if plan.boost else 'no boost'}, "
+        f"{plan.fractions} {summary.radiotherapy_name or 'radiotherapy'} fractions, {'nodal boost' if plan.boost else 'no boost'}, "
         f"{body}" + (f", statuses as of {today.isoformat()}" if today else "")
     )
     day1_week = week_start(plan.day1)
@@ -367,10 +373,11 @@ def _print_human(
         console.print(table)
     print()
     print("Summary")
+    rt_name = summary.radiotherapy_name or "radiotherapy"
     if summary.first_fraction:
         sign = f"{summary.prolongation_days:+d}"
         print(
-            f"  EBRT: {summary.fractions} fractions, {summary.first_fraction.isoformat()}"
+            f"  {rt_name}: {summary.fractions} fractions, {summary.first_fraction.isoformat()}"
             f" → {summary.last_fraction.isoformat()}; overall treatment time "
             f"{summary.ott_days} days (planned {summary.planned_ott_days} on Mon–Fri "
             f"without closures; prolongation {sign} days)"
@@ -378,15 +385,17 @@ def _print_human(
     if summary.last_brachytherapy:
         print(
             f"  Last brachytherapy fraction: {summary.last_brachytherapy.isoformat()} "
-            f"(EBRT start → end of brachytherapy: "
+            f"({rt_name} start → end of brachytherapy: "
             f"{summary.ott_with_brachytherapy_days} days)"
         )
     if summary.consolidation_start:
-        print(f"  Consolidation starts: {summary.consolidation_start.isoformat()}")
+        phase = (summary.consolidation_phase or "next phase").capitalize()
+        print(f"  {phase} starts: {summary.consolidation_start.isoformat()}")
     if summary.maintenance_end:
         series = schedule.series_by_id(schedule.summary.maintenance_series)
         drug = getattr(series, "drug", None) or series.label
-        print(f"  Last maintenance {drug}: {summary.maintenance_end.isoformat()}")
+        phase = series.phase.replace("_", " ")
+        print(f"  Last {phase} {drug}: {summary.maintenance_end.isoformat()}")
     for line in _doses_without_mg(calendar):
         print(f"  {line}")
     for hold in summary.on_hold:

@@ -17,7 +17,7 @@ from datetime import date
 from typing import Any
 
 KIND_WORDS = {
-    "radiotherapy": ("EBRT fraction", "EBRT fractions"),
+    "radiotherapy": ("radiotherapy fraction", "radiotherapy fractions"),
     "brachytherapy": ("brachytherapy fraction", "brachytherapy fractions"),
     "infusion": ("infusion", "infusions"),
     "labs": ("lab draw", "lab draws"),
@@ -54,6 +54,9 @@ class DigestInput:
     # LIST_LIMIT of each drug in today_rows (None: every row is in today_rows)
     infusion_counts: Mapping[str, int] | None = None
     stale_reminders: int = 0
+    # the schedule's names of its radiotherapy (item → name, e.g. "EBRT"): the counts
+    # say "3 EBRT fractions" in the trial's words; unnamed, the item id upper-cased
+    radiotherapy_names: Mapping[str, str] = field(default_factory=dict)
 
 
 def _names(ids: Iterable[str], limit: int = LIST_LIMIT) -> dict[str, Any]:
@@ -109,11 +112,14 @@ def compose(data: DigestInput) -> dict[str, Any]:
     open_groups: dict[str, list[str]] = defaultdict(list)
     for row in still_open:
         open_groups[row.get("label") or row["item"]].append(row["study_id"])
+    # the next days count radiotherapy as one kind: named by the trial's (first) course
+    names = list(dict.fromkeys(data.radiotherapy_names.values()))
+    fraction = f"{names[0]} fraction" if len(names) == 1 else None
     next_days: dict[str, Counter] = defaultdict(Counter)
     for day, kind, count in data.next_days:
         next_days[day.isoformat()][kind] += count
     next_text = {
-        day: ", ".join(_counted(kinds[k], k) for k in KIND_WORDS if kinds.get(k))
+        day: ", ".join(_counted(kinds[k], k, fraction) for k in KIND_WORDS if kinds.get(k))
         for day, kinds in sorted(next_days.items())
     }
     overdue: dict[str, list[str]] = defaultdict(list)
@@ -138,7 +144,7 @@ def compose(data: DigestInput) -> dict[str, Any]:
         "today": {
             "radiotherapy": dict(sorted(data.radiotherapy_today.items())),
             "radiotherapy_text": "; ".join(
-                f"{item.upper()} {n} patient{'s' if n != 1 else ''}"
+                f"{data.radiotherapy_names.get(item, item.upper())} {n} patient{'s' if n != 1 else ''}"
                 for item, n in sorted(data.radiotherapy_today.items())
             ),
             "brachytherapy": _names(data.brachytherapy_today),
@@ -171,8 +177,10 @@ def compose(data: DigestInput) -> dict[str, Any]:
     }
 
 
-def _counted(count: int, kind: str) -> str:
+def _counted(count: int, kind: str, fraction: str | None = None) -> str:
     one, many = KIND_WORDS.get(kind, (kind, kind))
+    if kind == "radiotherapy" and fraction:
+        one, many = fraction, fraction + "s"
     return f"{count} {one if count == 1 else many}"
 
 

@@ -417,6 +417,7 @@ def gather(
         today_rows=today_rows,
         infusion_counts=infusion_counts,
         radiotherapy_today=radiotherapy,
+        radiotherapy_names=radiotherapy_names(ctx.rules.schedule),
         brachytherapy_today=brachytherapy,
         next_days=next_days,
         overdue_rows=overdue,
@@ -559,3 +560,14 @@ def queue_reminders(
             session, summary, dedupe_key=f"remind:missed:{site.id}:{day.isoformat()}", now=now
         )
     return missed
+
+
+def radiotherapy_names(schedule) -> dict[str, str]:
+    """item → the name the digest gives its fractions (the course's, e.g. "EBRT")."""
+    from bot.calendar.schema import FractionsSeries, radiotherapy_name
+
+    return {
+        series.event_item: radiotherapy_name(schedule, series)
+        for series in schedule.series
+        if isinstance(series, FractionsSeries) and series.kind == "radiotherapy"
+    }

@@ -198,3 +198,31 @@ def test_rules_shared_by_two_drugs_that_name_one_are_refused(third_rules, capsys
         f"{THIRD}/dose_modifications.yaml: immunotherapy.categories[0].rows[0].management: "
         "names 'durvalumab', but these rules answer for tremelimumab too"
     ) in err, err
+
+
+def test_the_calendar_names_the_trials_own_radiotherapy_and_phases(third_rules, capsys):
+    code, out, err = run(capsys, "calendar", "--start", "2027-03-01", "--bsa", "1.7")
+    assert code == 0, err
+    assert "\n25 Pelvic IMRT fractions, no boost" in out
+    assert "\n  Pelvic IMRT: 25 fractions, 2027-03-01 → 2027-04-02;" in out
+    assert "(Pelvic IMRT start → end of brachytherapy" in out
+    assert "\n  Last adjuvant durvalumab: " in out
+    assert "EBRT" not in out and "maintenance" not in out.lower()
+
+
+def test_the_digest_and_patient_reply_count_the_trials_own_fractions(third_story):
+    from datetime import date
+
+    from bot.services import Request
+    from bot.services.digest import compose_for
+
+    story = third_story
+    stories._enrol(story)
+    patient = story.on(1).say(f"patient {THIRD_CASE.sid}")
+    assert "· 25 Pelvic IMRT fractions ·" in patient.text
+    data = compose_for(
+        story.ctx, Request(user=stories.ADMIN), site="boston", day=date(2027, 3, 2)
+    ).data["digest"]
+    assert data["today"]["radiotherapy_text"] == "Pelvic IMRT 1 patient"
+    assert "1 Pelvic IMRT fraction" in data["next_days_text"]["2027-03-03"]
+    assert "EBRT" not in json.dumps(data)
