@@ -2,7 +2,7 @@
 
     trialbot report swimmer [--site S] [--out FILE]   (default trial-swimmer.png)
 
-Bars run from day 1, coloured by phase (CCRT, consolidation, maintenance, follow-up), with
+Bars run from day 1, coloured by the schedule's treatment phases (then follow-up), with
 markers for holds, reductions, discontinuations, grade ≥ 3 events, responses and
 progression, and an arrow where treatment goes on; longest time on study at the top.
 """
@@ -30,9 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from bot.reports.swimmer import render_png
     from bot.services import build_context
-    from bot.services.reports import swimmer_lanes
+    from bot.services.reports import swimmer_lanes, swimmer_png
     from bot.transports.console import console_clock
 
     out = Path(args.out)
@@ -52,6 +51,7 @@ def _run(args: argparse.Namespace) -> int:
         raise UserError(
             "no patient is enrolled yet", field="--site", allowed="a site with patients"
         )
-    out.write_bytes(render_png(lanes, title=f"{ctx.rules.name} swimmer plot", today=today))
+    title = f"{ctx.rules.name} swimmer plot"
+    out.write_bytes(swimmer_png(ctx, lanes, title=title, today=today))
     print(f"wrote {out} ({len(lanes)} patients)", file=sys.stderr)
     return 0

@@ -22,19 +22,47 @@ from typing import Any
 from bot.decisions.state import proposals_in_effect
 from bot.events import AdverseEvent, Event, ResponseAssessment, chronological
 
-PHASES = ("ccrt", "consolidation", "maintenance", "follow_up")
-PHASE_LABELS = {
-    "ccrt": "CCRT",
-    "consolidation": "Consolidation",
-    "maintenance": "Maintenance",
-    "follow_up": "Follow-up",
-}
-PHASE_COLOURS = {
-    "ccrt": "#1f77b4",
-    "consolidation": "#ff7f0e",
-    "maintenance": "#2ca02c",
-    "follow_up": "#c7c7c7",
-}
+# The phases come from the trial's schedule (`phases_of`): its treatment phases in order,
+# coloured from this palette, then the phase after treatment (follow-up), in grey.
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#17becf", "#bcbd22")
+TAIL_COLOUR = "#c7c7c7"
+
+
+@dataclass(frozen=True)
+class Phases:
+    """The phases a bar is made of: the treatment phases in order, and the phase that
+    follows treatment (drawn only once treatment is over), if the schedule has one."""
+
+    treatment: tuple[str, ...]
+    tail: str | None = None
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        return self.treatment + ((self.tail,) if self.tail else ())
+
+    def colour(self, phase: str) -> str:
+        if phase == self.tail:
+            return TAIL_COLOUR
+        return PALETTE[self.treatment.index(phase) % len(PALETTE)]
+
+
+def phase_label(phase: str) -> str:
+    """A legend's name for a phase id: a short id is an acronym ("ccrt" → "CCRT"), a
+    longer one a word ("follow_up" → "Follow-up")."""
+    return phase.upper() if len(phase) <= 4 else phase.replace("_", "-").capitalize()
+
+
+def phases_of(schedule) -> Phases:
+    """The schedule's phases that hold a treatment series (infusion, radiotherapy,
+    brachytherapy), in the schedule's order, and its last phase as the tail when it holds
+    none (follow-up)."""
+    treated = {s.phase for s in schedule.series if s.kind in TREATMENT_KINDS}
+    ordered = [p.id for p in schedule.phases]
+    treatment = tuple(p for p in ordered if p in treated)
+    tail = ordered[-1] if ordered and ordered[-1] not in treated else None
+    return Phases(treatment, tail)
+
+
 TREATMENT_KINDS = ("radiotherapy", "brachytherapy", "infusion")
 NOT_HAPPENING = ("held", "skipped", "cancelled")
 MARKERS = {
@@ -71,6 +99,7 @@ def lane_of(
     calendar_rows: Iterable[Mapping[str, Any]],
     today: date,
     *,
+    phases: Phases,
     high_grade_labs: Iterable[tuple[date, str]] = (),
 ) -> Lane:
     """One patient's lane. `calendar_rows` are the stored rows (`date`, `kind`, `phase`,
@@ -100,14 +129,14 @@ def lane_of(
     last_treatment: date | None = None
     for row in calendar_rows:
         day = row["date"] if isinstance(row["date"], date) else date.fromisoformat(row["date"])
-        if row["phase"] not in PHASES or row["status"] in NOT_HAPPENING or day < day1:
+        if row["phase"] not in phases.all or row["status"] in NOT_HAPPENING or day < day1:
             continue
         spans.setdefault(row["phase"], []).append(day)
         if row["kind"] in TREATMENT_KINDS:
             last_treatment = max(last_treatment or day, day)
     end = min(today, progressed) if progressed else today
     segments: list[tuple[str, int, int]] = []
-    for phase in PHASES[:-1]:
+    for phase in phases.treatment:
         days = spans.get(phase)
         if not days or min(days) > end:
             continue
@@ -120,11 +149,11 @@ def lane_of(
     ]
     # Follow-up visits start during maintenance (efficacy every 3 months); the bar shows
     # follow-up only once treatment is over.
-    follow_up = spans.get("follow_up")
-    if follow_up:
+    follow_up = spans.get(phases.tail) if phases.tail else None
+    if phases.tail and follow_up:
         first = max(at(min(follow_up)), max((s[2] + 1 for s in segments), default=0))
         if first <= at(end):
-            segments.append(("follow_up", first, at(end)))
+            segments.append((phases.tail, first, at(end)))
     # A discontinued or finished course has no treatment left in the calendar.
     ongoing = progressed is None and last_treatment is not None and last_treatment > today
     markers.sort(key=lambda m: (m.day, m.kind, m.label))
@@ -142,7 +171,9 @@ def sorted_lanes(lanes: Iterable[Lane]) -> list[Lane]:
     return sorted(lanes, key=lambda lane: (lane.length, lane.study_id))
 
 
-def render_png(lanes: Sequence[Lane], *, title: str, today: date) -> bytes:
+def render_png(
+    lanes: Sequence[Lane], *, title: str, today: date, phases: Phases, day1: str = "day 1"
+) -> bytes:
     """The plot as PNG bytes, sized for Slack's preview (readable at ~800 px wide)."""
     import matplotlib
 
@@ -162,7 +193,7 @@ def render_png(lanes: Sequence[Lane], *, title: str, today: date) -> bytes:
                     last - first + 1,
                     left=first,
                     height=0.55,
-                    color=PHASE_COLOURS[phase],
+                    color=phases.colour(phase),
                     edgecolor="none",
                 )
             for marker in lane.markers:
@@ -176,11 +207,11 @@ def render_png(lanes: Sequence[Lane], *, title: str, today: date) -> bytes:
                     arrowprops={"arrowstyle": "->", "color": "#333333", "lw": 1.5},
                 )
         axes.set_yticks(range(len(ordered)), [lane.study_id for lane in ordered])
-        axes.set_xlabel("days from day 1 (first EBRT fraction)")
+        axes.set_xlabel(f"days from {day1}")
         axes.set_title(f"{title} — as of {today.isoformat()}")
         axes.set_xlim(left=0)
         axes.grid(axis="x", linestyle=":", alpha=0.5)
-        legend = [Patch(color=PHASE_COLOURS[p], label=PHASE_LABELS[p]) for p in PHASES]
+        legend = [Patch(color=phases.colour(p), label=phase_label(p)) for p in phases.all]
         legend += [
             Line2D([], [], marker=shape, color=colour, linestyle="", label=label, markersize=8)
             for shape, colour, label in MARKERS.values()

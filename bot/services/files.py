@@ -143,9 +143,8 @@ def swimmer(ctx: ServiceContext, request: Request, *, site: str | None = None) -
     """The swimmer plot of a site's patients (site=, else the study channel's site, the
     member's own, the default), posted to that site's study channel."""
     require_role(ctx, request, FILE_ROLE, "posting the swimmer plot")
-    from bot.reports.swimmer import render_png
     from bot.services.queries import site_of_user
-    from bot.services.reports import swimmer_lanes
+    from bot.services.reports import swimmer_lanes, swimmer_png
 
     with ctx.db.transaction(readonly=True) as session:
         site_row = site_of_user(session, ctx, request, site)
@@ -157,7 +156,7 @@ def swimmer(ctx: ServiceContext, request: Request, *, site: str | None = None) -
             field="site",
             allowed="a site with patients",
         )
-    png = render_png(lanes, title=f"{ctx.rules.name} · site {site_row.id}", today=today)
+    png = swimmer_png(ctx, lanes, title=f"{ctx.rules.name} · site {site_row.id}", today=today)
     day = today.isoformat()
     name = f"trialbot-swimmer-{site_row.id}-{day}.png"
     file = file_fact(name, f"Swimmer plot · site {site_row.id} · {day}", PNG, png)

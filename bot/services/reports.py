@@ -6,7 +6,7 @@ from datetime import date
 
 from sqlmodel import select
 
-from bot.reports.swimmer import Lane, lane_of
+from bot.reports.swimmer import Lane, lane_of, phases_of
 from bot.services import derive
 from bot.services.context import ServiceContext
 from bot.services.exports import lab_rows, patients_of
@@ -22,6 +22,7 @@ def swimmer_lanes(ctx: ServiceContext, *, site: str | None = None) -> tuple[list
         zone = session.get(Site, site or (patients[0].site_id if patients else "")) or None
         today = ctx.today_at(zone.timezone if zone else "UTC")
         lanes = []
+        phases = phases_of(ctx.rules.schedule)
         for patient in patients:
             history = derive.history_of(patient_events(session, patient.id or 0))
             rows = session.exec(
@@ -41,7 +42,19 @@ def swimmer_lanes(ctx: ServiceContext, *, site: str | None = None) -> tuple[list
                     history,
                     [{"date": d, "kind": k, "phase": p, "status": s} for d, k, p, s in rows],
                     today,
+                    phases=phases,
                     high_grade_labs=high,
                 )
             )
     return lanes, today
+
+
+def swimmer_png(ctx: ServiceContext, lanes: list[Lane], *, title: str, today: date) -> bytes:
+    """The lanes drawn with the trial's own phases and day 1 (its first fraction)."""
+    from bot.reports.swimmer import render_png
+
+    schedule = ctx.rules.schedule
+    first = schedule.series_by_id(schedule.summary.ott_series).label
+    return render_png(
+        lanes, title=title, today=today, phases=phases_of(schedule), day1=f"day 1 (first {first})"
+    )

@@ -226,3 +226,21 @@ def test_the_digest_and_patient_reply_count_the_trials_own_fractions(third_story
     assert data["today"]["radiotherapy_text"] == "Pelvic IMRT 1 patient"
     assert "1 Pelvic IMRT fraction" in data["next_days_text"]["2027-03-03"]
     assert "EBRT" not in json.dumps(data)
+
+
+def test_the_swimmer_plot_draws_the_trials_own_phases(third_story):
+    """Another trial's phases were not in the code's list: its bars had no segment."""
+    from bot.reports.swimmer import phases_of
+    from bot.services.reports import swimmer_lanes, swimmer_png
+
+    story = third_story
+    stories._enrol(story)
+    story.on(70)
+    phases = phases_of(story.ctx.rules.schedule)
+    assert phases.treatment == ("chemoradiation", "adjuvant") and phases.tail == "follow_up"
+    lanes, today = swimmer_lanes(story.ctx)
+    (lane,) = lanes
+    assert [segment[0] for segment in lane.segments][:1] == ["chemoradiation"], lane
+    assert lane.segments[0][1] == 0
+    png = swimmer_png(story.ctx, lanes, title="third", today=today)
+    assert png.startswith(b"\x89PNG")

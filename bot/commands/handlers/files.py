@@ -88,8 +88,8 @@ COMMANDS = (
         usage=SWIMMER_USAGE,
         summary="the swimmer plot of the site's patients, posted to its study channel",
         help=(
-            "One bar per patient from day 1, coloured by phase (CCRT, consolidation, "
-            "maintenance, follow-up), with holds, reductions, discontinuations, grade ≥ 3 "
+            "One bar per patient from day 1, coloured by the schedule's phases (then "
+            "follow-up), with holds, reductions, discontinuations, grade ≥ 3 "
             "events, responses and progression; an arrow where treatment goes on. The site "
             "is the study channel's (or site=, or your own); the picture is posted to that "
             "site's study channel for everyone in it, hence the coordinator role."
