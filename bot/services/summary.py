@@ -18,6 +18,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from bot.calendar.schema import radiotherapy_name
 from bot.decisions import fold_treatment
 from bot.events import DoseRecord, ResponseAssessment
 from bot.services import derive
@@ -99,8 +100,17 @@ def trial_summary(ctx: ServiceContext, *, on: date, site: str | None = None) -> 
                     "responses": responses,
                 }
             )
+    # the columns' names are the schedule's: its radiotherapy course, the phase the
+    # consolidation series belongs to (no column when the schedule names none)
+    schedule = ctx.rules.schedule
+    ott = schedule.series_by_id(schedule.summary.ott_series)
+    next_series = schedule.summary.consolidation_series
     return {
         "on": on.isoformat(),
+        "radiotherapy": radiotherapy_name(schedule, ott),
+        "next_phase": (
+            schedule.series_by_id(next_series).phase.replace("_", " ") if next_series else None
+        ),
         "drugs": list(per_drug.values()),
         "patients": patients_out,
         "discontinuations": sum(len(row["discontinued"]) for row in per_drug.values()),

@@ -244,3 +244,17 @@ def test_the_swimmer_plot_draws_the_trials_own_phases(third_story):
     assert lane.segments[0][1] == 0
     png = swimmer_png(story.ctx, lanes, title="third", today=today)
     assert png.startswith(b"\x89PNG")
+
+
+def test_the_demo_summary_heads_its_columns_with_the_trials_words(third_story):
+    from datetime import date
+
+    from bot.services.summary import trial_summary
+
+    story = third_story
+    stories._enrol(story)
+    summary = trial_summary(story.ctx, on=date(2027, 3, 5))
+    text = story.ctx.renderer.render("demo/summary.j2", summary=summary)
+    header = next(line for line in text.splitlines() if line.startswith("patient"))
+    assert header.split() == ["patient", "day", "1", "Pelvic", "IMRT", "OTT", "responses"]
+    assert "EBRT" not in text and "consolidation" not in text
