@@ -878,3 +878,13 @@ def radiotherapy_name(schedule: Schedule, series) -> str:
     if course is not None and course in {c.id for c in schedule.radiotherapy}:
         return schedule.course(course).name
     return series.label
+
+
+def radiotherapy_names(schedule: Schedule) -> dict[str, str]:
+    """event item → the name of its radiotherapy (kind radiotherapy) fractions, e.g.
+    {"ebrt": "EBRT"}: how the digest and the calendar feed count them."""
+    return {
+        series.event_item: radiotherapy_name(schedule, series)
+        for series in schedule.series
+        if isinstance(series, FractionsSeries) and series.kind == "radiotherapy"
+    }

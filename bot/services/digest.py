@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import String, and_, func, or_, text, type_coerce
 from sqlmodel import Session, select
 
+from bot.calendar.schema import radiotherapy_names
 from bot.clock import as_utc
 from bot.errors import UserError
 from bot.posts import Post
@@ -560,14 +561,3 @@ def queue_reminders(
             session, summary, dedupe_key=f"remind:missed:{site.id}:{day.isoformat()}", now=now
         )
     return missed
-
-
-def radiotherapy_names(schedule) -> dict[str, str]:
-    """item → the name the digest gives its fractions (the course's, e.g. "EBRT")."""
-    from bot.calendar.schema import FractionsSeries, radiotherapy_name
-
-    return {
-        series.event_item: radiotherapy_name(schedule, series)
-        for series in schedule.series
-        if isinstance(series, FractionsSeries) and series.kind == "radiotherapy"
-    }

@@ -18,6 +18,7 @@ from typing import Any
 from icalendar import Calendar, Event
 from sqlmodel import select
 
+from bot.calendar.schema import radiotherapy_names
 from bot.calendar.status import stored_status_on
 from bot.errors import UserError
 from bot.services.context import ServiceContext
@@ -79,13 +80,15 @@ def _single(study_id: str, row: CalendarRow, stamp: datetime, today: date) -> Ev
     return event
 
 
-def _week(study_id: str, rows: list[CalendarRow], stamp: datetime, today: date) -> Event:
+def _week(
+    study_id: str, rows: list[CalendarRow], stamp: datetime, today: date, names: dict[str, str]
+) -> Event:
     rows = sorted(rows, key=lambda r: (r.date, r.number or 0))
     first, last = rows[0], rows[-1]
     year, week, _ = first.date.isocalendar()
     numbers = [r.number for r in rows if r.number]
     span = f"{min(numbers)}–{max(numbers)}" if numbers else ""
-    name = "EBRT" if first.item == "ebrt" else first.item.replace("_", " ")
+    name = names.get(first.item) or first.item.replace("_", " ")  # the schedule's name
     event = Event()
     event.add("uid", f"{study_id}/{first.item}-week-{year}W{week:02d}@{UID_DOMAIN}")
     event.add("dtstamp", stamp)
@@ -122,6 +125,7 @@ def calendar_feed(
             )
         name = study_id or (f"site {site}" if site else "all sites")
         feed.add("x-wr-calname", f"trialbot {ctx.rules.name} — {name}")
+        names = radiotherapy_names(ctx.rules.schedule)
         for patient in patients:
             site_row = session.get(Site, patient.site_id)
             today = ctx.today_at(site_row.timezone if site_row else "UTC")
@@ -140,5 +144,5 @@ def calendar_feed(
                 else:
                     feed.add_component(_single(patient.study_id, row, stamp, today))
             for group in weeks.values():
-                feed.add_component(_week(patient.study_id, group, stamp, today))
+                feed.add_component(_week(patient.study_id, group, stamp, today, names))
     return feed.to_ical()

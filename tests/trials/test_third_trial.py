@@ -258,3 +258,13 @@ def test_the_demo_summary_heads_its_columns_with_the_trials_words(third_story):
     header = next(line for line in text.splitlines() if line.startswith("patient"))
     assert header.split() == ["patient", "day", "1", "Pelvic", "IMRT", "OTT", "responses"]
     assert "EBRT" not in text and "consolidation" not in text
+
+
+def test_the_calendar_feed_names_the_weeks_fractions_by_the_trials_course(third_story):
+    from bot.services.ics import calendar_feed
+
+    story = third_story
+    stories._enrol(story)
+    feed = calendar_feed(story.ctx, study_id=THIRD_CASE.sid).decode()
+    assert f"SUMMARY:{THIRD_CASE.sid} · Pelvic IMRT fractions 1–5 (5)" in feed
+    assert "EBRT" not in feed
