@@ -43,11 +43,25 @@ def names_of(rules: TrialRules) -> dict[str, str]:
         "study_id": rules.study_id_example,
         "stage": rules.stage_example,
         "site": rules.sites.default_site,
+        **_fraction_names(rules),
         "enrol_criteria": " ".join(f"[{a}]" for a in _enrol_answers(rules)),
         "enrol_answers": " ".join(_enrol_answers(rules)),
         "screen_answers": " ".join(_screen_answers(rules)) + _more(rules),
         "screen_example": " ".join(_screen_answers(rules)),
     }
+
+
+def _fraction_names(rules: TrialRules) -> dict[str, str]:
+    """`{fraction}` ("EBRT fraction") and `{fractions}` ("EBRT fractions (25–28, default
+    25)"): the schedule's fraction series (the summary's `ott_series`) and its count."""
+    schedule = rules.schedule
+    series = schedule.series_by_id(schedule.summary.ott_series)
+    count = getattr(series, "count", None)
+    low, high, default = (
+        (count.min, count.max, count.default) if hasattr(count, "min") else (count,) * 3
+    )
+    span = f"{low}–{high}, default {default}" if low != high else f"{default}"
+    return {"fraction": series.label, "fractions": f"{series.label}s ({span})"}
 
 
 # What enrolment reads of the eligibility criteria, with the value usage lines show; a

@@ -268,3 +268,13 @@ def test_the_calendar_feed_names_the_weeks_fractions_by_the_trials_course(third_
     feed = calendar_feed(story.ctx, study_id=THIRD_CASE.sid).decode()
     assert f"SUMMARY:{THIRD_CASE.sid} · Pelvic IMRT fractions 1–5 (5)" in feed
     assert "EBRT" not in feed
+
+
+def test_enrol_help_and_refusals_say_the_trials_fractions(third_story):
+    story = third_story
+    topic = story.say("help enroll").text
+    assert "day 1 = the first Pelvic IMRT fraction" in topic
+    assert "planned Pelvic IMRT fractions (25–28, default 25)" in topic
+    refused = stories.run(story.ctx, stories.Request(user=stories.NURSE), "enroll TT-003 bsa=1.6")
+    assert not refused.ok and "day 1, the first Pelvic IMRT fraction" in refused.text
+    assert "EBRT" not in topic + refused.text

@@ -35,7 +35,7 @@ def enroll(ctx: ServiceContext, request: Request, args: Args) -> Reply:
         raise UserError(
             "start= is missing",
             field="start",
-            allowed="start=YYYY-MM-DD: day 1, the first EBRT fraction (a treatment day)",
+            allowed=args.filled("start=YYYY-MM-DD: day 1, the first {fraction} (a treatment day)"),
         )
     _check_body_size(args)
     outcome = enrolment.enrol(
@@ -88,8 +88,8 @@ COMMANDS = (
         summary="enrol a patient under a study ID; builds the protocol calendar",
         help=(
             "Enrols a patient (study ID only: never a name, record number or birth date) and "
-            "builds the calendar from day 1 = the first EBRT fraction, which must be a "
-            "treatment day at the site. fractions: planned EBRT fractions (25–28, default 25); "
+            "builds the calendar from day 1 = the first {fraction}, which must be a "
+            "treatment day at the site. fractions: planned {fractions}; "
             "boost: simultaneous nodal boost. Body size as height (cm) and weight (kg), or "
             "bsa (m²): doses are shown in mg only when it is known. stage, ecog and age, when "
             "given, must meet the trial's eligibility criteria (an ineligible patient is refused). baseline: the "
