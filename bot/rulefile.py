@@ -49,11 +49,15 @@ def _describe(error: dict[str, Any]) -> str:
         given = error["input"]
         if isinstance(given, str | int | float | bool) or given is None:
             reason += f" (got {given!r})"
+    # a misspelt choice (an action, a basis) or type: name the closest allowed one
+    hint = None
     if error["type"] == "literal_error" and isinstance(error.get("input"), str):
-        # a misspelt choice (an action, a basis): name the closest allowed one
         hint = closest(error["input"], re.findall(r"'([^']*)'", error["ctx"]["expected"]))
-        if hint is not None:
-            reason += f" — did you mean {hint!r}?"
+    elif error["type"] == "union_tag_invalid" and isinstance(error["ctx"].get("tag"), str):
+        tags = re.findall(r"'([^']*)'", error["ctx"]["expected_tags"])
+        hint = closest(error["ctx"]["tag"], tags)
+    if hint is not None:
+        reason += f" — did you mean {hint!r}?"
     return reason
 
 

@@ -98,6 +98,11 @@ def test_chat_help_shows_only_the_trials_own_options(third_rules, capsys, tmp_pa
         ("dose_modifications.yaml", "- tremelimumab", "- tremelimumb",
          "immunotherapy.drugs[1]: 'tremelimumb' is not a immunotherapy drug of schedule.yaml "
          "(did you mean 'tremelimumab'?)"),
+        ("schedule.yaml", "type: interval", "type: intervall",
+         "schedule.yaml: series[3]: Input tag 'intervall' found using 'type' does not match "
+         "any of the expected tags: 'once', 'fractions', 'weekly', 'interval', 'cycles', 'months', "
+         "'labs', 'weekly_cover' — did you mean 'interval'?"),
+        ("eligibility.yaml", "type: yes_no", "type: yesno", "— did you mean 'yes_no'?"),
         ("eligibility.yaml", "field: child_bearing_potential", "field: child_bearing_potentail",
          "criteria[2].when.field: unknown field — did you mean 'child_bearing_potential'?"),
     ],
