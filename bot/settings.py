@@ -203,7 +203,16 @@ class Settings(BaseSettings):
     def _folder_name(cls, value: str) -> str:
         # a folder of the rules directory, never a path elsewhere
         if value in (".", "..") or "/" in value or "\\" in value:
-            raise ValueError(f"{value!r} is not a trial folder name")
+            folder = Path(value)
+            hint = (
+                f": set {ENV_PREFIX}RULES_DIR={folder.parent} and {ENV_PREFIX}TRIAL={folder.name}"
+                if folder.name not in ("", ".", "..")
+                else ""
+            )
+            raise ValueError(
+                f"{value!r} is not a trial folder name (a folder of {ENV_PREFIX}RULES_DIR, "
+                f"beside its ctcae/){hint}"
+            )
         return value
 
     def trial_dir(self) -> Path:

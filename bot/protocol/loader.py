@@ -117,7 +117,21 @@ def load_trial(directory: Path | str) -> Trial:
     if problems:
         raise RulesError(problems)
     version = files["dose_modifications.yaml"].ctcae_version  # type: ignore[attr-defined]
-    ctcae = load_ctcae(version, ctcae_dir(version, directory.parent))
+    folder = ctcae_dir(version, directory.parent)
+    if not folder.is_dir():
+        # a team's own rules folder without the CTCAE data: say where it was looked for
+        raise RulesError(
+            [
+                RulesProblem(
+                    f"ctcae/v{version}",
+                    "",
+                    f"no such folder beside the trial (in {directory.parent}): the rules folder "
+                    f"holds the CTCAE data next to its trials — copy the shipped "
+                    f"rules/ctcae/v{version} there",
+                )
+            ]
+        )
+    ctcae = load_ctcae(version, folder)
     trial = Trial(directory=directory, files=files, ctcae=ctcae)
     for check in CROSS_CHECKS:
         problems.extend(check(trial))

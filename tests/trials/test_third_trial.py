@@ -283,3 +283,21 @@ def test_enrol_help_and_refusals_say_the_trials_fractions(third_story):
     refused = stories.run(story.ctx, stories.Request(user=stories.NURSE), "enroll TT-003 bsa=1.6")
     assert not refused.ok and "day 1, the first Pelvic IMRT fraction" in refused.text
     assert "EBRT" not in topic + refused.text
+
+
+def test_a_rules_folder_without_ctcae_says_where_it_looked(third_rules, capsys):
+    import shutil
+
+    shutil.rmtree(third_rules / "ctcae")
+    code, _, err = run(capsys, "rules", "check")
+    assert code == 2
+    assert f"ctcae/v5.0: no such folder beside the trial (in {third_rules})" in err, err
+    assert "copy the shipped rules/ctcae/v5.0 there" in err
+
+
+def test_a_path_for_the_trial_is_refused_with_the_two_settings_it_means(third_rules, capsys):
+    code, _, err = run(
+        capsys, "--trial", str(third_rules / THIRD), "calendar", "--start", "2027-03-01"
+    )
+    assert code == 2
+    assert f"set TRIALBOT_RULES_DIR={third_rules} and TRIALBOT_TRIAL={THIRD}" in err, err
