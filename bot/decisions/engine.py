@@ -44,6 +44,21 @@ def recovered_to(grade: int) -> str:
     return "grade 0" if grade <= 0 else f"grade 0–{'I' * grade}"
 
 
+def waiting_for(io, episodes, shown) -> str:
+    """What a hold waits for: each open episode (`shown(e)`) and the grade its category
+    recovers to — one target for all when they share it ("A, B to restore to grade 0–I"),
+    else each its own (a category may set `recovered_max_grade`)."""
+    targets = [recovered_to(io.recovered_max_grade_of(io.category_of(e.term))) for e in episodes]
+    if len(set(targets)) <= 1:
+        target = targets[0] if targets else recovered_to(io.recovered_max_grade)
+        return (
+            f"{', '.join(shown(e) for e in episodes) or 'the causing event'} to restore to {target}"
+        )
+    return ", ".join(
+        f"{shown(e)} to restore to {t}" for e, t in zip(episodes, targets, strict=True)
+    )
+
+
 # Drugs whose next doses fall within this many days belong to the same cycle
 # (e.g. a cycle whose drugs are given on days 1 to 4).
 CYCLE_SPAN_DAYS = 6
@@ -764,16 +779,15 @@ class _Engine:
         if hold is not None and recovered_terms:
             self._maybe_resume(drug, book, recovered_terms, hold)
         elif hold is not None and not acting:
-            waiting = ", ".join(f"{e.term} grade {e.last_grade}" for e in book.open_immune())
+            waiting = waiting_for(
+                io, book.open_immune(), lambda e: f"{e.term} grade {e.last_grade}"
+            )
             self.add(
                 drug,
                 _Partial(
                     action="hold",
                     needs_confirmation=False,
-                    reason=(
-                        f"on hold since {hold.start.isoformat()} ({hold.reason}); "
-                        f"waiting for {waiting or 'the causing event'} to restore to grade 0–I"
-                    ),
+                    reason=f"on hold since {hold.start.isoformat()} ({hold.reason}); waiting for {waiting}",
                     rule=io.source,
                 ),
             )
@@ -1053,8 +1067,10 @@ class _Engine:
             max(io.recovered_max_grade_of(io.category_of(f.term)) for f in recovered)
         )
         if still_open:
-            waiting = ", ".join(
-                f"{e.term} (grade {e.last_grade} since {e.start.isoformat()})" for e in still_open
+            waiting = waiting_for(
+                io,
+                still_open,
+                lambda e: f"{e.term} (grade {e.last_grade} since {e.start.isoformat()})",
             )
             self.add(
                 drug,
@@ -1062,7 +1078,7 @@ class _Engine:
                     action="hold",
                     needs_confirmation=False,
                     category=still_open[0].category,
-                    reason=f"{described} recovered, but still waiting for {waiting} to restore to grade 0–I",
+                    reason=f"{described} recovered, but still waiting for {waiting}",
                     rule=io.source,
                 ),
             )

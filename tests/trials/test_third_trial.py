@@ -301,3 +301,17 @@ def test_a_path_for_the_trial_is_refused_with_the_two_settings_it_means(third_ru
     )
     assert code == 2
     assert f"set TRIALBOT_RULES_DIR={third_rules} and TRIALBOT_TRIAL={THIRD}" in err, err
+
+
+def test_a_hold_waits_for_its_categorys_own_recovery_grade(third_story):
+    """A grade 3 hyperthyroidism recovers at grade 2 (its category's recovered_max_grade):
+    the held drug's answer to an unrelated entry says so, not the block's grade 0–I."""
+    story = third_story
+    stories._enrol(story)
+    sid = THIRD_CASE.sid
+    asked = story.on(25).say(f"ae {sid} hyperthyroidism grade=3 irae=yes", user=stories.DOCTOR)
+    hold = story.decision(asked, "durvalumab", "hold")
+    story.say(f"confirm {hold['id']}", user=stories.DOCTOR)
+    later = story.on(28).say(f"lab {sid} ANC 2.5")
+    waiting = story.decision(later, "durvalumab", "hold")
+    assert "waiting for Hyperthyroidism grade 3 to restore to grade 0–II" in waiting["reason"]
