@@ -31,7 +31,10 @@ def drugs_of(ctx: ServiceContext) -> list[str]:
 def _rule_for(ctx: ServiceContext, drug: str, action: CourseAction) -> str:
     rules = ctx.rules.dose_modifications
     if drug in rules.immunotherapy.drugs:
-        what = f"interrupt {drug} until restored to grade 0–I" + (
+        from bot.decisions.engine import recovered_to
+
+        target = recovered_to(rules.immunotherapy.recovered_max_grade)  # the block's own
+        what = f"interrupt {drug} until restored to {target}" + (
             "" if action == "hold" else " — ended"
         )
         return f"{rules.immunotherapy.source}: {what}, by investigator decision"

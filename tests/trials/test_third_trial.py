@@ -315,3 +315,16 @@ def test_a_hold_waits_for_its_categorys_own_recovery_grade(third_story):
     later = story.on(28).say(f"lab {sid} ANC 2.5")
     waiting = story.decision(later, "durvalumab", "hold")
     assert "waiting for Hyperthyroidism grade 3 to restore to grade 0–II" in waiting["reason"]
+
+
+def test_an_investigators_hold_cites_the_blocks_own_recovery_grade(third_rules, tmp_path):
+    path = third_rules / THIRD / "dose_modifications.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert "\n  recovered_max_grade: 1\n" in text
+    path.write_text(text.replace("\n  recovered_max_grade: 1\n", "\n  recovered_max_grade: 2\n"))
+    story = stories.Story(THIRD_CASE, tmp_path / "grade2.db", rules_dir=third_rules)
+    story.say(f"role {stories.DOCTOR} investigator site=boston oncall=yes", user=stories.ADMIN)
+    story.say(f"enroll {THIRD_CASE.sid} start=2027-03-01 bsa=1.6", user=stories.ADMIN)
+    held = story.say(f'hold {THIRD_CASE.sid} tremelimumab reason="work-up"', user=stories.DOCTOR)
+    assert "interrupt tremelimumab until restored to grade 0–II" in held.text, held.text
+    story.ctx.db.dispose()
