@@ -26,6 +26,9 @@ SEARCHED = [ROOT / "bot", ROOT / "templates"]
 OTHER_WORDS = (
     *("FIGO", "China", "Chinese", "National Day", "LACC", "Shanghai", "IIIC1", "IIIC2"),
     *("Table 1", "Table 2"),  # its protocol's eligibility and schedule tables
+    # both shipped trials' disease, and the first trial's brachytherapy and holiday names:
+    # a trial of another cancer, or without image-guided brachytherapy, must not read them
+    *("cervical", "cervix", "IGABT", "Golden Week"),
 )
 
 # (file, word, the text of the line it is on) -> why that line keeps the word. Each entry
