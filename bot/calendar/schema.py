@@ -33,7 +33,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from bot.calendar.derived_dose import needs_derivation
 from bot.calendar.dosing import DOSE_BASES, BsaFormula, DoseBasis, RoundingMode
 from bot.calendar.strict import StrictModel, custom_error, raise_errors
-from bot.errors import closest
+from bot.errors import UserError, closest
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)]
 Source = Annotated[str, Field(min_length=3)]
@@ -553,6 +553,23 @@ class Schedule(StrictModel):
     def count_specs(self) -> tuple[CountSpec, ...]:
         """Every count of the schedule (`count` of a series, `cycles` of a cycles series)."""
         return self._ix["counts"]
+
+    def default_fractions(self) -> int:
+        """The fractions a plan has when it names none: the default of the count the
+        plan's `fractions` sets (else 25, for a schedule whose fractions are not the plan's)."""
+        spec = next((s for s in self.count_specs() if s.patient == "fractions"), None)
+        return spec.default if spec is not None else 25
+
+    def boost_refusal(self, boost: bool) -> UserError | None:
+        """A boost on a schedule with no boost dose would be recorded and change nothing."""
+        if not boost or any(c.boost_dose_per_fraction for c in self.radiotherapy):
+            return None
+        return UserError(
+            "this trial's schedule has no boost dose (no radiotherapy course gives "
+            "boost_dose_per_fraction), so a boost would change nothing",
+            field="boost",
+            allowed="no boost (leave it out)",
+        )
 
     def doses(self) -> list[tuple[tuple, Dose]]:
         """Every dose the file writes, with its field path."""

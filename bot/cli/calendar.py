@@ -234,6 +234,9 @@ def _plan_inputs(args: argparse.Namespace, schedule: Schedule, site: SiteCalenda
             field=missing,
             allowed="--height CM together with --weight KG",
         )
+    refused = schedule.boost_refusal(args.boost)
+    if refused is not None:
+        raise refused
     return PatientPlan.build(
         day1=start,
         fractions=fractions,

@@ -61,7 +61,11 @@ def _fraction_names(rules: TrialRules) -> dict[str, str]:
         (count.min, count.max, count.default) if hasattr(count, "min") else (count,) * 3
     )
     span = f"{low}–{high}, default {default}" if low != high else f"{default}"
-    return {"fraction": series.label, "fractions": f"{series.label}s ({span})"}
+    return {
+        "fraction": series.label,
+        "fractions": f"{series.label}s ({span})",
+        "fractions_default": str(default),
+    }
 
 
 # What enrolment reads of the eligibility criteria, with the value usage lines show; a

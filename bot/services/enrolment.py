@@ -164,10 +164,13 @@ def build_enrolment(
                 field="diagnosed",
                 allowed=f"on or before {start.isoformat()}",
             )
+    refused = ctx.rules.schedule.boost_refusal(boost)
+    if refused is not None:
+        raise refused
     try:
         plan = PatientPlan.build(
             day1=start,
-            fractions=fractions or 25,
+            fractions=fractions or ctx.rules.schedule.default_fractions(),
             boost=boost,
             bsa_m2=bsa,
             height_cm=height,

@@ -328,3 +328,29 @@ def test_an_investigators_hold_cites_the_blocks_own_recovery_grade(third_rules, 
     held = story.say(f'hold {THIRD_CASE.sid} tremelimumab reason="work-up"', user=stories.DOCTOR)
     assert "interrupt tremelimumab until restored to grade 0–II" in held.text, held.text
     story.ctx.db.dispose()
+
+
+def test_a_boost_the_schedule_gives_no_dose_for_is_refused(third_story, third_rules, capsys):
+    story = third_story
+    refused = stories.run(
+        story.ctx,
+        stories.Request(user=stories.ADMIN),
+        f"enroll {THIRD_CASE.sid} start=2027-03-01 bsa=1.6 boost=yes",
+    )
+    assert not refused.ok and "this trial's schedule has no boost dose" in refused.text
+    code, _, err = run(capsys, "calendar", "--start", "2027-03-01", "--boost")
+    assert code == 2 and "no boost dose" in err
+
+
+def test_enrolment_plans_the_schedules_own_default_fractions(third_rules, tmp_path):
+    """Enrolment without fractions= planned 25 whatever the schedule's default: a trial of
+    30–33 fractions was refused '25 is outside the protocol's range'."""
+    path = third_rules / THIRD / "schedule.yaml"
+    text = path.read_text(encoding="utf-8")
+    old = "count:\n    default: 25\n    min: 25\n    max: 28\n"
+    assert old in text
+    path.write_text(text.replace(old, "count:\n    default: 30\n    min: 30\n    max: 33\n"))
+    story = stories.Story(THIRD_CASE, tmp_path / "thirty.db", rules_dir=third_rules)
+    enrolled = story.say(f"enroll {THIRD_CASE.sid} start=2027-03-01 bsa=1.6", user=stories.ADMIN)
+    assert "· 30 fractions ·" in enrolled.text, enrolled.text
+    story.ctx.db.dispose()

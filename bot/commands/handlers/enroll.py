@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from bot.services.context import Request, ServiceContext
 
 USAGE = (
-    "enroll {study_id} start=YYYY-MM-DD [fractions=25] [boost=yes|no] "
+    "enroll {study_id} start=YYYY-MM-DD [fractions={fractions_default}] [boost=yes|no] "
     "[height=160 weight=55 | bsa=1.62] {enrol_criteria} "
     '[diagnosed=YYYY-MM-DD] [site=main] [baseline="ALT 60 U/L (7-40)"]'
 )
