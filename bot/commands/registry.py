@@ -61,10 +61,15 @@ def _fraction_names(rules: TrialRules) -> dict[str, str]:
         (count.min, count.max, count.default) if hasattr(count, "min") else (count,) * 3
     )
     span = f"{low}–{high}, default {default}" if low != high else f"{default}"
+    boosted = any(c.boost_dose_per_fraction for c in schedule.radiotherapy)
     return {
         "fraction": series.label,
         "fractions": f"{series.label}s ({span})",
         "fractions_default": str(default),
+        "fractions_max": str(high),
+        # offered only when a radiotherapy course gives a boost dose (enrolment refuses it)
+        "boost_option": "[boost=yes|no] " if boosted else "",
+        "boost_example": "boost=yes " if boosted else "",
     }
 
 

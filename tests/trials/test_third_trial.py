@@ -70,6 +70,7 @@ def test_chat_help_shows_only_the_trials_own_options(third_rules, capsys, tmp_pa
     enroll = next(line for line in out.splitlines() if "`enroll " in line)
     screen = next(line for line in out.splitlines() if "`screen " in line)
     assert "stage=" not in enroll and "[ecog=1] [age=52]" in enroll and "site=boston" in enroll
+    assert "boost=" not in enroll  # no radiotherapy course gives a boost dose
     assert screen.startswith("• `screen age=18 ecog=0 anc=1.5 child_bearing_potential=yes")
     for word in SHIPPED_WORDS:
         assert word not in out, word

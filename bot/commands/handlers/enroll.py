@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from bot.services.context import Request, ServiceContext
 
 USAGE = (
-    "enroll {study_id} start=YYYY-MM-DD [fractions={fractions_default}] [boost=yes|no] "
+    "enroll {study_id} start=YYYY-MM-DD [fractions={fractions_default}] {boost_option}"
     "[height=160 weight=55 | bsa=1.62] {enrol_criteria} "
     '[diagnosed=YYYY-MM-DD] [site=main] [baseline="ALT 60 U/L (7-40)"]'
 )
@@ -100,7 +100,7 @@ COMMANDS = (
         handler=enroll,
         examples=(
             "enroll {study_id} start=2027-03-01 height=160 weight=55 {enrol_answers}",
-            "enroll {study_id} start=2027-03-08 fractions=28 boost=yes bsa=1.62",
+            "enroll {study_id} start=2027-03-08 fractions={fractions_max} {boost_example}bsa=1.62",
         ),
         aliases=("enrol",),
     ),
