@@ -173,3 +173,25 @@ def test_serve_http_runs_until_stopped_and_answers_healthz(monkeypatch, tmp_path
     assert not thread.is_alive(), "serve did not stop when asked"
     assert codes.get_nowait() == 0
     assert [c.method for c in fake_slack.calls][:1] == ["auth.test"]
+
+
+def test_starting_with_the_token_in_the_environment_logs_no_warning_about_it(
+    monkeypatch, caplog, trial, fake_slack
+):
+    """Bolt reads SLACK_BOT_TOKEN itself and warned at every start that the client given to
+    it wins — the client is built from that token: nothing for an operator to act on."""
+    import logging
+
+    from bot.transports.slack.app import InlineExecutor, create_app
+    from tests.slack.conftest import config, web_client
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-token")
+    with caplog.at_level(logging.WARNING):
+        create_app(
+            trial,
+            config(api_url=fake_slack.url),
+            web_client(fake_slack),
+            work=InlineExecutor(),
+            listener_executor=InlineExecutor(),
+        )
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []

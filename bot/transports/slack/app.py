@@ -99,6 +99,22 @@ class InlineExecutor(Executor):
         return future
 
 
+class _TokenGivenTwice(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN itself and warns, at every start, that the client given
+    to it wins over that token — the client was built from that very token, so a new
+    operator would only be alarmed by it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+def bolt_logger() -> logging.Logger:
+    logger = logging.getLogger("trialbot.slack.bolt")
+    if not any(isinstance(f, _TokenGivenTwice) for f in logger.filters):
+        logger.addFilter(_TokenGivenTwice())
+    return logger
+
+
 def default_owner() -> str:
     return f"slack:{socket.gethostname()}:{os.getpid()}"
 
@@ -243,7 +259,7 @@ def create_app(
         process_before_response=process_before_response,
         listener_executor=listener_executor
         or ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="slack-listener"),
-        logger=logging.getLogger("trialbot.slack.bolt"),
+        logger=bolt_logger(),
     )
     if worker is not None:  # the front: nothing runs here after the ack
         from bot.transports.slack.front import FrontMiddleware, forwarder
