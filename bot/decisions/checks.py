@@ -186,3 +186,49 @@ def check_rules_can_fire(trial) -> list[RulesProblem]:
                             )
                         )
     return problems
+
+
+def check_drug_name_typos(trial) -> list[RulesProblem]:
+    """A word of a rule's text that is one slip from a drug of the schedule
+    (`pembrolizumabb`, `toripalimb`) is a misspelt drug: the decision would print it. Every
+    text (a string with a space) of schedule.yaml and dose_modifications.yaml is read; a
+    drug's own id and the words of its label are never flagged."""
+    import difflib
+    import re
+
+    schedule = trial.get("schedule.yaml")
+    drugs = [d.id.lower() for d in schedule.drugs]
+    known = set(drugs) | {w.lower() for d in schedule.drugs for w in re.findall(r"\w+", d.label)}
+    problems: list[RulesProblem] = []
+    for name in ("schedule.yaml", "dose_modifications.yaml"):
+        seen: set[tuple[str, str]] = set()
+        for where, text in _strings(trial.get(name).model_dump(by_alias=True), ""):
+            if " " not in text.strip():
+                continue  # an id (a drug, a series): the reference checks name those
+            for word in re.findall(r"[A-Za-z][A-Za-z0-9]{4,}", text):
+                lowered = word.lower()
+                if lowered in known:
+                    continue
+                hit = difflib.get_close_matches(lowered, drugs, n=1, cutoff=0.88)
+                if hit and (where, lowered) not in seen:
+                    seen.add((where, lowered))
+                    problems.append(
+                        RulesProblem(
+                            f"{trial.name}/{name}",
+                            where,
+                            f"'{word}' is not a drug of schedule.yaml (did you mean '{hit[0]}'?)",
+                        )
+                    )
+    return problems
+
+
+def _strings(value, path: str):
+    """(field path, text) of every string under `value`."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, f"{path}[{index}]")

@@ -25,7 +25,12 @@ from pydantic import BaseModel, ValidationError
 
 from bot.calendar.schema import Schedule
 from bot.calendar.sites import SitesFile
-from bot.decisions.checks import check_drugs, check_rules_can_fire, check_shared_texts
+from bot.decisions.checks import (
+    check_drug_name_typos,
+    check_drugs,
+    check_rules_can_fire,
+    check_shared_texts,
+)
 from bot.decisions.schema import DoseModifications, check_terms_exist
 from bot.eligibility.rules import (
     EligibilityRules,
@@ -55,6 +60,7 @@ CROSS_CHECKS: list[Callable[[Trial], list[RulesProblem]]] = [
     check_drugs,
     check_rules_can_fire,
     check_shared_texts,
+    check_drug_name_typos,
     check_sites_exist,
 ]
 

@@ -104,6 +104,13 @@ def test_chat_help_shows_only_the_trials_own_options(third_rules, capsys, tmp_pa
          "any of the expected tags: 'once', 'fractions', 'weekly', 'interval', 'cycles', 'months', "
          "'labs', 'weekly_cover' — did you mean 'interval'?"),
         ("eligibility.yaml", "type: yes_no", "type: yesno", "— did you mean 'yes_no'?"),
+        # a drug misspelt in the text a decision prints, and in a series' label
+        ("dose_modifications.yaml", "Withhold {drug}", "Withhold tremelimumabb",
+         "immunotherapy.categories[0].rows[0].management: 'tremelimumabb' is not a drug of "
+         "schedule.yaml (did you mean 'tremelimumab'?)"),
+        ("schedule.yaml", "label: Tremelimumab 75 mg", "label: Tremelimumb 75 mg",
+         "series[4].label: 'Tremelimumb' is not a drug of schedule.yaml (did you mean "
+         "'tremelimumab'?)"),
         ("eligibility.yaml", "field: child_bearing_potential", "field: child_bearing_potentail",
          "criteria[2].when.field: unknown field — did you mean 'child_bearing_potential'?"),
     ],
