@@ -574,8 +574,13 @@ def read_plan(data: Any, vocabulary: Vocabulary) -> tuple[PatientPlan, tuple[Lab
     values: dict[str, Any] = {"day1": day1, "site": site_config.id}
     if "fractions" in data:
         values["fractions"] = _whole(data["fractions"], where, "fractions", "a whole number")
+    else:  # the schedule's own default, as enrolment plans it
+        values["fractions"] = vocabulary.schedule.default_fractions()
     if "boost" in data:
         values["boost"] = bool(_yes_no(data["boost"], where, "boost", unknown=False))
+        refused = vocabulary.schedule.boost_refusal(values["boost"])
+        if refused is not None:
+            raise _rewrap(where, "boost", refused)
     sizes = [k for k in ("bsa", "height", "weight") if data.get(k) is not None]
     if "bsa" in sizes and len(sizes) > 1:
         raise _refuse(

@@ -362,3 +362,26 @@ def test_enrolment_plans_the_schedules_own_default_fractions(third_rules, tmp_pa
     enrolled = story.say(f"enroll {THIRD_CASE.sid} start=2027-03-01 bsa=1.6", user=stories.ADMIN)
     assert "· 30 fractions ·" in enrolled.text, enrolled.text
     story.ctx.db.dispose()
+
+
+def test_a_history_files_plan_takes_the_schedules_own_default_fractions(
+    third_rules, capsys, tmp_path
+):
+    path = third_rules / THIRD / "schedule.yaml"
+    text = path.read_text(encoding="utf-8")
+    old = "count:\n    default: 25\n    min: 25\n    max: 28\n"
+    path.write_text(text.replace(old, "count:\n    default: 30\n    min: 30\n    max: 33\n"))
+    history = tmp_path / "history.yaml"
+    history.write_text(
+        "study_id: TT-009\nplan: {start: 2027-03-01, bsa: 1.62}\n"
+        "new: {date: 2027-03-11, lab: 'ALT 120 U/L'}\n",
+        encoding="utf-8",
+    )
+    code, out, err = run(capsys, "decide", str(history))
+    assert code == 0, err
+    code, out, err = run(capsys, "calendar", "--history", str(history))
+    assert code == 0, err
+    assert "\n30 Pelvic IMRT fractions" in out
+    history.write_text("plan: {start: 2027-03-01, boost: yes}\n", encoding="utf-8")
+    code, out, err = run(capsys, "decide", str(history))
+    assert code == 2 and "no boost dose" in err, err
