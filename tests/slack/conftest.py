@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -179,6 +180,23 @@ class Server:
 
     def counts(self) -> dict[str, int]:
         return counts(self.ctx)
+
+    def suggest(self, action_id: str, value: str, callback_id: str) -> Answer:
+        """Type-ahead: what Slack sends as `value` is typed in a form's field."""
+        payload = {
+            "type": "block_suggestion",
+            "action_id": action_id,
+            "block_id": action_id,
+            "value": value,
+            "user": {"id": self.nurse},
+            "team": {"id": "T0TEAM001"},
+            "api_app_id": "A0APP0001",
+            "view": {"id": "V0FORM001", "type": "modal", "callback_id": callback_id},
+        }
+        return self.send(
+            urlencode({"payload": json.dumps(payload)}),
+            content_type="application/x-www-form-urlencoded",
+        )
 
     def events(self) -> list[dict[str, Any]]:
         """The event log's payloads in order (what an entry recorded)."""
@@ -373,6 +391,30 @@ def server(slack: SlackApp, fake_slack) -> Iterator[Server]:
 def signed_client(trial, fake_slack):
     """Signed requests to an app served elsewhere (e.g. by `serve.run`) at `base`."""
     return lambda base: Server(base, fake_slack, trial)
+
+
+@contextmanager
+def serving(env: dict[str, str], bound: float = 60) -> Iterator[int]:
+    """`trialbot serve --http` (`serve.run`, on port 0) in a thread, with `env`: yields its
+    port once it listens; stops it on leaving and checks it stopped, with exit code 0."""
+    import queue
+
+    from bot.transports.slack.serve import ServeOptions, run
+
+    stop, ports, codes = threading.Event(), queue.Queue(), queue.Queue()
+    thread = threading.Thread(
+        target=lambda: codes.put(
+            run(ServeOptions(http=True, port=0), env, stop=stop, ready=ports.put)
+        )
+    )
+    thread.start()
+    try:
+        yield ports.get(timeout=bound)
+    finally:
+        stop.set()
+        thread.join(timeout=bound)  # a bound for a broken test, not a timing assertion
+    assert not thread.is_alive(), "serve did not stop when asked"
+    assert codes.get_nowait() == 0
 
 
 # --- process mode: the acking front and its worker process -------------------------------

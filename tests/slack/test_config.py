@@ -140,11 +140,9 @@ def test_serve_reports_a_token_slack_refuses(monkeypatch, capsys, tmp_path, fake
 
 def test_serve_http_runs_until_stopped_and_answers_healthz(monkeypatch, tmp_path, fake_slack):
     import json
-    import queue
-    import threading
     from urllib.request import urlopen
 
-    from bot.transports.slack.serve import ServeOptions, run
+    from tests.slack.conftest import serving
 
     monkeypatch.chdir(tmp_path)
     env = {
@@ -155,23 +153,10 @@ def test_serve_http_runs_until_stopped_and_answers_healthz(monkeypatch, tmp_path
     }
     monkeypatch.setenv("TRIALBOT_DATABASE_URL", f"sqlite:///{tmp_path / 't.db'}")
     monkeypatch.setenv("TRIALBOT_ADMINS", "U0ADMIN01")
-    stop, ports, codes = threading.Event(), queue.Queue(), queue.Queue()
-    thread = threading.Thread(
-        target=lambda: codes.put(
-            run(ServeOptions(http=True, port=0), env, stop=stop, ready=ports.put)
-        )
-    )
-    thread.start()
-    try:
-        port = ports.get(timeout=60)
+    with serving(env) as port:
         with urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
             report = json.loads(response.read())
         assert response.status == 200 and report["ok"] and report["schema"] == "current"
-    finally:
-        stop.set()
-        thread.join(timeout=60)  # a bound for a broken test, not a timing assertion
-    assert not thread.is_alive(), "serve did not stop when asked"
-    assert codes.get_nowait() == 0
     assert [c.method for c in fake_slack.calls][:1] == ["auth.test"]
 
 

@@ -18,20 +18,7 @@ def _view(call) -> dict:
 
 
 def _suggest(server, action_id: str, value: str) -> list[dict]:
-    payload = {
-        "type": "block_suggestion",
-        "action_id": action_id,
-        "block_id": action_id,
-        "value": value,
-        "user": {"id": server.nurse},
-        "team": {"id": "T0TEAM001"},
-        "api_app_id": "A0APP0001",
-        "view": {"id": "V0FORM001", "type": "modal", "callback_id": forms.AE_CALLBACK},
-    }
-    answer = server.send(
-        urlencode({"payload": json.dumps(payload)}),
-        content_type="application/x-www-form-urlencoded",
-    )
+    answer = server.suggest(action_id, value, forms.AE_CALLBACK)
     assert answer.status == 200
     return answer.json()["options"]
 

@@ -10,7 +10,6 @@ import json
 import os
 import signal
 import time
-from urllib.parse import urlencode
 
 import pytest
 
@@ -94,20 +93,7 @@ def test_lab_alone_opens_the_form_from_the_worker(front):
 
 def test_type_ahead_is_answered_by_the_front(front, worker):
     forwarded = worker.state()["forwarded"]
-    payload = {
-        "type": "block_suggestion",
-        "action_id": forms.PATIENT,
-        "block_id": forms.PATIENT,
-        "value": front.sid[:6],
-        "user": {"id": front.nurse},
-        "team": {"id": "T0TEAM001"},
-        "api_app_id": "A0APP0001",
-        "view": {"id": "V0FORM001", "type": "modal", "callback_id": forms.LAB_CALLBACK},
-    }
-    answer = front.send(
-        urlencode({"payload": json.dumps(payload)}),
-        content_type="application/x-www-form-urlencoded",
-    )
+    answer = front.suggest(forms.PATIENT, front.sid[:6], forms.LAB_CALLBACK)
     assert answer.status == 200
     assert [o["value"] for o in answer.json()["options"]] == [front.sid]
     assert worker.state()["forwarded"] == forwarded  # nothing went to the worker
@@ -201,10 +187,9 @@ def test_serve_runs_the_worker_with_the_scheduler_and_stops_it(
     """`trialbot serve --http` with the default TRIALBOT_SLACK_WORKER: the worker runs the
     scheduler (the front none), a signed command works, and stopping serve stops the
     worker."""
-    import queue
     import threading
 
-    from bot.transports.slack.serve import ServeOptions, run
+    from tests.slack.conftest import serving
 
     monkeypatch.setenv("TRIALBOT_DATABASE_URL", trial.settings.database_url)
     monkeypatch.setenv("TRIALBOT_ADMINS", "U0ADMIN01")
@@ -214,15 +199,8 @@ def test_serve_runs_the_worker_with_the_scheduler_and_stops_it(
         "SLACK_API_URL": fake_slack.url,
         "TRIALBOT_SITE_CHANNELS": "main=C0STUDY01",
     }
-    stop, ports, codes = threading.Event(), queue.Queue(), queue.Queue()
-    thread = threading.Thread(
-        target=lambda: codes.put(
-            run(ServeOptions(http=True, port=0), env, stop=stop, ready=ports.put)
-        )
-    )
-    thread.start()
-    try:
-        server = signed_client(f"http://127.0.0.1:{ports.get(timeout=BOUND)}")
+    with serving(env, BOUND) as port:
+        server = signed_client(f"http://127.0.0.1:{port}")
         health = server.get("/healthz").json()
         assert health["ok"] is True
         assert health["worker"]["alive"] is True and health["worker"]["scheduler"] == "running"
@@ -231,10 +209,5 @@ def test_serve_runs_the_worker_with_the_scheduler_and_stops_it(
         server.command("whoami")
         [reply] = fake_slack.wait_for("response_url", 1, BOUND)
         assert "coordinator" in reply.text_of_blocks()
-    finally:
-        stop.set()
-        thread.join(timeout=BOUND)
-    assert not thread.is_alive(), "serve did not stop when asked"
-    assert codes.get_nowait() == 0
     with pytest.raises(ProcessLookupError):  # the worker has exited (and was reaped)
         os.kill(pid, 0)
