@@ -115,6 +115,28 @@ def _command(text: str, n: int, webhook: str) -> dict[str, Any]:
     }
 
 
+def _override_without_reason(envelope: str, view: str) -> dict:
+    """An override form submitted with its reason left empty (decision D1)."""
+    return {
+        "envelope_id": envelope,
+        "type": "interactive",
+        "accepts_response_payload": True,
+        "payload": {
+            "type": "view_submission",
+            "team": {"id": "T0TEAM001"},
+            "user": {"id": "U0DOC0001"},
+            "api_app_id": "A0APP0001",
+            "view": {
+                "id": view,
+                "type": "modal",
+                "callback_id": "decision_override",
+                "private_metadata": "D1",
+                "state": {"values": {"reason": {"reason_input": {"value": ""}}}},
+            },
+        },
+    }
+
+
 def _mention(text: str, event_id: str, retry: int) -> dict[str, Any]:
     return {
         "envelope_id": f"env-{event_id}-{retry}",
@@ -164,26 +186,7 @@ def test_socket_mode_commands_events_and_modal_errors_are_acked(socket_bot, tria
     assert len(fake.called("chat.postEphemeral")) == 1
 
     # a modal submission without a reason: the errors ride on the ack
-    server.send(
-        {
-            "envelope_id": "env-view-1",
-            "type": "interactive",
-            "accepts_response_payload": True,
-            "payload": {
-                "type": "view_submission",
-                "team": {"id": "T0TEAM001"},
-                "user": {"id": "U0DOC0001"},
-                "api_app_id": "A0APP0001",
-                "view": {
-                    "id": "V0001",
-                    "type": "modal",
-                    "callback_id": "decision_override",
-                    "private_metadata": "D1",
-                    "state": {"values": {"reason": {"reason_input": {"value": ""}}}},
-                },
-            },
-        }
-    )
+    server.send(_override_without_reason("env-view-1", "V0001"))
     ack = server.ack("env-view-1")
     assert ack["payload"] == {
         "response_action": "errors",
@@ -236,26 +239,7 @@ def test_socket_mode_in_process_mode_acks_here_and_works_in_the_worker(socket_fr
     assert "coordinator" in answer.text_of_blocks()
 
     # a modal submission: the worker's answer rides on the front's ack
-    server.send(
-        {
-            "envelope_id": "env-view-2",
-            "type": "interactive",
-            "accepts_response_payload": True,
-            "payload": {
-                "type": "view_submission",
-                "team": {"id": "T0TEAM001"},
-                "user": {"id": "U0DOC0001"},
-                "api_app_id": "A0APP0001",
-                "view": {
-                    "id": "V0002",
-                    "type": "modal",
-                    "callback_id": "decision_override",
-                    "private_metadata": "D1",
-                    "state": {"values": {"reason": {"reason_input": {"value": ""}}}},
-                },
-            },
-        }
-    )
+    server.send(_override_without_reason("env-view-2", "V0002"))
     assert server.ack("env-view-2")["payload"] == {
         "response_action": "errors",
         "errors": {"reason": "An override needs a reason."},
