@@ -8,6 +8,7 @@ import json
 import queue
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -86,14 +87,24 @@ def socket_bot(trial, fake_slack) -> Iterator[tuple[SocketServer, Any]]:
         work=InlineExecutor(),
         process_before_response=True,
     )
+    with _connected(slack.app, fake_slack) as server:
+        yield server, fake_slack
+
+
+@contextmanager
+def _connected(app: Any, fake_slack: Any) -> Iterator[SocketServer]:
+    """`app` connected in Socket Mode to a local WebSocket server (whose URL the fake
+    Slack's apps.connections.open gives); both closed on leaving."""
     server = SocketServer()
     fake_slack.socket_url = server.url
-    handler = SocketModeHandler(slack.app, app_token="xapp-1-test")
+    handler = SocketModeHandler(app, app_token="xapp-1-test")
     handler.connect()
-    assert server.connected.wait(ACK_TIMEOUT)
-    yield server, fake_slack
-    handler.close()
-    server.close()
+    try:
+        assert server.connected.wait(ACK_TIMEOUT)
+        yield server
+    finally:
+        handler.close()
+        server.close()
 
 
 def _command(text: str, n: int, webhook: str) -> dict[str, Any]:
@@ -211,14 +222,8 @@ def socket_front(trial, fake_slack, worker) -> Iterator[tuple[SocketServer, Any]
     )
     client = WebClient(token="xoxb-test-token", base_url=fake_slack.url, timeout=5)
     slack = create_app(trial, config, client, worker=worker)
-    server = SocketServer()
-    fake_slack.socket_url = server.url
-    handler = SocketModeHandler(slack.app, app_token="xapp-1-test")
-    handler.connect()
-    assert server.connected.wait(ACK_TIMEOUT)
-    yield server, fake_slack
-    handler.close()
-    server.close()
+    with _connected(slack.app, fake_slack) as server:
+        yield server, fake_slack
 
 
 def test_socket_mode_in_process_mode_acks_here_and_works_in_the_worker(socket_front, worker):
