@@ -183,13 +183,13 @@ class Phase(StrictModel):
 class VisitItem(StrictModel):
     id: Identifier
     label: str
-    table2_row: str
+    assessment_row: str
 
 
 class Visit(StrictModel):
     id: Identifier
     label: str
-    table2_columns: list[str] = Field(
+    assessment_columns: list[str] = Field(
         default_factory=list
     )  # empty: not a schedule-of-assessments column
     items: list[Identifier] = Field(min_length=1)

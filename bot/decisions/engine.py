@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from bot.decisions.episodes import EpisodeBook, category_key
-from bot.decisions.findings import Finding, FindingsMemo, findings_with, reaches_table3
+from bot.decisions.findings import Finding, FindingsMemo, findings_with, reaches_immune_rules
 from bot.decisions.model import SEVERITY, Conditional, Decision, NextDose, Question
 from bot.decisions.schema import Category, DoseModifications, Row
 from bot.decisions.state import fold_treatment
@@ -769,9 +769,9 @@ class _Engine:
                     recovered_terms.append(finding)
                 continue
             category = io.category_of(finding.term)
-            finding = finding.as_table3_reads_it(by_uln)
-            outcome = self._table3(drug, category, category_id, finding, grade, book)
-            if not reaches_table3(finding, category_id):
+            finding = finding.as_immune_rules_read_it(by_uln)
+            outcome = self._immune_rule(drug, category, category_id, finding, grade, book)
+            if not reaches_immune_rules(finding, category_id):
                 self._unattributed_lab_value(drug, finding, outcome)
                 continue
             self._gate_attribution(drug, finding, grade, outcome, hold)
@@ -868,7 +868,7 @@ class _Engine:
             book.feed_all(self.findings(event, everything))
         return book
 
-    def _table3(
+    def _immune_rule(
         self,
         drug: str,
         category: Category | None,

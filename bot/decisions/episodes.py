@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
-from bot.decisions.findings import Finding, reaches_table3
+from bot.decisions.findings import Finding, reaches_immune_rules
 from bot.decisions.schema import Immunotherapy
 
 
@@ -79,7 +79,7 @@ class EpisodeBook:
         # An open episode is followed by every later value of its term, attributed or not
         # (recovery and persistence are facts about the toxicity); only opening one needs
         # the finding to reach the immune-related table.
-        if current is None and not reaches_table3(finding, category):
+        if current is None and not reaches_immune_rules(finding, category):
             return
         if grade <= self.rules.recovered_max_grade_of(self.rules.category_of(finding.term)):
             if current is not None:

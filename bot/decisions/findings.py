@@ -38,7 +38,7 @@ class Finding:
             return self.uln_grade
         return self.grade
 
-    def as_table3_reads_it(self, by_uln_multiple: bool) -> Finding:
+    def as_immune_rules_read_it(self, by_uln_multiple: bool) -> Finding:
         """The finding with the grade (and its CTCAE text) an immune-related row reads: for
         hepatitis the ULN-multiple grade, whatever the baseline."""
         if not by_uln_multiple or self.uln_grade is None or self.uln_criterion == self.criterion:
@@ -50,7 +50,7 @@ class Finding:
         return replace(self, grade=self.uln_grade, criterion=criterion)
 
 
-def reaches_table3(finding: Finding, category: str) -> bool:
+def reaches_immune_rules(finding: Finding, category: str) -> bool:
     """Whether a finding can start an immune-related episode. An adverse event always can, and so
     can a lab value of the table's lab-based rows (hepatitis, nephritis, thrombocytopenia,
     amylase/lipase) whatever its attribution. Any other abnormal lab value reaches the table

@@ -49,9 +49,9 @@ def test_table2_reconstruction_reproduces_the_printed_tick_counts(schedule):
     ticks: Counter[str] = Counter()
     for visit in schedule.visits:
         for item in visit.items:
-            ticks[item] += len(visit.table2_columns)  # follow-up counts for months 3 and 6
+            ticks[item] += len(visit.assessment_columns)  # follow-up counts for months 3 and 6
     assert dict(ticks) == printed
-    columns = [c for v in schedule.visits for c in v.table2_columns]
+    columns = [c for v in schedule.visits for c in v.assessment_columns]
     assert len(columns) == 7  # Eligibility … Follow-up 2 (month 6)
 
 

@@ -153,3 +153,18 @@ def test_no_shipped_trials_phase_name_in_templates():
                 if re.search(rf"(?<![\w.]){re.escape(phase)}(?![\w])", line, re.IGNORECASE):
                     hits.append(f"{path.relative_to(ROOT)}:{number}: '{phase}': {line.strip()}")
     assert not hits, "a phase name in templates:\n" + "\n".join(hits)
+
+
+def test_the_rules_language_names_no_trial_s_table():
+    """The schedule language's keys once carried the first protocol's table number
+    (`table2_row`, `table2_columns`): a key is a word every trial's team writes, and
+    `\\b` would not catch it inside one (`table2_row`)."""
+    hits = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for base in SEARCHED
+        for path in sorted(base.rglob("*"))
+        if path.is_file() and path.suffix in {".py", ".j2"}
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if re.search(r"table_?[0-9]", line, re.IGNORECASE)
+    ]
+    assert hits == []
