@@ -269,29 +269,20 @@ def configured_study_id_example() -> str:
 
 
 def configured_help_names() -> dict[str, str]:
-    """What `--help` texts show as `{study_id}`, `{stage}`, `{stage_system}` and
-    `{stage_eligible}`: the configured trial's example study ID and stage criterion, read
-    from its YAML without validating the rules (only when help is shown); placeholders for
-    what cannot be read — help answers even when the rules do not load."""
+    """What `--help` texts show as `{study_id}`: the configured trial's example study ID,
+    read from its sites.yaml without validating the rules (only when help is shown); a
+    placeholder when it cannot be read — help answers even when the rules do not load.
+    (A sub-command whose help needs more of the trial reads the loaded rules:
+    `epilog_from`, as `screen` does.)"""
     from bot.inputs import STUDY_ID_EXAMPLE
 
-    names = {
-        "study_id": STUDY_ID_EXAMPLE,
-        "stage": "<stage>",
-        "stage_system": "the trial's staging",
-        "stage_eligible": "the eligible stages",
-    }
+    names = {"study_id": STUDY_ID_EXAMPLE}
     try:
         import yaml
 
         directory = load_settings().trial_dir()
         sites = yaml.safe_load((directory / "sites.yaml").read_text(encoding="utf-8"))
         names["study_id"] = str(sites["study_ids"]["example"])
-        rules = yaml.safe_load((directory / "eligibility.yaml").read_text(encoding="utf-8"))
-        stage = next(c for c in rules["criteria"] if c["key"] == "stage")
-        names["stage"] = str(stage.get("example") or stage["eligible"][0])
-        names["stage_system"] = str(stage["system"])
-        names["stage_eligible"] = ", ".join(map(str, stage["eligible"]))
     except Exception:
         pass
     return names

@@ -43,7 +43,7 @@ EXIT_REFUSED = 2
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error under `--json` is still one JSON object, and an epilog's
-    `{study_id}`, `{stage}`… are the configured trial's (`configured_help_names`, read only
+    `{study_id}` is the configured trial's (`configured_help_names`, read only
     when help is shown). A sub-command may set `epilog_from`, a function giving the epilog
     from the loaded trial (`screen`: its criteria), called only when help is shown."""
 
