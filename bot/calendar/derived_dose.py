@@ -22,6 +22,7 @@ from bot.calendar.dosing import (
     RoundingMode,
     calvert_mg,
     cockcroft_gault_ml_min,
+    per_kg_mg,
     round_to_step,
 )
 
@@ -82,10 +83,11 @@ def derive(dose: Any, inputs: DoseInputs, day: date) -> dict[str, Any]:
     elif dose.basis == "per_kg":
         weight = inputs.weight_kg  # the plan checked its range
         out["weight_kg"] = weight
-        if weight is None:
+        mg = per_kg_mg(dose.amount, weight)  # the cap is applied below, for every basis
+        if mg is None:
             missing.append(MISSING_WEIGHT)
         else:
-            raw = Decimal(str(dose.amount)) * Decimal(str(weight))
+            raw = Decimal(str(mg))
     elif dose.basis == "auc":
         raw = _auc(dose, inputs, day, out)
     if raw is not None and dose.cap_mg is not None:
