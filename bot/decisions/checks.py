@@ -9,6 +9,8 @@ the closest valid name.
 
 from __future__ import annotations
 
+import re
+
 from bot.errors import RulesProblem, closest
 
 
@@ -58,29 +60,21 @@ def check_drugs(trial) -> list[RulesProblem]:
     return problems
 
 
+_OPTION = re.compile(r"(^|\.)options\[\d+\]$")  # a rule's `options`, the i-th
+
+
 def _texts(value, path: str):
     """(field path, text) of every management and option text under `value` (what a
     decision tells the team to do; a source may cite a drug's own label)."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            where = f"{path}.{key}" if path else str(key)
-            if key == "management" and isinstance(item, str):
-                yield where, item
-            elif key == "options" and isinstance(item, list):
-                yield from ((f"{where}[{i}]", o) for i, o in enumerate(item) if isinstance(o, str))
-            else:
-                yield from _texts(item, where)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _texts(item, f"{path}[{index}]")
+    for where, text in _strings(value, path):
+        if where.endswith(".management") or where == "management" or _OPTION.search(where):
+            yield where, text
 
 
 def check_shared_texts(trial) -> list[RulesProblem]:
     """Rules answering for several drugs must not name one of them: a second drug's
     decision would read the first drug's name ("Withhold A" on B's hold). Such a text
     writes `{drug}`, which each decision fills with its own drug."""
-    import re
-
     rules = trial.get("dose_modifications.yaml")
     file = f"{trial.name}/dose_modifications.yaml"
     problems: list[RulesProblem] = []
@@ -194,7 +188,6 @@ def check_drug_name_typos(trial) -> list[RulesProblem]:
     text (a string with a space) of schedule.yaml and dose_modifications.yaml is read; a
     drug's own id and the words of its label are never flagged."""
     import difflib
-    import re
 
     schedule = trial.get("schedule.yaml")
     drugs = [d.id.lower() for d in schedule.drugs]
