@@ -54,14 +54,69 @@ NOW = datetime(2027, 3, 5, 1, 0, tzinfo=UTC)  # Fri 09:00 at the site
 WARM_UP = 4  # commands for patients of their own before the timed run
 
 
-def _fake_slack():
+def _fake_slack_module():
     spec = importlib.util.spec_from_file_location(
         "trialbot_fake_slack", ROOT / "tests" / "slack" / "fake_slack.py"
     )
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
-    return module.FakeSlack().start()
+    return module
+
+
+def serve_fake() -> None:
+    """The fake Slack in a process of its own (`--fake`): its URLs on the first line, then
+    one answer line per request line on stdin — `posts` (the channel, fallback text and
+    arrival time of every chat.postMessage, as JSON), `reset` — until EOF."""
+    fake = _fake_slack_module().FakeSlack().start()
+    print(json.dumps({"url": fake.url, "webhook": fake.webhook}), flush=True)
+    for line in sys.stdin:
+        if line.strip() == "posts":
+            posts = [
+                (c.params.get("channel"), str(c.params.get("text", "")), c.at)
+                for c in fake.called("chat.postMessage")
+            ]
+            print(json.dumps(posts), flush=True)
+        elif line.strip() == "reset":
+            fake.reset()
+            print("[]", flush=True)
+    fake.stop()
+
+
+class FakeSlackProcess:
+    """The fake Slack run by `serve_fake`. Out of the load generator's interpreter: its
+    work (a few calls per alert, in the app's run only) would otherwise hold the GIL the
+    clients need to read their acks, and be counted against the app, not the bare one.
+    Arrival times are `time.monotonic()`, one clock for every process of the machine."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--fake"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        urls = json.loads(self.process.stdout.readline())
+        self.url, self.webhook = urls["url"], urls["webhook"]
+        self._lock = threading.Lock()
+
+    def _ask(self, what: str) -> list:
+        with self._lock:
+            self.process.stdin.write(what + "\n")
+            self.process.stdin.flush()
+            return json.loads(self.process.stdout.readline())
+
+    def posts(self) -> list[tuple[str, str, float]]:
+        """(channel, fallback text, arrival) of every chat.postMessage since the reset."""
+        return [tuple(post) for post in self._ask("posts")]
+
+    def reset(self) -> None:
+        self._ask("reset")
+
+    def stop(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
 
 
 def _percentile(samples: list[float], share: float) -> float:
@@ -286,17 +341,15 @@ def _arrivals(fake, sent: dict[str, float], timeout: float = 120.0) -> dict[str,
     first: dict[str, float] = {}
     channel: dict[str, float] = {}
     while time.monotonic() < deadline and len(channel) < len(sent):
-        for call in fake.called("chat.postMessage"):
-            where = call.params.get("channel")
+        for where, fallback, at in fake.posts():
             if where not in (CHANNEL, DM):
                 continue
-            fallback = str(call.params.get("text", ""))
             for study_id in sent:
                 if f"*{study_id}*" in fallback:
-                    first[study_id] = min(first.get(study_id, call.at), call.at)
+                    first[study_id] = min(first.get(study_id, at), at)
                     if where == CHANNEL:
-                        channel.setdefault(study_id, call.at)
-        time.sleep(0.05)
+                        channel.setdefault(study_id, at)
+        time.sleep(0.2)
     missing = set(sent) - set(channel)
     if missing:
         raise SystemExit(f"{len(missing)} alerts never arrived, e.g. {sorted(missing)[:3]}")
@@ -328,7 +381,7 @@ def _prepare(database_url: str, patients: int) -> None:
 def run(database_url: str, label: str, args: argparse.Namespace) -> dict:
     clients, requests, interval = args.clients, args.requests, args.interval
     _prepare(database_url, WARM_UP + clients * requests)
-    fake = _fake_slack()
+    fake = FakeSlackProcess()
     servers: list[Server] = []
     try:
         trace = f"{args.trace}-{label}" if args.trace else ""
@@ -410,6 +463,9 @@ def _postgres_schema(url: str) -> tuple[str, Callable[[], None]]:
 def main() -> None:
     if sys.argv[1:2] == ["--serve"]:
         serve(*sys.argv[2:7])
+        return
+    if sys.argv[1:2] == ["--fake"]:
+        serve_fake()
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=20)

@@ -45,7 +45,9 @@ def check_drugs(trial) -> list[RulesProblem]:
             covered.add(drug)
             continue
         problems.append(
-            _unknown(file, field, drug, by_class[kind], f"a {kind} drug of schedule.yaml")
+            _unknown(
+                file, field, drug, by_class[kind], f"{_article(kind)} {kind} drug of schedule.yaml"
+            )
         )
     for index, drug in enumerate(schedule.drugs):
         if drug.id not in covered and not any(d == drug.id for _, d, _ in named):
@@ -225,3 +227,8 @@ def _strings(value, path: str):
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from _strings(item, f"{path}[{index}]")
+
+
+def _article(word: str) -> str:
+    """'a' or 'an' before `word` (the drug classes: "an immunotherapy drug")."""
+    return "an" if word[:1].lower() in "aeiou" else "a"

@@ -49,7 +49,7 @@ def test_a_misspelt_immunotherapy_drug_in_the_rules(other_rules, capsys):
         capsys, other_rules, DOSE, "  drugs: [toripalimab]\n", "  drugs: [toripalimabb]\n"
     )
     assert problems == [
-        f"{OTHER}/{DOSE}: immunotherapy.drugs[0]: 'toripalimabb' is not a immunotherapy drug of "
+        f"{OTHER}/{DOSE}: immunotherapy.drugs[0]: 'toripalimabb' is not an immunotherapy drug of "
         "schedule.yaml (did you mean 'toripalimab'?); allowed: toripalimab",
         f"{OTHER}/schedule.yaml: drugs[2].id: immunotherapy drug 'toripalimab' has no rules in "
         "dose_modifications.yaml: no toxicity would ever change its dose",

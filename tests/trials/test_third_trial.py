@@ -97,7 +97,7 @@ def test_chat_help_shows_only_the_trials_own_options(third_rules, capsys, tmp_pa
          "'refer', 'reduce', 'continue_with_management' or 'slow_infusion' (got 'hodl') — did "
          "you mean 'hold'?"),
         ("dose_modifications.yaml", "- tremelimumab", "- tremelimumb",
-         "immunotherapy.drugs[1]: 'tremelimumb' is not a immunotherapy drug of schedule.yaml "
+         "immunotherapy.drugs[1]: 'tremelimumb' is not an immunotherapy drug of schedule.yaml "
          "(did you mean 'tremelimumab'?)"),
         ("schedule.yaml", "type: interval", "type: intervall",
          "schedule.yaml: series[3]: Input tag 'intervall' found using 'type' does not match "
