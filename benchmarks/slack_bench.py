@@ -12,7 +12,9 @@ the same run and behind the same server: a bare Bolt app that only acks. On SQLi
 
 The app under test runs in a process of its own (`--serve`, started by this script), as
 `trialbot serve --http` does: the load generator and the fake Slack do not share its
-interpreter, so their work is not counted as the app's. `--worker` is
+interpreter, so their work is not counted as the app's. The fake Slack runs in a process
+of its own too (`--fake`): answering the app's calls in the clients' interpreter, it held
+the GIL they need to read their acks — in the app's run only, the bare app making none. `--worker` is
 TRIALBOT_SLACK_WORKER: `process` (the default of `trialbot serve`) acks in that process
 and does the work in a worker process it starts; `thread` does both in one.
 
