@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, exists, or_, update
+from sqlalchemy import Integer, and_, bindparam, exists, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
@@ -90,43 +91,92 @@ def enqueue(
     return added
 
 
-def _not_expired(now: datetime):
-    return or_(OutboxMessage.expires_at.is_(None), OutboxMessage.expires_at > now)
+# The delivery path's statements are built once, with placeholders (`bindparam`), and
+# executed with this call's values: SQLAlchemy memoizes a built statement's cache key, so
+# a claim or a finish costs an execution, not the construction (coercions, cache key) of
+# the same expressions again on every message.
+_NOW = bindparam("b_now")
+_OWNER = bindparam("b_owner")
+_ID = bindparam("b_id")
 
 
-def _claimable(now: datetime):
+def _claimable():
+    """Due at `b_now` and not expired (see `claim`)."""
     return and_(
-        _not_expired(now),
+        or_(OutboxMessage.expires_at.is_(None), OutboxMessage.expires_at > _NOW),
         or_(
-            and_(OutboxMessage.status == "pending", OutboxMessage.not_before <= now),
-            and_(OutboxMessage.status == "sending", OutboxMessage.lease_until < now),
+            and_(OutboxMessage.status == "pending", OutboxMessage.not_before <= _NOW),
+            and_(OutboxMessage.status == "sending", OutboxMessage.lease_until < _NOW),
         ),
     )
 
 
-def _in_turn(now: datetime, pace: timedelta | None):
+def _in_turn(paced: bool):
     """Per-channel order and pace: no earlier message to the same target is still unsent
-    (tried already, or due), and none was sent to it less than `pace` ago."""
+    (tried already, or due), and none was sent to it since `b_recent` (`now - pace`)."""
     earlier = aliased(OutboxMessage)
     blocked = exists().where(
         earlier.target == OutboxMessage.target,
         earlier.id < OutboxMessage.id,
         earlier.status.in_(("pending", "sending")),
-        or_(earlier.attempts > 0, earlier.not_before <= now),
-        or_(earlier.expires_at.is_(None), earlier.expires_at > now),
+        or_(earlier.attempts > 0, earlier.not_before <= _NOW),
+        or_(earlier.expires_at.is_(None), earlier.expires_at > _NOW),
     )
     condition = ~blocked
-    if pace is not None:
+    if paced:
         recent = aliased(OutboxMessage)
         condition = and_(
             condition,
             ~exists().where(
                 recent.target == OutboxMessage.target,
                 recent.status == "sent",
-                recent.sent_at > now - pace,
+                recent.sent_at > bindparam("b_recent"),
             ),
         )
     return condition
+
+
+# A message whose sender died `b_max_attempts` times is dead, not tried again.
+_BURY = (
+    update(OutboxMessage)
+    .where(
+        OutboxMessage.status == "sending",
+        OutboxMessage.lease_until < _NOW,
+        OutboxMessage.attempts >= bindparam("b_max_attempts"),
+    )
+    .values(status="dead", lease_until=None, last_error=bindparam("b_error"))
+    .execution_options(synchronize_session=False)
+)
+
+
+@cache
+def _claim_statement(in_turn: bool, paced: bool):
+    """The claiming UPDATE for one shape of claim (plain; in turn per target; paced)."""
+    where = _claimable()
+    if in_turn:
+        where = and_(where, _in_turn(paced))
+    candidates = (
+        select(OutboxMessage.id)
+        .where(where)
+        .order_by(OutboxMessage.not_before, OutboxMessage.id)
+        .limit(bindparam("b_limit", type_=Integer))
+        .with_for_update(skip_locked=True)  # dropped by SQLAlchemy on SQLite
+    )
+    return (
+        update(OutboxMessage)
+        # The outer guard repeats the condition: the compare-and-set that makes a
+        # row claimable exactly once, whatever the subquery saw.
+        .where(OutboxMessage.id.in_(candidates.scalar_subquery()), _claimable())
+        .values(
+            status="sending",
+            lease_owner=_OWNER,
+            lease_until=bindparam("b_lease_until"),
+            claimed_at=_NOW,
+            attempts=OutboxMessage.attempts + 1,
+        )
+        .returning(OutboxMessage)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def claim(
@@ -158,48 +208,44 @@ def claim(
     if lease <= timedelta(0) or limit < 1:
         raise ValueError("a claim needs a positive lease and limit")
     now = as_utc(now, what="now")
+    values: dict[str, Any] = {
+        "b_now": now,
+        "b_owner": owner,
+        "b_lease_until": now + lease,
+        "b_limit": limit,
+    }
+    if pace is not None:
+        values["b_recent"] = now - pace
+    statement = _claim_statement(ordered or pace is not None, pace is not None)
     with db.transaction(urgent=True) as session:
         session.execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.status == "sending",
-                OutboxMessage.lease_until < now,
-                OutboxMessage.attempts >= max_attempts,
-            )
-            .values(
-                status="dead",
-                lease_until=None,
-                last_error=f"the sender stopped {max_attempts} times before finishing",
-            )
-            .execution_options(synchronize_session=False)
+            _BURY,
+            {
+                "b_now": now,
+                "b_max_attempts": max_attempts,
+                "b_error": f"the sender stopped {max_attempts} times before finishing",
+            },
         )
-        where = _claimable(now)
-        if ordered or pace is not None:
-            where = and_(where, _in_turn(now, pace))
-        candidates = (
-            select(OutboxMessage.id)
-            .where(where)
-            .order_by(OutboxMessage.not_before, OutboxMessage.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)  # dropped by SQLAlchemy on SQLite
-        )
-        statement = (
-            update(OutboxMessage)
-            # The outer guard repeats the condition: the compare-and-set that makes a
-            # row claimable exactly once, whatever the subquery saw.
-            .where(OutboxMessage.id.in_(candidates.scalar_subquery()), _claimable(now))
-            .values(
-                status="sending",
-                lease_owner=owner,
-                lease_until=now + lease,
-                claimed_at=now,
-                attempts=OutboxMessage.attempts + 1,
-            )
-            .returning(OutboxMessage)
-            .execution_options(synchronize_session=False)
-        )
-        claimed = list(session.scalars(statement))
+        claimed = list(session.scalars(statement, values))
     return sorted(claimed, key=lambda m: (m.not_before, m.id or 0))
+
+
+_FINISH = (
+    update(OutboxMessage)
+    .where(
+        OutboxMessage.id == _ID,
+        OutboxMessage.lease_owner == _OWNER,
+        OutboxMessage.status == "sending",
+    )
+    .values(
+        status="sent",
+        message_id=bindparam("b_message_id"),
+        sent_at=_NOW,
+        lease_until=None,
+        last_error=None,
+    )
+    .execution_options(synchronize_session=False)
+)
 
 
 def finish(
@@ -207,24 +253,34 @@ def finish(
 ) -> bool:
     """Mark the message sent (with the delivered Slack ts); False if `owner` no longer
     holds it (its lease was taken over), in which case nothing changes."""
+    values = {
+        "b_id": outbox_id,
+        "b_owner": owner,
+        "b_message_id": message_id,
+        "b_now": as_utc(now, what="now"),
+    }
     with db.transaction(urgent=True) as session:
-        result = session.execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.id == outbox_id,
-                OutboxMessage.lease_owner == owner,
-                OutboxMessage.status == "sending",
-            )
-            .values(
-                status="sent",
-                message_id=message_id,
-                sent_at=as_utc(now, what="now"),
-                lease_until=None,
-                last_error=None,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        return result.rowcount == 1
+        return session.execute(_FINISH, values).rowcount == 1
+
+
+_HELD = select(OutboxMessage).where(
+    OutboxMessage.id == _ID,
+    OutboxMessage.lease_owner == _OWNER,
+    OutboxMessage.status == "sending",
+)
+_HELD_LOCKED = _HELD.with_for_update()
+_RELEASE = (
+    update(OutboxMessage)
+    .where(OutboxMessage.id == _ID, OutboxMessage.lease_owner == _OWNER)
+    .values(
+        status=bindparam("b_status"),
+        not_before=bindparam("b_not_before"),
+        lease_owner=None,
+        lease_until=None,
+        last_error=bindparam("b_error"),
+    )
+    .execution_options(synchronize_session=False)
+)
 
 
 def fail(
@@ -243,34 +299,28 @@ def fail(
     holds the message (fenced out; nothing changes). `retry_after` (Slack's Retry-After)
     delays the next try at least that long."""
     now = as_utc(now, what="now")
+    held = {"b_id": outbox_id, "b_owner": owner}
     with db.transaction(urgent=True) as session:
-        statement = select(OutboxMessage).where(
-            OutboxMessage.id == outbox_id,
-            OutboxMessage.lease_owner == owner,
-            OutboxMessage.status == "sending",
-        )
-        if session.get_bind().dialect.name == "postgresql":
-            statement = statement.with_for_update()
-        message = session.exec(statement).first()
+        postgresql = session.get_bind().dialect.name == "postgresql"
+        statement = _HELD_LOCKED if postgresql else _HELD
+        message = session.exec(statement, params=held).first()
         if message is None:
             return None
         dead = message.attempts >= max_attempts
         wait = backoff(message.attempts)
         if retry_after is not None:
             wait = max(wait, retry_after)
+        status = "dead" if dead else "pending"
         session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == outbox_id, OutboxMessage.lease_owner == owner)
-            .values(
-                status="dead" if dead else "pending",
-                not_before=message.not_before if dead else now + wait,
-                lease_owner=None,
-                lease_until=None,
-                last_error=error[:ERROR_TEXT_LIMIT],
-            )
-            .execution_options(synchronize_session=False)
+            _RELEASE,
+            {
+                **held,
+                "b_status": status,
+                "b_not_before": message.not_before if dead else now + wait,
+                "b_error": error[:ERROR_TEXT_LIMIT],
+            },
         )
-        return "dead" if dead else "pending"
+        return status
 
 
 def expire(session: Session, *, now: datetime) -> int:
