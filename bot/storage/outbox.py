@@ -136,16 +136,21 @@ def _in_turn(paced: bool):
     return condition
 
 
+# The UPDATEs that return no rows are Core statements on the table: the ORM's bulk-update
+# machinery (synchronize_session=False) would only add its per-execution overhead to the
+# same SQL. The claim stays ORM: it returns the rows as `OutboxMessage`s.
+_TABLE = OutboxMessage.__table__
+_COLUMNS = _TABLE.c
+
 # A message whose sender died `b_max_attempts` times is dead, not tried again.
 _BURY = (
-    update(OutboxMessage)
+    update(_TABLE)
     .where(
-        OutboxMessage.status == "sending",
-        OutboxMessage.lease_until < _NOW,
-        OutboxMessage.attempts >= bindparam("b_max_attempts"),
+        _COLUMNS.status == "sending",
+        _COLUMNS.lease_until < _NOW,
+        _COLUMNS.attempts >= bindparam("b_max_attempts"),
     )
     .values(status="dead", lease_until=None, last_error=bindparam("b_error"))
-    .execution_options(synchronize_session=False)
 )
 
 
@@ -231,12 +236,8 @@ def claim(
 
 
 _FINISH = (
-    update(OutboxMessage)
-    .where(
-        OutboxMessage.id == _ID,
-        OutboxMessage.lease_owner == _OWNER,
-        OutboxMessage.status == "sending",
-    )
+    update(_TABLE)
+    .where(_COLUMNS.id == _ID, _COLUMNS.lease_owner == _OWNER, _COLUMNS.status == "sending")
     .values(
         status="sent",
         message_id=bindparam("b_message_id"),
@@ -244,7 +245,6 @@ _FINISH = (
         lease_until=None,
         last_error=None,
     )
-    .execution_options(synchronize_session=False)
 )
 
 
@@ -270,8 +270,8 @@ _HELD = select(OutboxMessage).where(
 )
 _HELD_LOCKED = _HELD.with_for_update()
 _RELEASE = (
-    update(OutboxMessage)
-    .where(OutboxMessage.id == _ID, OutboxMessage.lease_owner == _OWNER)
+    update(_TABLE)
+    .where(_COLUMNS.id == _ID, _COLUMNS.lease_owner == _OWNER)
     .values(
         status=bindparam("b_status"),
         not_before=bindparam("b_not_before"),
@@ -279,7 +279,6 @@ _RELEASE = (
         lease_until=None,
         last_error=bindparam("b_error"),
     )
-    .execution_options(synchronize_session=False)
 )
 
 
