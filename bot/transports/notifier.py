@@ -11,6 +11,7 @@ from __future__ import annotations
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from bot.posts import Post
@@ -123,15 +124,25 @@ def addressed_now(db: Database, post: Post) -> Post:
     console and `tick` may queue posts before `serve` has ever stored the channels."""
     if post.audience.kind != "site_channel" or not post.audience.site:
         return post
-    from bot.storage.models import Site
-
     with db.transaction(readonly=True) as session:
-        site = session.get(Site, post.audience.site)
-        channel = site.channel_id if site is not None else None
+        found = session.execute(_site_channel(), {"b_site": post.audience.site})
+        channel = found.scalar_one_or_none()
     if not channel or channel == post.audience.address:
         return post
     audience = post.audience.model_copy(update={"address": channel})
     return post.model_copy(update={"audience": audience})
+
+
+@cache
+def _site_channel():
+    """`SELECT channel_id FROM site WHERE id = :b_site`, built once (on first use: the
+    console loads this module without the database layer)."""
+    from sqlalchemy import bindparam, select
+
+    from bot.storage.models import Site
+
+    site = Site.__table__.c
+    return select(site.channel_id).where(site.id == bindparam("b_site"))
 
 
 def _deliver_segment(

@@ -35,6 +35,8 @@ from datetime import datetime
 from typing import Any
 
 from slack_sdk import WebClient
+from sqlalchemy import bindparam
+from sqlalchemy import select as core_select
 from sqlmodel import select
 
 from bot.clock import Clock
@@ -68,6 +70,14 @@ def slack_date(moment: datetime) -> str:
 def _parts(blocks: list[kit.Block]) -> list[dict[str, Any]]:
     """Blocks as Slack messages (`{"text", "blocks"}`) within its per-message limits."""
     return [{"text": kit.fallback(part) or " ", "blocks": part} for part in kit.messages(blocks)]
+
+
+# What became of a decision, read for every alert copy delivered: a Core select built
+# once (`session.get` would build an ORM load of the whole row each time).
+_DECISION = DecisionRecord.__table__.c
+_VERDICT = core_select(_DECISION.status, _DECISION.decided_by, _DECISION.decided_at).where(
+    _DECISION.id == bindparam("b_id")
+)
 
 
 def closed_alert_blocks(alert_text: str, verdict_text: str, when: datetime) -> list[kit.Block]:
@@ -152,12 +162,12 @@ class SlackNotifier:
         """(what became of it, when) once the decision is no longer open."""
         number = parse_label(decision, "D", field="decision")
         with self.db.transaction(readonly=True) as session:
-            record = session.get(DecisionRecord, number)
-            if record is None or record.status in ("proposed", "info"):
-                return None
-            by = f" by <@{record.decided_by}>" if record.decided_by else ""
-            text = f"{decision} *{record.status}*{by}"
-            return text, record.decided_at or self.clock.now()
+            record = session.execute(_VERDICT, {"b_id": number}).first()
+        if record is None or record.status in ("proposed", "info"):
+            return None
+        by = f" by <@{record.decided_by}>" if record.decided_by else ""
+        text = f"{decision} *{record.status}*{by}"
+        return text, record.decided_at or self.clock.now()
 
     def copies(self, decision: str) -> list[tuple[OutboxMessage, tuple[str, str]]]:
         """The delivered copies of `decision`'s alert with their (channel, ts): the channel's
