@@ -21,9 +21,9 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Integer, and_, bindparam, exists, or_, update
+from sqlalchemy import select as core_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from bot.clock import as_utc
@@ -98,15 +98,19 @@ def enqueue(
 _NOW = bindparam("b_now")
 _OWNER = bindparam("b_owner")
 _ID = bindparam("b_id")
+# Core statements on the table: the ORM's bulk-update path (synchronize_session=False)
+# would only add its per-execution overhead to the same SQL.
+_TABLE = OutboxMessage.__table__
+_COLUMNS = _TABLE.c
 
 
 def _claimable():
     """Due at `b_now` and not expired (see `claim`)."""
     return and_(
-        or_(OutboxMessage.expires_at.is_(None), OutboxMessage.expires_at > _NOW),
+        or_(_COLUMNS.expires_at.is_(None), _COLUMNS.expires_at > _NOW),
         or_(
-            and_(OutboxMessage.status == "pending", OutboxMessage.not_before <= _NOW),
-            and_(OutboxMessage.status == "sending", OutboxMessage.lease_until < _NOW),
+            and_(_COLUMNS.status == "pending", _COLUMNS.not_before <= _NOW),
+            and_(_COLUMNS.status == "sending", _COLUMNS.lease_until < _NOW),
         ),
     )
 
@@ -114,33 +118,27 @@ def _claimable():
 def _in_turn(paced: bool):
     """Per-channel order and pace: no earlier message to the same target is still unsent
     (tried already, or due), and none was sent to it since `b_recent` (`now - pace`)."""
-    earlier = aliased(OutboxMessage)
+    earlier = _TABLE.alias()
     blocked = exists().where(
-        earlier.target == OutboxMessage.target,
-        earlier.id < OutboxMessage.id,
-        earlier.status.in_(("pending", "sending")),
-        or_(earlier.attempts > 0, earlier.not_before <= _NOW),
-        or_(earlier.expires_at.is_(None), earlier.expires_at > _NOW),
+        earlier.c.target == _COLUMNS.target,
+        earlier.c.id < _COLUMNS.id,
+        earlier.c.status.in_(("pending", "sending")),
+        or_(earlier.c.attempts > 0, earlier.c.not_before <= _NOW),
+        or_(earlier.c.expires_at.is_(None), earlier.c.expires_at > _NOW),
     )
     condition = ~blocked
     if paced:
-        recent = aliased(OutboxMessage)
+        recent = _TABLE.alias()
         condition = and_(
             condition,
             ~exists().where(
-                recent.target == OutboxMessage.target,
-                recent.status == "sent",
-                recent.sent_at > bindparam("b_recent"),
+                recent.c.target == _COLUMNS.target,
+                recent.c.status == "sent",
+                recent.c.sent_at > bindparam("b_recent"),
             ),
         )
     return condition
 
-
-# The UPDATEs that return no rows are Core statements on the table: the ORM's bulk-update
-# machinery (synchronize_session=False) would only add its per-execution overhead to the
-# same SQL. The claim stays ORM: it returns the rows as `OutboxMessage`s.
-_TABLE = OutboxMessage.__table__
-_COLUMNS = _TABLE.c
 
 # A message whose sender died `b_max_attempts` times is dead, not tried again.
 _BURY = (
@@ -156,32 +154,35 @@ _BURY = (
 
 @cache
 def _claim_statement(in_turn: bool, paced: bool):
-    """The claiming UPDATE for one shape of claim (plain; in turn per target; paced)."""
+    """The claiming UPDATE for one shape of claim (plain; in turn per target; paced),
+    its rows loaded as `OutboxMessage`s. A Core UPDATE … RETURNING under the ORM's
+    `from_statement`: an ORM-enabled UPDATE is re-annotated on every execution, which
+    generates its whole cache key again."""
     where = _claimable()
     if in_turn:
         where = and_(where, _in_turn(paced))
     candidates = (
-        select(OutboxMessage.id)
+        core_select(_COLUMNS.id)
         .where(where)
-        .order_by(OutboxMessage.not_before, OutboxMessage.id)
+        .order_by(_COLUMNS.not_before, _COLUMNS.id)
         .limit(bindparam("b_limit", type_=Integer))
         .with_for_update(skip_locked=True)  # dropped by SQLAlchemy on SQLite
     )
-    return (
-        update(OutboxMessage)
+    claiming = (
+        update(_TABLE)
         # The outer guard repeats the condition: the compare-and-set that makes a
         # row claimable exactly once, whatever the subquery saw.
-        .where(OutboxMessage.id.in_(candidates.scalar_subquery()), _claimable())
+        .where(_COLUMNS.id.in_(candidates.scalar_subquery()), _claimable())
         .values(
             status="sending",
             lease_owner=_OWNER,
             lease_until=bindparam("b_lease_until"),
             claimed_at=_NOW,
-            attempts=OutboxMessage.attempts + 1,
+            attempts=_COLUMNS.attempts + 1,
         )
-        .returning(OutboxMessage)
-        .execution_options(synchronize_session=False)
+        .returning(*_TABLE.columns)
     )
+    return select(OutboxMessage).from_statement(claiming)
 
 
 def claim(
