@@ -8,7 +8,7 @@ the same run and behind the same server: a bare Bolt app that only acks. On SQLi
 
     .venv/bin/python benchmarks/slack_bench.py [--clients 20] [--requests 10] [--interval 1]
         [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test | --no-postgres]
-        [--worker process | thread]
+        [--worker process | thread] [--workers auto | N]
 
 The app under test runs in a process of its own (`--serve`, started by this script), as
 `trialbot serve --http` does: the load generator and the fake Slack do not share its
@@ -16,7 +16,8 @@ interpreter, so their work is not counted as the app's. The fake Slack runs in a
 of its own too (`--fake`): answering the app's calls in the clients' interpreter, it held
 the GIL they need to read their acks — in the app's run only, the bare app making none. `--worker` is
 TRIALBOT_SLACK_WORKER: `process` (the default of `trialbot serve`) acks in that process
-and does the work in a worker process it starts; `thread` does both in one.
+and does the work in worker processes it starts (`--workers`: TRIALBOT_SLACK_WORKERS, auto
+as serve — one on SQLite, one per CPU on PostgreSQL); `thread` does both in one.
 
 Targets: ack p99 ≤ 1.5× the bare app's and under 300 ms; alert p99 under 1 s.
 """
@@ -132,7 +133,12 @@ def _study_id(number: int) -> str:
 
 # --- the server process -------------------------------------------------------------------
 def serve(
-    kind: str, database_url: str, fake_url: str, trace: str = "", worker_mode: str = "process"
+    kind: str,
+    database_url: str,
+    fake_url: str,
+    trace: str = "",
+    worker_mode: str = "process",
+    workers: str = "auto",
 ) -> None:
     """Run one app (`trialbot` or `bare`) behind waitress; print the port; stop at EOF.
     `trace`: a file to write, at the end, when each request entered and left the WSGI app,
@@ -157,14 +163,16 @@ def serve(
     )
     if kind == "trialbot":
         config = SlackConfig(
-            bot_token="xoxb-bench", mode="http", signing_secret=SECRET, api_url=fake_url
+            bot_token="xoxb-bench",
+            mode="http",
+            signing_secret=SECRET,
+            api_url=fake_url,
+            workers=None if workers == "auto" else int(workers),
         )
         if worker_mode == "process":  # as `trialbot serve` runs it (--no-scheduler)
-            from bot.transports.slack.front import Worker
-            from bot.transports.slack.worker import WorkerSpec
+            from bot.transports.slack.serve import ServeOptions, start_worker
 
-            spec = WorkerSpec(settings, config, scheduler=False, clock=FixedClock(NOW))
-            worker = Worker(spec).start()
+            worker = start_worker(ctx, config, ServeOptions(http=True, scheduler=False))
         slack = slack_app.create_app(ctx, config, client, worker=worker)
         bolt = slack.app
     else:  # the floor: Bolt configured as trialbot's app is, a listener that only acks
@@ -257,10 +265,17 @@ class _Trace:
 
 class Server:
     def __init__(
-        self, kind: str, database_url: str, fake_url: str, trace: str = "", worker: str = ""
+        self,
+        kind: str,
+        database_url: str,
+        fake_url: str,
+        trace: str = "",
+        worker: str = "process",
+        workers: str = "auto",
     ) -> None:
+        command = [__file__, "--serve", kind, database_url, fake_url, trace, worker, workers]
         self.process = subprocess.Popen(
-            [sys.executable, __file__, "--serve", kind, database_url, fake_url, trace, worker],
+            [sys.executable, *command],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -395,7 +410,12 @@ def run(database_url: str, label: str, args: argparse.Namespace) -> dict:
         bare.stop()
         servers.remove(bare)
         trial = Server(
-            "trialbot", database_url, fake.url, trace and f"{trace}-trialbot.json", args.worker
+            "trialbot",
+            database_url,
+            fake.url,
+            trace and f"{trace}-trialbot.json",
+            args.worker,
+            args.workers,
         )
         servers.append(trial)
         warm = _load(trial.url, fake.webhook, WARM_UP, 1, 0, 0)  # templates, first calendar
@@ -464,7 +484,7 @@ def _postgres_schema(url: str) -> tuple[str, Callable[[], None]]:
 
 def main() -> None:
     if sys.argv[1:2] == ["--serve"]:
-        serve(*sys.argv[2:7])
+        serve(*sys.argv[2:8])
         return
     if sys.argv[1:2] == ["--fake"]:
         serve_fake()
@@ -486,6 +506,12 @@ def main() -> None:
         choices=("process", "thread"),
         default="process",
         help="TRIALBOT_SLACK_WORKER of the app under test (default process, as serve)",
+    )
+    parser.add_argument(
+        "--workers",
+        default="auto",
+        help="TRIALBOT_SLACK_WORKERS of the app under test in process mode (default auto, as "
+        "serve: one on SQLite, one per CPU on PostgreSQL)",
     )
     parser.add_argument("--json", help="also write the samples to this file")
     parser.add_argument(
@@ -516,7 +542,7 @@ def main() -> None:
     )
     print(
         f"{args.clients} clients × {args.requests} signed /trial lab commands, {pace}; "
-        f"TRIALBOT_SLACK_WORKER={args.worker}"
+        f"TRIALBOT_SLACK_WORKER={args.worker}, TRIALBOT_SLACK_WORKERS={args.workers}"
     )
     for result in results:
         print("\n".join(report(result)))

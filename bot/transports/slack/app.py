@@ -51,7 +51,7 @@ from bot.transports.slack.notifier import SlackNotifier
 from bot.transports.slack.surfaces import Place, place_of, pointer
 
 if TYPE_CHECKING:
-    from bot.transports.slack.front import Worker
+    from bot.transports.slack.front import Worker, WorkerPool
 
 log = logging.getLogger("trialbot.slack")
 
@@ -245,7 +245,7 @@ def create_app(
     ui: Executor | None = None,
     token_verification: bool = True,
     verify: bool = True,
-    worker: Worker | None = None,
+    worker: Worker | WorkerPool | None = None,
 ) -> SlackApp:
     """`worker`: the app is process mode's front (see the module's docstring); `verify`
     False: the worker's app, replaying requests the front verified."""

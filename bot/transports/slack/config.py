@@ -12,7 +12,11 @@ IT team fixes a deployment in one pass instead of one restart per typo.
 - `TRIALBOT_SITE_CHANNELS`: `main=C0123ABCD[,other=C…]`, each site's study channel;
 - `TRIALBOT_SLACK_WORKER`: `process` (default) — `trialbot serve` acks in its own process
   and does the work in one worker process (`worker`) — or `thread`, everything in one
-  process (the mode of the tests' in-process apps and of small sites).
+  process (the mode of the tests' in-process apps and of small sites);
+- `TRIALBOT_SLACK_WORKERS`: how many worker processes in process mode — `auto` (default:
+  one on SQLite, which takes one writing process; on PostgreSQL one per CPU, at most
+  `MAX_WORKERS`) or a number from 1 to `MAX_WORKERS` (more than one: PostgreSQL only,
+  checked by `trialbot serve`, which knows the database).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ DEFAULT_PORT = 3000
 SITE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 WORKER_MODES = ("process", "thread")
 DEFAULT_WORKER = "process"
+MAX_WORKERS = 8  # beyond the cores of any site's server, and each holds a connection pool
 
 
 class SlackConfigError(Exception):
@@ -53,6 +58,7 @@ class SlackConfig:
     ssl_cert_file: Path | None = None
     site_channels: Mapping[str, str] = field(default_factory=dict)
     worker: str = DEFAULT_WORKER  # read by `trialbot serve` only (WORKER_MODES)
+    workers: int | None = None  # TRIALBOT_SLACK_WORKERS; None: auto (`worker_count`)
 
     def ssl_context(self) -> ssl.SSLContext | None:
         if self.ssl_cert_file is None:
@@ -175,6 +181,8 @@ def load_slack_config(
             "worker process beside the acks — the default; thread: all in one process)"
         )
 
+    workers = _workers(get("TRIALBOT_SLACK_WORKERS"), worker, problems)
+
     if problems:
         raise SlackConfigError(problems)
     assert bot_token is not None
@@ -188,4 +196,38 @@ def load_slack_config(
         ssl_cert_file=cert_file,
         site_channels=channels,
         worker=worker,
+        workers=workers,
     )
+
+
+def _workers(given: str | None, mode: str, problems: list[str]) -> int | None:
+    """TRIALBOT_SLACK_WORKERS: None for auto, else the number (problems noted)."""
+    name = "TRIALBOT_SLACK_WORKERS"
+    text = (given or "auto").strip().lower()
+    if text == "auto":
+        return None
+    if not text.isdigit() or not 1 <= int(text) <= MAX_WORKERS:
+        problems.append(
+            f"{name}: {given!r} is not a number of worker processes (auto — the default — "
+            f"or 1 to {MAX_WORKERS})"
+        )
+        return None
+    count = int(text)
+    if count > 1 and mode == "thread":
+        problems.append(
+            f"{name}: {count} worker processes need TRIALBOT_SLACK_WORKER=process "
+            "(thread runs everything in one process)"
+        )
+    return count
+
+
+def worker_count(config: SlackConfig, dialect: str, cpus: int | None) -> int:
+    """How many worker processes `trialbot serve` starts in process mode: the setting,
+    or for auto one on SQLite and one per CPU (at most MAX_WORKERS) on PostgreSQL, where
+    the outbox's claims (SKIP LOCKED), the patients' locks and the idempotency keys make
+    several writing processes safe."""
+    if config.workers is not None:
+        return config.workers
+    if dialect == "sqlite":
+        return 1
+    return max(1, min(MAX_WORKERS, cpus or 1))

@@ -108,9 +108,18 @@ class Worker:
             link.process.kill()
             link.process.join(5)
 
+    @property
+    def started(self) -> bool:
+        return self._link is not None
+
+    @property
+    def alive(self) -> bool:
+        link = self._link
+        return bool(link is not None and link.process.is_alive())
+
     def state(self) -> dict[str, Any]:
         link = self._link
-        alive = bool(link is not None and link.process.is_alive())
+        alive = self.alive
         return {
             "mode": "process",
             "alive": alive,
@@ -276,11 +285,95 @@ class Worker:
         return self._generation != generation
 
 
+class WorkerPool:
+    """Several worker processes (TRIALBOT_SLACK_WORKERS > 1, PostgreSQL only), each a
+    `Worker` supervised as one is. A request goes to the next live worker in turn: one
+    person's commands seconds apart may be worked in two processes, as behind several
+    replicas — the patient's lock orders the writes, the idempotency keys and the
+    Events API marks are in the database, and each worker's delivery thread claims the
+    outbox with SKIP LOCKED, so nothing is recorded or posted twice."""
+
+    def __init__(self, specs: list[WorkerSpec], *, start_seconds: float = START_SECONDS) -> None:
+        self.workers = [Worker(spec, start_seconds=start_seconds) for spec in specs]
+        self._turns = itertools.count()
+        self._lock = threading.Lock()
+
+    def start(self) -> WorkerPool:
+        """Start them all, in parallel (each spawn imports the whole app), and wait until
+        every one is ready; WorkerError if one is not (the others are stopped)."""
+        failures: list[BaseException] = []
+
+        def start_one(worker: Worker) -> None:
+            try:
+                worker.start()
+            except BaseException as exc:  # reported below, after the others are up or down
+                failures.append(exc)
+
+        starting = [threading.Thread(target=start_one, args=(w,)) for w in self.workers]
+        for thread in starting:
+            thread.start()
+        for thread in starting:
+            thread.join()
+        if failures:
+            self.stop()
+            raise failures[0]
+        return self
+
+    def stop(self, timeout: float = STOP_SECONDS) -> None:
+        """Stop every worker at once (each finishes its work and its last delivery)."""
+        stopping = [
+            threading.Thread(target=w.stop, args=(timeout,)) for w in self.workers if w.started
+        ]
+        for thread in stopping:
+            thread.start()
+        for thread in stopping:
+            thread.join()
+
+    def _next(self) -> Worker:
+        """The next worker in turn that is alive (all down: the next in turn, whose
+        sender waits for its restart)."""
+        with self._lock:
+            first = next(self._turns)
+        count = len(self.workers)
+        for step in range(count):
+            worker = self.workers[(first + step) % count]
+            if worker.alive:
+                return worker
+        return self.workers[first % count]
+
+    def forward(self, req: BoltRequest) -> None:
+        self._next().forward(req)
+
+    def call(self, req: BoltRequest, timeout: float = CALL_SECONDS) -> BoltResponse:
+        return self._next().call(req, timeout)
+
+    @property
+    def pids(self) -> list[int | None]:
+        return [w.pid for w in self.workers]
+
+    @property
+    def scheduler(self) -> bool:
+        return any(w.scheduler for w in self.workers)
+
+    def state(self) -> dict[str, Any]:
+        """As one worker's, summed (alive: every one), with each worker's beside it."""
+        each = [w.state() for w in self.workers]
+        return {
+            "mode": "process",
+            "alive": all(s["alive"] for s in each),
+            "pid": each[0]["pid"],
+            "restarts": sum(s["restarts"] for s in each),
+            "forwarded": sum(s["forwarded"] for s in each),
+            "scheduler": "running" if self.scheduler else "off",
+            "workers": [{k: v for k, v in s.items() if k != "mode"} for s in each],
+        }
+
+
 class FrontMiddleware(Middleware):
     """Runs after Bolt's signature check: remembers the request being answered (for
     `forward_current`); a view submission is answered by the worker."""
 
-    def __init__(self, worker: Worker) -> None:
+    def __init__(self, worker: Worker | WorkerPool) -> None:
         self._worker = worker
 
     def process(self, *, req: BoltRequest, resp: BoltResponse, next: Any) -> BoltResponse | None:
@@ -295,7 +388,7 @@ class FrontMiddleware(Middleware):
         return "FrontMiddleware"
 
 
-def forwarder(worker: Worker):
+def forwarder(worker: Worker | WorkerPool):
     """`transport.forward` in the front: send the current request to the worker, once."""
 
     def forward(what: str) -> Future:

@@ -74,6 +74,12 @@ def prepare(options: ServeOptions, env: Mapping[str, str]):
         config = load_slack_config(env, http=options.http, known_sites=known_sites)
     except SlackConfigError as exc:
         problems.extend(exc.problems)
+    several = config is not None and (config.workers or 1) > 1
+    if several and ctx is not None and ctx.db.dialect == "sqlite":
+        problems.append(
+            f"TRIALBOT_SLACK_WORKERS: {config.workers} worker processes need PostgreSQL "
+            "(SQLite takes one writing process: 1, or auto)"
+        )
     if problems:
         if ctx is not None:
             ctx.db.dispose()
@@ -161,17 +167,24 @@ def run(
 
 
 def start_worker(ctx, config, options: ServeOptions):
-    """Process mode: the worker process (its own context from the same settings and
-    clock, its delivery thread, the scheduler unless `--no-scheduler`), once ready."""
-    from bot.transports.slack.front import Worker
+    """Process mode: the worker processes (each its own context from the same settings
+    and clock, and its own delivery thread; the first runs the scheduler unless
+    `--no-scheduler`), once ready. How many: TRIALBOT_SLACK_WORKERS (`worker_count`)."""
+    from bot.transports.slack.config import worker_count
+    from bot.transports.slack.front import Worker, WorkerPool
     from bot.transports.slack.worker import WorkerSpec
 
-    spec = WorkerSpec(ctx.settings, config, scheduler=options.scheduler, clock=ctx.clock)
-    worker = Worker(spec).start()
+    count = worker_count(config, ctx.db.dialect, os.cpu_count())
+    specs = [
+        WorkerSpec(ctx.settings, config, scheduler=options.scheduler and n == 0, clock=ctx.clock)
+        for n in range(count)
+    ]
+    worker = Worker(specs[0]).start() if count == 1 else WorkerPool(specs).start()
     log.warning(
-        "trialbot serve: acks here, the work in a worker process (pid %s%s; "
+        "trialbot serve: acks here, the work in %s (pid %s%s; "
         "TRIALBOT_SLACK_WORKER=thread for one process)",
-        worker.pid,
+        "a worker process" if count == 1 else f"{count} worker processes",
+        worker.pid if count == 1 else ", ".join(str(pid) for pid in worker.pids),
         ", with the scheduler" if worker.scheduler else "",
     )
     return worker
