@@ -180,3 +180,21 @@ def test_starting_with_the_token_in_the_environment_logs_no_warning_about_it(
             listener_executor=InlineExecutor(),
         )
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+def test_the_number_of_workers_is_auto_unless_a_number_is_given():
+    assert load_slack_config(GOOD, http=False).workers is None
+    for given, read in (("auto", None), (" AUTO ", None), ("1", 1), ("4", 4)):
+        env = {**GOOD, "TRIALBOT_SLACK_WORKERS": given}
+        assert load_slack_config(env, http=True).workers == read
+    for bad in ("0", "-1", "two", "9", "1.5"):
+        [problem] = problems({**GOOD, "TRIALBOT_SLACK_WORKERS": bad})
+        assert problem == (
+            f"TRIALBOT_SLACK_WORKERS: {bad!r} is not a number of worker processes "
+            "(auto — the default — or 1 to 8)"
+        )
+    [problem] = problems({**GOOD, "TRIALBOT_SLACK_WORKER": "thread", "TRIALBOT_SLACK_WORKERS": "2"})
+    assert problem == (
+        "TRIALBOT_SLACK_WORKERS: 2 worker processes need TRIALBOT_SLACK_WORKER=process "
+        "(thread runs everything in one process)"
+    )
