@@ -160,3 +160,39 @@ def test_each_post_carries_its_outbox_key_and_a_retried_one_already_in_slack_is_
     assert len(fake_slack.called("chat.postMessage")) == 1  # adopted, not re-posted
     assert fake_slack.called("conversations.history")
     assert _rows(ctx)["k-interrupted"].message_id == first.message_id == again.message_id
+
+
+def test_a_verdict_waits_for_a_copy_another_worker_is_still_posting(server):
+    """Two delivering processes: one posts the DM copy (having read the decision as open)
+    while the investigator confirms in the channel. The verdict updates the channel copy
+    at once and is retried until the DM copy's ts is recorded — then that copy is updated
+    too, so no copy keeps its buttons."""
+    server.command(f"lab {server.sid} ANC 0.4 PLT 62")
+    dm = next(m for m in server.outbox() if m.dedupe_key.endswith(":alert:dm"))
+    assert dm.status == "sent"
+    posted_as = dm.message_id
+    with server.ctx.db.transaction() as session:  # the other worker's claim, not finished
+        row = session.get(OutboxMessage, dm.id)
+        row.status, row.message_id = "sending", None
+        row.lease_owner = "other-worker:4242"
+        row.lease_until = server.ctx.now() + timedelta(minutes=1)
+        session.add(row)
+    server.fake.reset()
+    decision = dm.payload["decision_ids"][0]
+    server.command(f"confirm {decision}", user=server.doctor)
+    [channel_copy] = server.fake.called("chat.update")
+    assert channel_copy.params["channel"] == server.study
+    verdict = next(m for m in server.outbox() if m.kind == "verdict")
+    assert verdict.status == "pending" and "CopiesInFlight" in verdict.last_error
+    with server.ctx.db.transaction() as session:  # the other worker records its ts
+        row = session.get(OutboxMessage, dm.id)
+        row.status, row.message_id, row.lease_until = "sent", posted_as, None
+        session.add(row)
+    server.fake.reset()
+    server.slack.transport.ctx.clock.advance(timedelta(minutes=5))
+    server.slack.transport.deliver()
+    updates = server.fake.called("chat.update")
+    assert "D0DOC0001" in {u.params["channel"] for u in updates}
+    assert all(not [b for b in u.blocks() if b["type"] == "actions"] for u in updates)
+    assert all("confirmed" in u.text_of_blocks() for u in updates)
+    assert next(m for m in server.outbox() if m.kind == "verdict").status == "sent"

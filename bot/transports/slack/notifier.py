@@ -51,6 +51,10 @@ from bot.transports.slack_sender import SlackSender
 from bot.transports.text import post_text
 
 
+class CopiesInFlight(Exception):
+    """A verdict found alert copies still being posted elsewhere: retried later."""
+
+
 def message_id(channel: str, ts: str) -> str:
     return f"{channel}:{ts}"
 
@@ -169,35 +173,54 @@ class SlackNotifier:
         text = f"{decision} *{record.status}*{by}"
         return text, record.decided_at or self.clock.now()
 
-    def copies(self, decision: str) -> list[tuple[OutboxMessage, tuple[str, str]]]:
+    def copies(
+        self, decision: str, *, in_flight: list[OutboxMessage] | None = None
+    ) -> list[tuple[OutboxMessage, tuple[str, str]]]:
         """The delivered copies of `decision`'s alert with their (channel, ts): the channel's
         and the on-call DM, and the escalation steps' (the backup's DM, the channel's
-        @here), which carry the same buttons."""
+        @here), which carry the same buttons. `in_flight`, if given, receives the copies
+        another drainer is posting at this moment (claimed, no `ts` recorded yet)."""
         with self.db.transaction(readonly=True) as session:
             rows = session.exec(
                 select(OutboxMessage).where(
                     OutboxMessage.dedupe_key.in_(alerts.copy_keys(decision)),
-                    OutboxMessage.status == "sent",
+                    OutboxMessage.status.in_(("sent", "sending")),
                 )
             ).all()
         found = []
         for row in rows:
+            if row.status == "sending":
+                if in_flight is not None:
+                    in_flight.append(row)
+                continue
             where = split_message_id(row.message_id or "")
             if where is not None:
                 found.append((row, where))
         return found
 
     def close_alert(self, decision: str, verdict_text: str, *, when: datetime | None = None) -> int:
-        """Update every delivered copy of the alert: the verdict, its time, no buttons."""
+        """Update every delivered copy of the alert: the verdict, its time, no buttons.
+
+        A copy being posted at this moment by another worker or replica read the decision
+        as open before the verdict committed, and its `ts` is not recorded yet, so it
+        cannot be updated now: the verdict then fails after updating the others
+        (`CopiesInFlight`) and is retried — by then that copy is sent, and updated. (In
+        one process the drain delivers a verdict after the copies before it.)"""
         moment = when or self.clock.now()
         updated = 0
-        for row, (channel, ts) in self.copies(decision):
+        in_flight: list[OutboxMessage] = []
+        for row, (channel, ts) in self.copies(decision, in_flight=in_flight):
             alert_text = post_text(self.renderer, Post.model_validate(row.payload), buttons=True)
             blocks = closed_alert_blocks(alert_text, verdict_text, moment)
             self.client.chat_update(
                 channel=channel, ts=ts, text=kit.fallback(blocks), blocks=blocks
             )
             updated += 1
+        if in_flight:
+            raise CopiesInFlight(
+                f"{decision}: {len(in_flight)} alert copies still being posted; "
+                f"{updated} updated, the rest on the next try"
+            )
         return updated
 
     def attributed(self, post: Post) -> str:
