@@ -193,7 +193,7 @@ def serve(
     print(server.port, flush=True)
     # the processes doing the work, for the benchmark's CPU reading: this one in thread
     # mode (and the bare app), the worker processes in process mode
-    pids = [os.getpid()] if worker is None else getattr(worker, "pids", [worker.pid])
+    pids = [os.getpid()] if worker is None else worker.pids
     print(json.dumps([pid for pid in pids if pid]), flush=True)
     sys.stdin.read()  # until the benchmark closes our stdin
     server.stop()
@@ -552,6 +552,11 @@ def main() -> None:
         help="a file prefix: each server writes its requests, collections and work there",
     )
     args = parser.parse_args()
+    if args.no_sqlite and (args.no_postgres or not args.postgres):
+        parser.error(
+            "--no-sqlite: nothing would run (it needs --postgres URL or "
+            "$TRIALBOT_TEST_POSTGRES_URL, and no --no-postgres)"
+        )
     started = time.time()
     load = os.getloadavg()[0]
     results = []

@@ -139,6 +139,11 @@ class Worker:
     def pid(self) -> int | None:
         return self._link.process.pid if self._link is not None else None
 
+    @property
+    def pids(self) -> list[int | None]:
+        """As a pool's: callers need not tell one worker from several."""
+        return [self.pid]
+
     # --- what the front's listeners do ----------------------------------------------------
     def forward(self, req: BoltRequest) -> None:
         """Hand the request to the worker (never blocks: the sender thread writes)."""

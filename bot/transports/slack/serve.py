@@ -184,7 +184,7 @@ def start_worker(ctx, config, options: ServeOptions):
         "trialbot serve: acks here, the work in %s (pid %s%s; "
         "TRIALBOT_SLACK_WORKER=thread for one process)",
         "a worker process" if count == 1 else f"{count} worker processes",
-        worker.pid if count == 1 else ", ".join(str(pid) for pid in worker.pids),
+        ", ".join(str(pid) for pid in worker.pids),
         ", with the scheduler" if worker.scheduler else "",
     )
     return worker
